@@ -1,0 +1,90 @@
+"""Erlang-style processes on trio: spawn, send, selective receive, links,
+monitors, exit signals, a registry and process groups.
+
+    import actors
+
+    async def echo():
+        while True:
+            match await actors.receive():
+                case ("ping", sender):
+                    actors.send(sender, "pong")
+                case "stop":
+                    return
+
+    async def main():
+        pid = actors.spawn(echo)
+        actors.send(pid, ("ping", actors.self()))
+        assert await actors.receive("pong", timeout=1.0) == "pong"
+
+    actors.run(main)
+"""
+
+from ._api import demonitor as demonitor
+from ._api import exit as exit  # noqa: A004 - Erlang's name, used as actors.exit
+from ._api import join as join
+from ._api import leave as leave
+from ._api import link as link
+from ._api import members as members
+from ._api import monitor as monitor
+from ._api import process_info as process_info
+from ._api import processes as processes
+from ._api import receive as receive
+from ._api import register as register
+from ._api import registered as registered
+from ._api import self as self
+from ._api import send as send
+from ._api import spawn as spawn
+from ._api import spawn_link as spawn_link
+from ._api import spawn_monitor as spawn_monitor
+from ._api import trap_exits as trap_exits
+from ._api import unlink as unlink
+from ._api import unregister as unregister
+from ._api import whereis as whereis
+from ._errors import NameNotRegistered as NameNotRegistered
+from ._errors import NotInProcess as NotInProcess
+from ._errors import ProcessExit as ProcessExit
+from ._errors import ReceiveTimeout as ReceiveTimeout
+from ._ids import Down as Down
+from ._ids import Exit as Exit
+from ._ids import Pid as Pid
+from ._ids import Ref as Ref
+from ._node import Node as Node
+from ._node import node as node
+from ._node import run as run
+from ._patterns import ANY as ANY
+
+__all__ = [
+    "ANY",
+    "Down",
+    "Exit",
+    "NameNotRegistered",
+    "Node",
+    "NotInProcess",
+    "Pid",
+    "ProcessExit",
+    "ReceiveTimeout",
+    "Ref",
+    "demonitor",
+    "exit",
+    "join",
+    "leave",
+    "link",
+    "members",
+    "monitor",
+    "node",
+    "process_info",
+    "processes",
+    "receive",
+    "register",
+    "registered",
+    "run",
+    "self",
+    "send",
+    "spawn",
+    "spawn_link",
+    "spawn_monitor",
+    "trap_exits",
+    "unlink",
+    "unregister",
+    "whereis",
+]

@@ -1,0 +1,302 @@
+"""The module-level functions of `actors`: Erlang's BIFs, in trio's style.
+
+Sync functions never block (`spawn`, `send`, `link`, `exit` ...); the one
+async function here, `receive`, is always a checkpoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from ._errors import NameNotRegistered
+from ._ids import Down, Pid, Ref
+from ._process import RUNNING, Process, current
+from ._process import receive as receive
+
+__all__ = [
+    "demonitor",
+    "exit",
+    "join",
+    "leave",
+    "link",
+    "members",
+    "monitor",
+    "process_info",
+    "processes",
+    "receive",
+    "register",
+    "registered",
+    "self",
+    "send",
+    "spawn",
+    "spawn_link",
+    "spawn_monitor",
+    "trap_exits",
+    "unlink",
+    "unregister",
+    "whereis",
+]
+
+AsyncFn = Callable[..., Awaitable[Any]]
+
+
+def spawn(
+    fn: AsyncFn,
+    *args: Any,
+    name: object = None,
+    link: bool = False,
+    trap_exits: bool = False,
+) -> Pid:
+    """Start `fn(*args)` as a new process and return its Pid at once.
+
+    `name=` registers it, `link=True` links it to the caller (atomically:
+    before it runs), `trap_exits=True` sets its flag before it runs.
+    """
+    caller = current("spawn")
+    node = caller.node
+    if name is not None and name in node.names:
+        raise ValueError(f"name {name!r} is already registered to {node.names[name].pid!r}")
+    proc = node.new_process(fn)
+    if trap_exits:
+        proc.trap = True
+    if name is not None:
+        _register(node.names, name, proc)
+    if link:
+        _link(caller, proc)
+    node.start(proc, args)
+    return proc.pid
+
+
+def spawn_link(fn: AsyncFn, *args: Any) -> Pid:
+    """`spawn(fn, *args, link=True)`."""
+    return spawn(fn, *args, link=True)
+
+
+def spawn_monitor(fn: AsyncFn, *args: Any) -> tuple[Pid, Ref]:
+    """Spawn `fn(*args)` and monitor it, atomically."""
+    pid = spawn(fn, *args)
+    return pid, monitor(pid)
+
+
+def self() -> Pid:
+    """The Pid of the calling process."""
+    return current("self").pid
+
+
+def send(dest: Pid | object, msg: Any) -> None:
+    """Send `msg` to a Pid or a registered name; never blocks.
+
+    To a dead Pid it is dropped silently; to a name no process holds it
+    raises `NameNotRegistered`.
+    """
+    if type(dest) is Pid:
+        proc = dest._proc
+        if proc is not None:
+            proc.deliver(msg)
+        return
+    proc = current("send").node.names.get(dest)
+    if proc is None:
+        raise NameNotRegistered(dest)
+    proc.deliver(msg)
+
+
+# -- links, monitors, exit signals -----------------------------------------
+
+
+def _process_of(pid: Pid) -> Process | None:
+    proc = pid._proc
+    if proc is None or not proc.alive:
+        return None
+    return proc
+
+
+def _link(a: Process, b: Process) -> None:
+    if a._links is None:
+        a._links = set()
+    if b._links is None:
+        b._links = set()
+    a._links.add(b)
+    b._links.add(a)
+
+
+def link(pid: Pid) -> None:
+    """Link the caller and `pid` both ways; a dead `pid` sends "noproc"."""
+    caller = current("link")
+    target = _process_of(pid)
+    if target is caller:
+        return
+    if target is None:
+        caller.exit_signal(pid, "noproc")
+        return
+    _link(caller, target)
+
+
+def unlink(pid: Pid) -> None:
+    """Remove the link between the caller and `pid`, if there is one."""
+    caller = current("unlink")
+    target = pid._proc
+    if caller._links and target is not None:
+        caller._links.discard(target)
+        if target._links:
+            target._links.discard(caller)
+
+
+def monitor(target: Pid | object) -> Ref:
+    """Watch a Pid or a registered name; `Down(ref, pid, reason)` comes when
+    it ends, or at once with "noproc" if it is not alive."""
+    caller = current("monitor")
+    ref = Ref()
+    proc = _process_of(target) if type(target) is Pid else caller.node.names.get(target)
+    if proc is None:
+        caller.deliver(Down(ref, target, "noproc"))
+        return ref
+    if caller._monitors is None:
+        caller._monitors = {}
+    if proc._watchers is None:
+        proc._watchers = {}
+    caller._monitors[ref] = proc
+    proc._watchers[ref] = caller
+    return ref
+
+
+def demonitor(ref: Ref, flush: bool = False) -> bool:
+    """Stop the monitor `ref`; with `flush`, drop its `Down` if already queued.
+
+    Returns whether the monitor was still active.
+    """
+    caller = current("demonitor")
+    target = caller._monitors.pop(ref, None) if caller._monitors else None
+    if target is not None and target._watchers:
+        target._watchers.pop(ref, None)
+    if flush:
+        caller.take(lambda msg: type(msg) is Down and msg.ref == ref)
+    return target is not None
+
+
+def exit(pid: Pid, reason: Any) -> None:  # noqa: A001 - Erlang's name
+    """Send an exit signal with `reason` to `pid` (Erlang's `exit/2`).
+
+    "normal" is ignored by a process that does not trap exits (unless it is
+    the caller); "kill" cannot be trapped and ends the target as "killed".
+    """
+    caller = current("exit")
+    target = _process_of(pid)
+    if target is None:
+        return
+    kill = type(reason) is str and reason == "kill"
+    target.exit_signal(caller.pid, reason, untrappable=kill)
+
+
+def trap_exits(flag: bool = True) -> bool:
+    """Set the caller's trap-exit flag; return the old one."""
+    caller = current("trap_exits")
+    old, caller.trap = caller.trap, flag
+    return old
+
+
+# -- the registry -----------------------------------------------------------
+
+
+def _register(names: dict[object, Process], name: object, proc: Process) -> None:
+    if proc.name is not None:
+        raise ValueError(f"{proc.pid!r} is already registered as {proc.name!r}")
+    names[name] = proc
+    proc.name = name
+
+
+def register(name: object, pid: Pid | None = None) -> None:
+    """Register `name` for `pid` (default: the caller). The name dies with it."""
+    if name is None:
+        raise ValueError("None cannot be registered as a name")
+    caller = current("register")
+    proc = caller if pid is None else _process_of(pid)
+    if proc is None:
+        raise ValueError(f"cannot register {name!r}: {pid!r} is not alive")
+    names = caller.node.names
+    holder = names.get(name)
+    if holder is not None:
+        raise ValueError(f"name {name!r} is already registered to {holder.pid!r}")
+    _register(names, name, proc)
+
+
+def unregister(name: object) -> None:
+    """Remove a registered name; `NameNotRegistered` if nobody holds it."""
+    names = current("unregister").node.names
+    proc = names.pop(name, None)
+    if proc is None:
+        raise NameNotRegistered(name)
+    proc.name = None
+
+
+def whereis(name: object) -> Pid | None:
+    """The Pid registered as `name`, or None."""
+    proc = current("whereis").node.names.get(name)
+    return None if proc is None else proc.pid
+
+
+def registered() -> list[object]:
+    """Every registered name of the node."""
+    return list(current("registered").node.names)
+
+
+# -- process groups ---------------------------------------------------------
+
+
+def join(group: object, pid: Pid | None = None) -> None:
+    """Add `pid` (default: the caller) to `group`; it leaves when it dies."""
+    caller = current("join")
+    proc = caller if pid is None else _process_of(pid)
+    if proc is None:
+        raise ValueError(f"cannot join {group!r}: {pid!r} is not alive")
+    caller.node.join(group, proc)
+
+
+def leave(group: object, pid: Pid | None = None) -> None:
+    """Remove `pid` (default: the caller) from `group`."""
+    caller = current("leave")
+    proc = caller if pid is None else pid._proc
+    if proc is not None:
+        caller.node.leave(group, proc)
+        if proc._groups:
+            proc._groups.discard(group)
+
+
+def members(group: object) -> list[Pid]:
+    """The live members of `group`, in the order they joined."""
+    found = current("members").node.groups.get(group)
+    return [proc.pid for proc in found] if found else []
+
+
+# -- introspection ----------------------------------------------------------
+
+
+def processes() -> list[Pid]:
+    """The Pids of every live process of the node."""
+    return [proc.pid for proc in current("processes").node.procs.values()]
+
+
+def process_info(pid: Pid) -> dict[str, Any] | None:
+    """A snapshot of a live process's state, or None if it is not alive."""
+    proc = _process_of(pid)
+    if proc is None:
+        return None
+    if proc.reason is not RUNNING:
+        status = "exiting"
+    elif proc._parked:
+        status = "waiting"
+    else:
+        status = "running"
+    fn = proc.fn
+    return {
+        "pid": proc.pid,
+        "status": status,
+        "message_queue_len": proc.mailbox_len(),
+        "links": sorted(p.pid for p in proc._links or ()),
+        "monitors": sorted((ref, p.pid) for ref, p in (proc._monitors or {}).items()),
+        "monitored_by": sorted({p.pid for p in (proc._watchers or {}).values()}),
+        "registered_name": proc.name,
+        "trap_exit": proc.trap,
+        "groups": list(proc._groups or ()),
+        "current_function": f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', fn)}",
+    }

@@ -1,0 +1,47 @@
+"""The error vocabulary of `actors`: small and flat, as trio's is."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["NameNotRegistered", "NotInProcess", "ProcessExit", "ReceiveTimeout"]
+
+
+class NameNotRegistered(LookupError):
+    """`send` to a name that no live process has registered."""
+
+    def __init__(self, name: object) -> None:
+        super().__init__(f"no process is registered as {name!r}")
+        self.name = name
+
+
+class ReceiveTimeout(TimeoutError):
+    """`receive(timeout=...)` found no matching message in time."""
+
+
+class NotInProcess(RuntimeError):
+    """An `actors` call that needs a process was made outside any node."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(
+            f"actors.{what}() must be called from a process: "
+            "inside actors.run(), `async with actors.node()`, or a spawned function"
+        )
+
+
+class ProcessExit(BaseException):
+    """The calling process is exiting with `reason`.
+
+    Raised inside a process that is told to exit at once (`exit(self(), r)`,
+    or linking to a dead process while not trapping exits), and out of
+    `async with actors.node()` when the node's own process is killed by an
+    exit signal. It derives from BaseException so that `except Exception`
+    in user code does not swallow an exit.
+    """
+
+    def __init__(self, reason: Any) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"process exited: {self.reason!r}"

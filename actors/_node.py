@@ -1,0 +1,175 @@
+"""The node: the nursery that owns every process, and the process table.
+
+`node()` turns the current task into a process and opens the nursery; `run()`
+is the sync entry point built on it. When a process ends, `Node.exited` does
+Erlang's bookkeeping in one synchronous step: the name is freed, groups are
+left, linked processes get the exit signal and monitors get `Down`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+import trio
+from trio.lowlevel import current_task
+
+from ._crash import crash_report
+from ._errors import ProcessExit
+from ._ids import Down
+from ._process import RUNNING, Process, by_task
+
+__all__ = ["Node", "node", "run"]
+
+T = TypeVar("T")
+
+
+class Node:
+    """Every process of one OS process (or one `node()` block)."""
+
+    def __init__(self, nursery: trio.Nursery, number: int = 0) -> None:
+        self.number = number
+        self.closing = False
+        self._nursery = nursery
+        self._next = 0
+        self.procs: dict[int, Process] = {}
+        self.names: dict[object, Process] = {}
+        self.groups: dict[object, dict[Process, None]] = {}
+
+    def new_process(self, fn: Callable[..., Any]) -> Process:
+        if self.closing:
+            raise RuntimeError("the node is shutting down; no new processes")
+        number = self._next
+        self._next = number + 1
+        proc = Process(self, number, fn)
+        self.procs[number] = proc
+        return proc
+
+    def start(self, proc: Process, args: tuple[Any, ...]) -> None:
+        self._nursery.start_soon(_process_main, proc, args, name="actors.process")
+
+    # -- the end of a process ------------------------------------------------
+
+    def exited(self, proc: Process, reason: Any) -> None:
+        """Do everything that follows a process's end, synchronously."""
+        proc.alive = False
+        proc.reason = reason
+        proc._queue = None
+        self.procs.pop(proc.pid._number, None)
+        if proc.name is not None and self.names.get(proc.name) is proc:
+            del self.names[proc.name]
+        if proc._groups:
+            for group in proc._groups:
+                self.leave(group, proc)
+            proc._groups = None
+        links, proc._links = proc._links, None
+        watchers, proc._watchers = proc._watchers, None
+        monitors, proc._monitors = proc._monitors, None
+        if monitors:
+            for ref, target in monitors.items():
+                if target._watchers:
+                    target._watchers.pop(ref, None)
+        if self.closing:
+            return
+        pid = proc.pid
+        if links:
+            for other in links:
+                if other._links:
+                    other._links.discard(proc)
+                other.exit_signal(pid, reason)
+        if watchers:
+            for ref, watcher in watchers.items():
+                if watcher._monitors and watcher._monitors.pop(ref, None) is not None:
+                    watcher.deliver(Down(ref, pid, reason))
+
+    # -- process groups (OTP's pg, local) ------------------------------------
+
+    def join(self, group: object, proc: Process) -> None:
+        self.groups.setdefault(group, {})[proc] = None
+        if proc._groups is None:
+            proc._groups = set()
+        proc._groups.add(group)
+
+    def leave(self, group: object, proc: Process) -> None:
+        members = self.groups.get(group)
+        if members is not None:
+            members.pop(proc, None)
+            if not members:
+                del self.groups[group]
+
+    def shutdown(self) -> None:
+        """End every process: cancel the node's nursery."""
+        self.closing = True
+        self._nursery.cancel_scope.cancel()
+
+
+async def _process_main(proc: Process, args: tuple[Any, ...]) -> None:
+    """The body of every spawned process's trio task."""
+    task = current_task()
+    by_task[task] = proc
+    node = proc.node
+    try:
+        with proc.scope:
+            if proc.reason is RUNNING:  # killed before it ever ran: it never runs
+                await proc.fn(*args)
+    except trio.Cancelled:
+        # Not our own scope's cancellation: the node is shutting down.
+        node.exited(proc, proc.reason if proc.reason is not RUNNING else "shutdown")
+        raise
+    except Exception as exc:
+        if proc.reason is RUNNING:
+            crash_report(proc, exc)
+            node.exited(proc, exc)
+        else:  # it failed while unwinding from an exit signal: the signal wins
+            node.exited(proc, proc.reason)
+    except BaseException:
+        if proc.reason is RUNNING:  # KeyboardInterrupt and the like: not ours
+            node.exited(proc, "killed")
+            raise
+        node.exited(proc, proc.reason)  # ProcessExit, alone or in a group
+    else:
+        node.exited(proc, "normal" if proc.reason is RUNNING else proc.reason)
+    finally:
+        del by_task[task]
+
+
+@asynccontextmanager
+async def node() -> AsyncIterator[Node]:
+    """Open a node; the calling task acts as its first process.
+
+    Leaving the block ends every process, trapping ones included. If the
+    block's process is killed by an exit signal, `ProcessExit` is raised.
+    """
+    nursery_manager = trio.open_nursery()
+    nursery = await nursery_manager.__aenter__()
+    the_node = Node(nursery)
+    proc = the_node.new_process(node)
+    task = current_task()
+    by_task[task] = proc
+    failure: BaseException | None = None
+    try:
+        with proc.scope:
+            yield the_node
+    except BaseException as exc:
+        failure = exc
+    finally:
+        del by_task[task]
+        the_node.shutdown()
+        if proc.alive:
+            the_node.exited(proc, proc.reason if proc.reason is not RUNNING else "normal")
+        await nursery_manager.__aexit__(None, None, None)
+    if failure is not None:
+        raise failure
+    if proc.reason is not RUNNING and proc.reason != "normal":
+        raise ProcessExit(proc.reason)
+
+
+def run(fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+    """Run `fn(*args)` as the first process of a new node, like `trio.run`."""
+
+    async def main() -> T:
+        async with node():
+            return await fn(*args)
+
+    return trio.run(main)

@@ -1,0 +1,255 @@
+"""One process: a mailbox, its links and monitors, and the selective receive.
+
+The mailbox is a deque (made on the first message, so an idle process costs
+no queue) plus at most one parked task, woken with trio's lowlevel
+`reschedule`. A receive that has to wait remembers how far it has scanned,
+so each newly arrived message is matched once, never the whole queue again.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from contextlib import nullcontext
+from itertools import islice
+from typing import TYPE_CHECKING, Any, Final
+
+import trio
+from trio.lowlevel import (
+    Abort,
+    Task,
+    checkpoint,
+    checkpoint_if_cancelled,
+    current_task,
+    reschedule,
+    wait_task_rescheduled,
+)
+
+from ._errors import NotInProcess, ProcessExit, ReceiveTimeout
+from ._ids import Exit, Pid, Ref
+from ._patterns import matches_any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ._node import Node
+
+__all__ = ["RUNNING", "Process", "by_task", "current", "find_current", "receive"]
+
+RUNNING: Final = object()
+"""`Process.reason` of a process that is neither exiting nor dead."""
+
+# The process each trio task runs. A helper task that a process starts in its
+# own nursery is not in here: it finds its process through its parent tasks.
+by_task: dict[Task, Process] = {}
+
+
+def find_current() -> Process | None:
+    """The process of the calling task (or of its nearest parent task)."""
+    try:
+        task = current_task()
+    except RuntimeError:
+        return None
+    proc = by_task.get(task)
+    if proc is not None:
+        return proc
+    nursery = task.parent_nursery
+    while nursery is not None:
+        task = nursery.parent_task
+        proc = by_task.get(task)
+        if proc is not None:
+            return proc
+        nursery = task.parent_nursery
+    return None
+
+
+def current(what: str) -> Process:
+    """The calling process, or `NotInProcess` naming the API call `what`."""
+    proc = find_current()
+    if proc is None:
+        raise NotInProcess(what)
+    return proc
+
+
+_NO_DEADLINE: Final = nullcontext()
+
+# A receive that finds its message ready does not yield to the scheduler;
+# after this many such receives in a row it does, so that a process draining
+# a full mailbox cannot starve the others (Erlang's reductions, coarsely).
+_FAST_RECEIVES: Final = 64
+
+
+class Process:
+    """The state of one process. User code sees only its `Pid`."""
+
+    __slots__ = (
+        "_budget",
+        "_groups",
+        "_links",
+        "_monitors",
+        "_parked",
+        "_queue",
+        "_waiter",
+        "_watchers",
+        "alive",
+        "fn",
+        "name",
+        "node",
+        "pid",
+        "reason",
+        "scope",
+        "trap",
+    )
+
+    def __init__(self, node: Node, number: int, fn: Callable[..., Any]) -> None:
+        self.node = node
+        self.pid = Pid(node.number, number, self)
+        self.fn = fn
+        self.scope = trio.CancelScope()
+        self.alive = True
+        self.reason: Any = RUNNING
+        self.trap = False
+        self.name: object = None
+        self._queue: deque[Any] | None = None
+        self._waiter: Task | None = None
+        self._parked = False
+        self._budget = _FAST_RECEIVES
+        self._links: set[Process] | None = None
+        self._monitors: dict[Ref, Process] | None = None  # refs this process holds
+        self._watchers: dict[Ref, Process] | None = None  # refs held on this process
+        self._groups: set[object] | None = None
+
+    def __repr__(self) -> str:
+        return f"<Process {self.pid!r} {getattr(self.fn, '__qualname__', self.fn)!r}>"
+
+    # -- the mailbox -------------------------------------------------------
+
+    def deliver(self, msg: Any) -> None:
+        """Append `msg` to the mailbox and wake the receiver if it is parked."""
+        if not self.alive:
+            return
+        queue = self._queue
+        if queue is None:
+            queue = self._queue = deque()
+        queue.append(msg)
+        if self._parked:
+            self._parked = False
+            reschedule(self._waiter)  # type: ignore[arg-type]
+
+    def mailbox_len(self) -> int:
+        return len(self._queue) if self._queue else 0
+
+    def take(self, predicate: Callable[[Any], bool]) -> int:
+        """Remove every queued message for which `predicate` holds; count them."""
+        queue = self._queue
+        if not queue:
+            return 0
+        kept = [msg for msg in queue if not predicate(msg)]
+        removed = len(queue) - len(kept)
+        if removed:
+            queue.clear()
+            queue.extend(kept)
+        return removed
+
+    def _abort(self, _raise_cancel: object) -> Abort:
+        self._parked = False
+        return Abort.SUCCEEDED
+
+    # -- exit signals --------------------------------------------------------
+
+    def exit_signal(self, sender: Pid, reason: Any, *, untrappable: bool = False) -> None:
+        """Deliver an exit signal from `sender`, as Erlang does.
+
+        `untrappable` is for `exit(pid, "kill")`. A "normal" signal is ignored
+        by a process that does not trap exits, unless it sent it to itself.
+        """
+        if self.reason is not RUNNING or not self.alive:
+            return
+        if untrappable:
+            self.die("killed")
+        elif self.trap:
+            self.deliver(Exit(sender, reason))
+        elif not (_is(reason, "normal") and sender != self.pid):
+            self.die(reason)
+
+    def die(self, reason: Any) -> None:
+        """End this process with `reason` at its next checkpoint.
+
+        When the caller is this very process (or one of its helper tasks), it
+        ends at once: `ProcessExit` unwinds the caller's stack.
+        """
+        self.reason = reason
+        self.scope.cancel()
+        if find_current() is self:
+            raise ProcessExit(reason)
+
+
+async def receive(*patterns: object, timeout: float | None = None) -> Any:
+    """Take the oldest message matching any of `patterns` (any, if none).
+
+    Others stay queued in order. `timeout` is in seconds (0 polls); when it
+    passes, `ReceiveTimeout` is raised.
+    """
+    proc = find_current()
+    if proc is None:
+        raise NotInProcess("receive")
+    if proc._waiter is not None:
+        raise trio.BusyResourceError(
+            f"another task is already receiving on the mailbox of {proc.pid!r}"
+        )
+    queue = proc._queue
+    if queue:
+        index = 0 if not patterns else _find(queue, patterns, 0)
+        if index >= 0:
+            # The message is ready: a cancel point (which lets no other task
+            # run, so `index` stays valid), and once every _FAST_RECEIVES
+            # times a schedule point, after which the search starts over.
+            if proc._budget:
+                proc._budget -= 1
+                await checkpoint_if_cancelled()
+                return _pop(queue, index)
+            proc._budget = _FAST_RECEIVES
+            await checkpoint()
+            return await receive(*patterns, timeout=timeout)
+    if timeout is not None and timeout <= 0:
+        await checkpoint()
+        raise ReceiveTimeout("no matching message in the mailbox")
+    # Park until a message arrives; scan only what arrived since last time.
+    proc._waiter = current_task()
+    scanned = len(queue) if queue else 0
+    try:
+        with _NO_DEADLINE if timeout is None else trio.move_on_after(timeout):
+            while True:
+                proc._parked = True
+                await wait_task_rescheduled(proc._abort)
+                queue = proc._queue
+                if queue:
+                    if not patterns:
+                        return queue.popleft()
+                    index = _find(queue, patterns, scanned)
+                    if index >= 0:
+                        return _pop(queue, index)
+                    scanned = len(queue)
+    finally:
+        proc._waiter = None
+        proc._parked = False
+        proc._budget = _FAST_RECEIVES
+    raise ReceiveTimeout(f"no matching message within {timeout} s")
+
+
+def _is(reason: Any, name: str) -> bool:
+    return type(reason) is str and reason == name
+
+
+def _find(queue: deque[Any], patterns: tuple[object, ...], start: int) -> int:
+    for index, msg in enumerate(islice(queue, start, None), start):
+        if matches_any(patterns, msg):
+            return index
+    return -1
+
+
+def _pop(queue: deque[Any], index: int) -> Any:
+    if index == 0:
+        return queue.popleft()
+    msg = queue[index]
+    del queue[index]
+    return msg

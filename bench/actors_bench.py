@@ -1,0 +1,230 @@
+"""Benchmark of the actors layer, each figure beside bare trio in the same run.
+
+    python -m bench.actors_bench [--json] [--rounds N] [--quick]
+
+Figures: ping-pong round trips/s between two processes; a ring of 10,000
+processes passing a token 100 times (messages/s); spawning 100,000 processes
+that wait in receive (seconds, and bytes per process from VmRSS, each
+measured in a fresh interpreter). Anchors: the same workload on bare trio
+with memory channels, and with a deque and lowlevel park/reschedule.
+Throughput ratios are ours/anchor (higher is better); time and memory
+ratios are ours/anchor (lower is better).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import statistics
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import trio
+import trio.lowlevel
+import trio.testing
+
+import actors
+from bench._bare import BareMailbox, ChannelMailbox, idle_tasks, ping_pong, ring
+
+# -- the actors side of each workload ------------------------------------------
+
+
+async def actors_ping_pong(rounds: int) -> float:
+    async def ponger() -> None:
+        while True:
+            reply_to = await actors.receive()
+            if reply_to is None:
+                return
+            actors.send(reply_to, "pong")
+
+    me = actors.self()
+    pid = actors.spawn(ponger)
+    start = trio.current_time()
+    for _ in range(rounds):
+        actors.send(pid, me)
+        await actors.receive()
+    elapsed = trio.current_time() - start
+    actors.send(pid, None)
+    return elapsed
+
+
+async def actors_ring(size: int, laps: int) -> float:
+    me = actors.self()
+
+    async def member() -> None:
+        following = await actors.receive()
+        while True:
+            token = await actors.receive()
+            if token == 0:
+                actors.send(me, "done")
+                actors.send(following, 0)
+                return
+            actors.send(following, token - 1)
+
+    pids = [actors.spawn(member) for _ in range(size)]
+    for index, pid in enumerate(pids):
+        actors.send(pid, pids[(index + 1) % size])
+    await trio.lowlevel.checkpoint()
+    start = trio.current_time()
+    actors.send(pids[0], size * laps)
+    await actors.receive("done")
+    return trio.current_time() - start
+
+
+async def actors_idle(count: int, ready: trio.Event) -> None:
+    for _ in range(count):
+        actors.spawn(actors.receive)
+    await trio.testing.wait_all_tasks_blocked()
+    ready.set()
+
+
+# -- measuring -------------------------------------------------------------------
+
+
+def in_node(fn: Callable[..., Awaitable[float]], *args: Any) -> float:
+    async def main() -> float:
+        async with actors.node():
+            return await fn(*args)
+
+    return trio.run(main)
+
+
+def vm_rss() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+def idle_child(kind: str, count: int) -> dict[str, float]:
+    """Spawn `count` idle tasks or processes in this interpreter; measure."""
+    result: dict[str, float] = {}
+
+    async def main() -> None:
+        ready = trio.Event()
+        gc.collect()
+        before = vm_rss()
+        start = trio.current_time()
+        async with trio.open_nursery() as nursery:
+            if kind == "actors":
+                async with actors.node():
+                    await actors_idle(count, ready)
+                    result["seconds"] = trio.current_time() - start
+                    result["bytes"] = (vm_rss() - before) / count
+            else:
+                box = BareMailbox if kind == "lowlevel" else ChannelMailbox
+                nursery.start_soon(idle_tasks, box, count, ready)
+                await ready.wait()
+                result["seconds"] = trio.current_time() - start
+                result["bytes"] = (vm_rss() - before) / count
+            nursery.cancel_scope.cancel()
+
+    trio.run(main)
+    return result
+
+
+def run_idle(kind: str, count: int) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.actors_bench", "--idle-child", kind, str(count)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(out.stdout)  # type: ignore[no-any-return]
+
+
+def median_of(rounds: int, measure: Callable[[], float]) -> float:
+    return statistics.median(measure() for _ in range(rounds))
+
+
+def figure(value: float, anchor: float, unit: str, higher_is_better: bool) -> dict[str, Any]:
+    return {
+        "value": value,
+        "anchor": anchor,
+        "ratio": value / anchor,
+        "unit": unit,
+        "better": "higher" if higher_is_better else "lower",
+    }
+
+
+def measure_all(rounds: int, quick: bool) -> dict[str, dict[str, Any]]:
+    pp_rounds = 20_000 if quick else 100_000
+    ring_size, laps = (10_000, 10) if quick else (10_000, 100)
+    idle_count = 20_000 if quick else 100_000
+    hops = ring_size * laps
+    figures: dict[str, dict[str, Any]] = {}
+
+    # Interleave ours and the anchors round by round so drift hits all alike.
+    pp: dict[str, list[float]] = {"actors": [], "lowlevel": [], "channels": []}
+    rg: dict[str, list[float]] = {"actors": [], "lowlevel": [], "channels": []}
+    for _ in range(rounds):
+        pp["actors"].append(pp_rounds / in_node(actors_ping_pong, pp_rounds))
+        pp["lowlevel"].append(pp_rounds / trio.run(ping_pong, BareMailbox, pp_rounds))
+        pp["channels"].append(pp_rounds / trio.run(ping_pong, ChannelMailbox, pp_rounds))
+        rg["actors"].append(hops / in_node(actors_ring, ring_size, laps))
+        rg["lowlevel"].append(hops / trio.run(ring, BareMailbox, ring_size, laps))
+        rg["channels"].append(hops / trio.run(ring, ChannelMailbox, ring_size, laps))
+    med = {k: statistics.median(v) for k, v in pp.items()}
+    figures["ping_pong_vs_lowlevel"] = figure(med["actors"], med["lowlevel"], "round trips/s", True)
+    figures["ping_pong_vs_channels"] = figure(med["actors"], med["channels"], "round trips/s", True)
+    med = {k: statistics.median(v) for k, v in rg.items()}
+    figures["ring_vs_lowlevel"] = figure(med["actors"], med["lowlevel"], "messages/s", True)
+    figures["ring_vs_channels"] = figure(med["actors"], med["channels"], "messages/s", True)
+
+    idle: dict[str, list[dict[str, float]]] = {"actors": [], "lowlevel": [], "channels": []}
+    for _ in range(rounds):
+        for kind in idle:
+            idle[kind].append(run_idle(kind, idle_count))
+
+    def med_of(kind: str, key: str) -> float:
+        return statistics.median(r[key] for r in idle[kind])
+
+    label = f"spawn_{idle_count // 1000}k"
+    figures[f"{label}_vs_lowlevel"] = figure(
+        med_of("actors", "seconds"), med_of("lowlevel", "seconds"), "seconds", False
+    )
+    figures[f"{label}_vs_channels"] = figure(
+        med_of("actors", "seconds"), med_of("channels", "seconds"), "seconds", False
+    )
+    figures["memory_per_process_vs_lowlevel"] = figure(
+        med_of("actors", "bytes"), med_of("lowlevel", "bytes"), "bytes", False
+    )
+    figures["memory_per_process_vs_channels"] = figure(
+        med_of("actors", "bytes"), med_of("channels", "bytes"), "bytes", False
+    )
+    return figures
+
+
+def print_table(figures: dict[str, dict[str, Any]]) -> None:
+    print(f"{'figure':36} {'actors':>14} {'bare trio':>14} {'ratio':>7}  unit")
+    for name, fig in figures.items():
+        print(
+            f"{name:36} {fig['value']:>14,.2f} {fig['anchor']:>14,.2f} "
+            f"{fig['ratio']:>6.2f}x  {fig['unit']} ({fig['better']} is better)"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per figure (median)")
+    parser.add_argument("--quick", action="store_true", help="smaller workloads")
+    parser.add_argument("--idle-child", nargs=2, metavar=("KIND", "COUNT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.idle_child:
+        kind, count = args.idle_child
+        print(json.dumps(idle_child(kind, int(count))))
+        return
+    figures = measure_all(args.rounds, args.quick)
+    if args.json:
+        print(json.dumps(figures))
+    else:
+        print_table(figures)
+
+
+if __name__ == "__main__":
+    main()

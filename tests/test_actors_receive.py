@@ -1,0 +1,284 @@
+"""spawn, send and selective receive: Erlang's `!` and `receive ... after`."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import pytest
+import trio
+import trio.testing
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import actors
+from actors import ANY
+from tests.conftest import wait_down
+
+
+async def echo() -> None:
+    while True:
+        match await actors.receive():
+            case ("ping", sender):
+                actors.send(sender, "pong")
+            case "stop":
+                return
+
+
+async def test_the_design_example_round_trip() -> None:
+    async with actors.node():
+        pid = actors.spawn(echo)
+        actors.send(pid, ("ping", actors.self()))
+        assert await actors.receive("pong", timeout=1.0) == "pong"
+
+
+async def test_spawn_returns_a_pid_at_once_printed_erlang_style() -> None:
+    async with actors.node():
+        first = actors.spawn(echo)
+        second = actors.spawn(echo)
+        assert isinstance(first, actors.Pid)
+        assert repr(first).startswith("<0.")
+        assert repr(first).endswith(".0>")
+        assert first != second
+        assert len({first, second, first}) == 2
+        assert actors.self() not in (first, second)
+
+
+async def test_send_to_a_dead_pid_is_silently_dropped() -> None:
+    async with actors.node():
+        pid = actors.spawn(echo)
+        ref = actors.monitor(pid)
+        actors.send(pid, "stop")
+        await actors.receive(actors.Down(ref, pid, "normal"), timeout=1)
+        actors.send(pid, ("ping", actors.self()))  # no error, no effect
+        with pytest.raises(actors.ReceiveTimeout):
+            await actors.receive(timeout=0)
+
+
+async def test_send_to_an_unregistered_name_raises() -> None:
+    async with actors.node():
+        with pytest.raises(actors.NameNotRegistered, match="nobody"):
+            actors.send("nobody", "hello")
+
+
+class Point(NamedTuple):
+    x: int
+    y: int
+
+
+@pytest.mark.parametrize(
+    ("pattern", "matching", "others"),
+    [
+        ("hello", "hello", ["hell", b"hello", ("hello",)]),
+        (42, 42, [41, "42"]),
+        (int, 7, ["7", 7.0]),
+        (str, "text", [b"bytes", 3]),
+        (ANY, ("anything", 1), []),
+        (("reply", ANY), ("reply", 99), [("reply",), ("reply", 1, 2), ["reply", 1], ("other", 1)]),
+        ((ANY, ("nested", int)), ("x", ("nested", 3)), [("x", ("nested", "3")), ("x", "nested")]),
+        (lambda m: isinstance(m, int) and m > 10, 11, [10, "11", -5]),
+        (Point(ANY, 2), Point(1, 2), [(1, 2), Point(1, 3)]),
+        ([1, 2], [1, 2], [(1, 2), [2, 1]]),
+    ],
+    ids=[
+        "str",
+        "int",
+        "type",
+        "type-str",
+        "ANY",
+        "tuple",
+        "nested",
+        "predicate",
+        "namedtuple",
+        "list",
+    ],
+)
+async def test_each_pattern_kind_takes_its_match_and_leaves_the_rest(
+    pattern: Any, matching: Any, others: list[Any]
+) -> None:
+    async with actors.node():
+        me = actors.self()
+        for msg in others:
+            actors.send(me, msg)
+        actors.send(me, matching)
+        assert await actors.receive(pattern, timeout=0) == matching
+        left = [await actors.receive(timeout=0) for _ in others]
+        assert left == others
+
+
+async def test_several_patterns_take_the_oldest_message_matching_any() -> None:
+    async with actors.node():
+        me = actors.self()
+        for msg in ["a", 1, "b", 2.5]:
+            actors.send(me, msg)
+        assert await actors.receive(float, int, timeout=0) == 1
+        assert await actors.receive(float, int, timeout=0) == 2.5
+        assert [await actors.receive(timeout=0) for _ in range(2)] == ["a", "b"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    messages=st.lists(st.one_of(st.integers(-5, 5), st.text(max_size=2)), max_size=30),
+    wanted=st.sampled_from([int, str]),
+)
+def test_unmatched_messages_keep_their_order(messages: list[Any], wanted: type) -> None:
+    async def check() -> None:
+        me = actors.self()
+        for msg in messages:
+            actors.send(me, msg)
+        taken = []
+        while True:
+            try:
+                taken.append(await actors.receive(wanted, timeout=0))
+            except actors.ReceiveTimeout:
+                break
+        rest = []
+        while True:
+            try:
+                rest.append(await actors.receive(timeout=0))
+            except actors.ReceiveTimeout:
+                break
+        assert taken == [m for m in messages if isinstance(m, wanted)]
+        assert rest == [m for m in messages if not isinstance(m, wanted)]
+
+    actors.run(check)
+
+
+async def test_timeout_raises_receive_timeout_a_timeout_error(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with actors.node():
+        start = trio.current_time()
+        with pytest.raises(TimeoutError) as info:
+            await actors.receive("never", timeout=2.5)
+        assert isinstance(info.value, actors.ReceiveTimeout)
+        assert trio.current_time() - start == pytest.approx(2.5)
+
+
+async def test_timeout_zero_polls_without_waiting(autojump_clock: trio.testing.MockClock) -> None:
+    async with actors.node():
+        start = trio.current_time()
+        with pytest.raises(actors.ReceiveTimeout):
+            await actors.receive(timeout=0)
+        actors.send(actors.self(), "here")
+        assert await actors.receive(timeout=0) == "here"
+        assert trio.current_time() == start
+
+
+async def test_a_message_that_comes_before_the_timeout_is_returned(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async def later(to: actors.Pid) -> None:
+        await trio.sleep(1)
+        actors.send(to, "other")
+        await trio.sleep(1)
+        actors.send(to, "late but in time")
+
+    async with actors.node():
+        actors.spawn(later, actors.self())
+        assert await actors.receive("late but in time", timeout=3) == "late but in time"
+        assert trio.current_time() == pytest.approx(2)
+        assert await actors.receive(timeout=0) == "other"
+
+
+async def test_a_waiting_receive_matches_each_new_message_once() -> None:
+    seen: list[Any] = []
+
+    def wanted(msg: Any) -> bool:
+        seen.append(msg)
+        return msg == "yes"
+
+    async def sender(to: actors.Pid, go: trio.Event) -> None:
+        await go.wait()
+        for i in range(50):
+            actors.send(to, i)
+            await trio.lowlevel.checkpoint()
+        actors.send(to, "yes")
+
+    async with actors.node():
+        me = actors.self()
+        for i in range(100):
+            actors.send(me, f"queued {i}")
+        go = trio.Event()
+        actors.spawn(sender, me, go)
+        go.set()
+        assert await actors.receive(wanted, timeout=5) == "yes"
+        # 100 queued + 50 arriving one by one + the match: each matched once.
+        assert len(seen) == 151
+        assert len(set(map(repr, seen))) == 151
+
+
+async def test_a_second_concurrent_receive_on_one_mailbox_is_an_error() -> None:
+    async with actors.node():
+        errors: list[BaseException] = []
+
+        async def helper() -> None:
+            try:
+                await actors.receive(timeout=1)
+            except trio.BusyResourceError as exc:
+                errors.append(exc)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(actors.receive, "the owner waits")
+            await trio.testing.wait_all_tasks_blocked()
+            nursery.start_soon(helper)
+            await trio.testing.wait_all_tasks_blocked()
+            nursery.cancel_scope.cancel()
+        assert len(errors) == 1
+
+
+async def test_receive_outside_a_node_says_what_is_wrong() -> None:
+    with pytest.raises(actors.NotInProcess, match="receive"):
+        await actors.receive()
+    with pytest.raises(actors.NotInProcess, match="spawn"):
+        actors.spawn(echo)
+
+
+async def test_helper_tasks_act_for_their_process() -> None:
+    async with actors.node():
+        me = actors.self()
+        seen: list[actors.Pid] = []
+
+        async def helper() -> None:
+            seen.append(actors.self())
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(helper)
+        assert seen == [me]
+
+
+async def test_draining_a_full_mailbox_lets_other_processes_run() -> None:
+    log: list[str] = []
+
+    async def other() -> None:
+        log.append("other ran")
+
+    async def drainer(count: int) -> None:
+        await actors.receive()
+        actors.spawn(other)  # runnable now; it must not wait for the whole drain
+        for _ in range(count - 1):
+            await actors.receive()
+            log.append("d")
+        log.append("drained")
+
+    async with actors.node():
+        pid = actors.spawn(drainer, 10_000)
+        for i in range(10_000):
+            actors.send(pid, i)
+        await wait_down(pid)
+    assert log[-1] == "drained"
+    assert log.index("other ran") < 200
+
+
+async def test_messages_from_one_sender_arrive_in_order() -> None:
+    async def producer(to: actors.Pid, count: int) -> None:
+        for i in range(count):
+            actors.send(to, (actors.self(), i))
+
+    async with actors.node():
+        me = actors.self()
+        producers = [actors.spawn(producer, me, 500) for _ in range(4)]
+        got: dict[actors.Pid, list[int]] = {pid: [] for pid in producers}
+        for _ in range(2000):
+            pid, i = await actors.receive((ANY, int), timeout=5)
+            got[pid].append(i)
+        assert all(seq == list(range(500)) for seq in got.values())
