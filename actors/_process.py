@@ -189,7 +189,11 @@ async def receive(*patterns: object, timeout: float | None = None) -> Any:
     Others stay queued in order. `timeout` is in seconds (0 polls); when it
     passes, `ReceiveTimeout` is raised.
     """
-    proc = find_current()
+    try:
+        task = current_task()
+    except RuntimeError:
+        raise NotInProcess("receive") from None
+    proc = by_task.get(task) or find_current()
     if proc is None:
         raise NotInProcess("receive")
     if proc._waiter is not None:
@@ -214,7 +218,7 @@ async def receive(*patterns: object, timeout: float | None = None) -> Any:
         await checkpoint()
         raise ReceiveTimeout("no matching message in the mailbox")
     # Park until a message arrives; scan only what arrived since last time.
-    proc._waiter = current_task()
+    proc._waiter = task
     scanned = len(queue) if queue else 0
     try:
         with _NO_DEADLINE if timeout is None else trio.move_on_after(timeout):
