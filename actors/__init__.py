@@ -1,5 +1,6 @@
 """Erlang-style processes on trio: spawn, send, selective receive, links,
-monitors, exit signals, a registry and process groups.
+monitors, exit signals, a registry, process groups, and the OTP behaviours
+GenServer and Supervisor.
 
     import actors
 
@@ -40,10 +41,22 @@ from ._api import trap_exits as trap_exits
 from ._api import unlink as unlink
 from ._api import unregister as unregister
 from ._api import whereis as whereis
+from ._child_spec import ChildInfo as ChildInfo
+from ._child_spec import ChildSpec as ChildSpec
+from ._child_spec import child as child
+from ._errors import CallExit as CallExit
+from ._errors import CallTimeout as CallTimeout
 from ._errors import NameNotRegistered as NameNotRegistered
 from ._errors import NotInProcess as NotInProcess
 from ._errors import ProcessExit as ProcessExit
 from ._errors import ReceiveTimeout as ReceiveTimeout
+from ._gen_server import NOREPLY as NOREPLY
+from ._gen_server import From as From
+from ._gen_server import GenServer as GenServer
+from ._gen_server import Stop as Stop
+from ._gen_server import call as call
+from ._gen_server import cast as cast
+from ._gen_server import reply as reply
 from ._ids import Down as Down
 from ._ids import Exit as Exit
 from ._ids import Pid as Pid
@@ -52,11 +65,25 @@ from ._node import Node as Node
 from ._node import node as node
 from ._node import run as run
 from ._patterns import ANY as ANY
+from ._supervisor import Supervisor as Supervisor
+from ._supervisor import count_children as count_children
+from ._supervisor import delete_child as delete_child
+from ._supervisor import restart_child as restart_child
+from ._supervisor import start_child as start_child
+from ._supervisor import terminate_child as terminate_child
+from ._supervisor import which_children as which_children
 
 __all__ = [
     "ANY",
+    "NOREPLY",
+    "CallExit",
+    "CallTimeout",
+    "ChildInfo",
+    "ChildSpec",
     "Down",
     "Exit",
+    "From",
+    "GenServer",
     "NameNotRegistered",
     "Node",
     "NotInProcess",
@@ -64,6 +91,13 @@ __all__ = [
     "ProcessExit",
     "ReceiveTimeout",
     "Ref",
+    "Stop",
+    "Supervisor",
+    "call",
+    "cast",
+    "child",
+    "count_children",
+    "delete_child",
     "demonitor",
     "exit",
     "join",
@@ -77,14 +111,19 @@ __all__ = [
     "receive",
     "register",
     "registered",
+    "reply",
+    "restart_child",
     "run",
     "self",
     "send",
     "spawn",
     "spawn_link",
     "spawn_monitor",
+    "start_child",
+    "terminate_child",
     "trap_exits",
     "unlink",
     "unregister",
     "whereis",
+    "which_children",
 ]

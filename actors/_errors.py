@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["NameNotRegistered", "NotInProcess", "ProcessExit", "ReceiveTimeout"]
+__all__ = [
+    "CallExit",
+    "CallTimeout",
+    "NameNotRegistered",
+    "NotInProcess",
+    "ProcessExit",
+    "ReceiveTimeout",
+]
 
 
 class NameNotRegistered(LookupError):
@@ -45,3 +52,18 @@ class ProcessExit(BaseException):
 
     def __str__(self) -> str:
         return f"process exited: {self.reason!r}"
+
+
+class CallTimeout(TimeoutError):
+    """`call` got no reply in time. A reply that comes later is dropped."""
+
+
+class CallExit(Exception):
+    """`call` failed because the server died, or did not exist ("noproc")."""
+
+    def __init__(self, reason: Any) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"the server exited: {self.reason!r}"

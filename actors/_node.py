@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import trio
 from trio.lowlevel import current_task
@@ -113,25 +113,48 @@ async def _process_main(proc: Process, args: tuple[Any, ...]) -> None:
         with proc.scope:
             if proc.reason is RUNNING:  # killed before it ever ran: it never runs
                 await proc.fn(*args)
-    except trio.Cancelled:
-        # Not our own scope's cancellation: the node is shutting down.
-        node.exited(proc, proc.reason if proc.reason is not RUNNING else "shutdown")
-        raise
-    except Exception as exc:
-        if proc.reason is RUNNING:
-            crash_report(proc, exc)
-            node.exited(proc, exc)
-        else:  # it failed while unwinding from an exit signal: the signal wins
-            node.exited(proc, proc.reason)
-    except BaseException:
-        if proc.reason is RUNNING:  # KeyboardInterrupt and the like: not ours
-            node.exited(proc, "killed")
+    except BaseException as exc:
+        reason = _reason_of(proc, exc)
+        if reason is _FOREIGN:  # KeyboardInterrupt, or the node's own cancellation
+            node.exited(proc, "shutdown" if isinstance(exc, trio.Cancelled) else "killed")
             raise
-        node.exited(proc, proc.reason)  # ProcessExit, alone or in a group
+        if reason is exc:
+            crash_report(proc, exc)
+        node.exited(proc, reason)
     else:
         node.exited(proc, "normal" if proc.reason is RUNNING else proc.reason)
     finally:
         del by_task[task]
+
+
+_FOREIGN: Final = object()
+
+
+def _reason_of(proc: Process, exc: BaseException) -> Any:
+    """The exit reason of a process whose body raised `exc`.
+
+    An exit signal already received wins over whatever the unwinding raised.
+    `ProcessExit(r)` (Erlang's `exit/1`), alone or in a group from a helper
+    nursery, exits with `r`. Any other Exception is a crash. Anything else
+    (trio's Cancelled from the node shutting down, KeyboardInterrupt) is not
+    the process's own business: `_FOREIGN`.
+    """
+    if proc.reason is not RUNNING:
+        return proc.reason
+    if isinstance(exc, ProcessExit):
+        return exc.reason
+    if isinstance(exc, BaseExceptionGroup):
+        matched, _ = exc.split(ProcessExit)
+        if matched is not None:
+            return _first_leaf(matched).reason
+    if isinstance(exc, Exception):
+        return exc
+    return _FOREIGN
+
+
+def _first_leaf(group: BaseExceptionGroup[ProcessExit]) -> ProcessExit:
+    first = group.exceptions[0]
+    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
 
 
 @asynccontextmanager

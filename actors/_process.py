@@ -82,6 +82,7 @@ class Process:
     """The state of one process. User code sees only its `Pid`."""
 
     __slots__ = (
+        "_aliases",
         "_budget",
         "_groups",
         "_links",
@@ -117,6 +118,7 @@ class Process:
         self._monitors: dict[Ref, Process] | None = None  # refs this process holds
         self._watchers: dict[Ref, Process] | None = None  # refs held on this process
         self._groups: set[object] | None = None
+        self._aliases: set[Ref] | None = None  # refs of calls awaiting a reply
 
     def __repr__(self) -> str:
         return f"<Process {self.pid!r} {getattr(self.fn, '__qualname__', self.fn)!r}>"

@@ -317,3 +317,26 @@ async def test_the_node_process_dies_by_a_link_with_process_exit() -> None:
             actors.send(crasher, "go")
             await actors.receive("never", timeout=5)
     assert isinstance(info.value.reason, Boom)
+
+
+async def test_raising_process_exit_is_erlangs_exit_1_even_when_trapping() -> None:
+    async def leaves(reason: object) -> None:
+        actors.trap_exits()
+        raise actors.ProcessExit(reason)
+
+    async with actors.node():
+        assert await wait_down(actors.spawn(leaves, "shutdown")) == "shutdown"
+        assert await wait_down(actors.spawn(leaves, ("custom", 1))) == ("custom", 1)
+
+
+async def test_process_exit_from_a_helper_task_ends_the_process() -> None:
+    async def with_helper() -> None:
+        async def helper() -> None:
+            raise actors.ProcessExit("helper says bye")
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(helper)
+            await trio.sleep_forever()
+
+    async with actors.node():
+        assert await wait_down(actors.spawn(with_helper)) == "helper says bye"

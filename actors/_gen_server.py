@@ -1,0 +1,212 @@
+"""GenServer: OTP's gen_server behaviour, and `call` / `cast` / `reply`.
+
+A call monitors the server, sends `(CALL, From(caller, ref), request)` and
+waits for `(ref, reply)` or the monitor's `Down`. The ref is also an *alias*
+of the caller, active only while it waits: `reply` delivers only to an
+active alias, so a reply that comes after a timeout is dropped, never left
+in the caller's mailbox (Erlang's `alias` / `unalias`).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any, ClassVar, Final, NamedTuple
+
+from ._api import demonitor, monitor, spawn
+from ._errors import CallExit, CallTimeout, ReceiveTimeout
+from ._ids import Down, Exit, Pid, Ref
+from ._patterns import ANY
+from ._process import current, receive
+
+__all__ = ["NOREPLY", "From", "GenServer", "Stop", "call", "cast", "reply"]
+
+
+class _Marker:
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __repr__(self) -> str:
+        return self._name
+
+
+NOREPLY: Final[Any] = _Marker("NOREPLY")
+"""Returned by `handle_call` to answer later with `reply(from_, value)`."""
+
+_CALL: Final = _Marker("$call")
+_CAST: Final = _Marker("$cast")
+_NOTHING: Final = _Marker("<no reply>")
+
+
+class From(NamedTuple):
+    """Who made a call: pass it to `reply`. `pid` is the caller."""
+
+    pid: Pid
+    ref: Ref
+
+
+class Stop:
+    """Returned by a callback to stop the server with `reason`.
+
+    From `handle_call`, `reply=` is sent to the caller before the server stops.
+    """
+
+    __slots__ = ("reason", "reply")
+
+    def __init__(self, reason: Any = "normal", *, reply: Any = _NOTHING) -> None:
+        self.reason = reason
+        self.reply = reply
+
+    def __repr__(self) -> str:
+        return f"Stop({self.reason!r})"
+
+
+def reply(from_: From, value: Any) -> None:
+    """Answer the call `from_` (from any process). Dropped if the caller
+    stopped waiting."""
+    proc = from_.pid._proc
+    if proc is not None and proc._aliases and from_.ref in proc._aliases:
+        proc.deliver((from_.ref, value))
+
+
+async def call(dest: Pid | object, request: Any, timeout: float | None = 5.0) -> Any:
+    """Send `request` to a server and wait for its reply.
+
+    Raises `CallTimeout` after `timeout` seconds (None waits forever), and
+    `CallExit(reason)` if the server dies first or does not exist.
+    """
+    caller = current("call")
+    server = dest._proc if type(dest) is Pid else caller.node.names.get(dest)
+    if server is caller:
+        raise CallExit("calling_self")
+    ref = monitor(dest if server is None else server.pid)
+    if caller._aliases is None:
+        caller._aliases = set()
+    caller._aliases.add(ref)
+    try:
+        if server is not None:
+            server.deliver((_CALL, From(caller.pid, ref), request))
+        try:
+            answer = await receive((ref, ANY), Down(ref, ANY, ANY), timeout=timeout)
+        except ReceiveTimeout:
+            raise CallTimeout(f"no reply to {request!r} within {timeout} s") from None
+    finally:
+        caller._aliases.discard(ref)
+        demonitor(ref, flush=True)
+    if type(answer) is Down:
+        raise CallExit(answer.reason)
+    return answer[1]
+
+
+def cast(dest: Pid | object, msg: Any) -> None:
+    """Send `msg` to a server's `handle_cast`; never fails, never blocks."""
+    proc = dest._proc if type(dest) is Pid else current("cast").node.names.get(dest)
+    if proc is not None:
+        proc.deliver((_CAST, msg))
+
+
+class GenServer:
+    """Base class of a server process; override the callbacks you need.
+
+    Callbacks may be `async def` or plain `def`. State lives on `self`.
+
+    - `init(*args)`: runs first, in the new process; an exception ends it.
+    - `handle_call(request, from_)`: its return value is the reply; return
+      `NOREPLY` to answer later with `reply(from_, value)`.
+    - `handle_cast(msg)`, `handle_info(msg)`: casts, and every other message.
+    - `terminate(reason)`: runs before the server stops because a callback
+      returned `Stop` or raised, or because its parent (the process that
+      called `start_link`) exited while the server traps exits.
+
+    Any callback may return `Stop(reason)`. Set the class attribute
+    `trap_exits = True` for a server that traps exits from its first
+    instant (`start` returns before `init` runs, so a signal sent at once
+    would otherwise find it not yet trapping).
+    """
+
+    trap_exits: ClassVar[bool] = False
+
+    async def init(self, *args: Any) -> Any:
+        return None
+
+    async def handle_call(self, request: Any, from_: From) -> Any:
+        name = type(self).__name__
+        raise NotImplementedError(f"{name} got a call it does not handle: {request!r}")
+
+    async def handle_cast(self, msg: Any) -> Any:
+        return None
+
+    async def handle_info(self, msg: Any) -> Any:
+        return None
+
+    async def terminate(self, reason: Any) -> None:
+        return None
+
+    @classmethod
+    def start(cls, *args: Any, name: object = None) -> Pid:
+        """Start the server as a new process; return its Pid at once."""
+        return spawn(_serve, cls, args, None, name=name, trap_exits=cls.trap_exits)
+
+    @classmethod
+    def start_link(cls, *args: Any, name: object = None) -> Pid:
+        """`start`, linked to the caller, which becomes the server's parent."""
+        parent = current("start_link").pid
+        return spawn(_serve, cls, args, parent, name=name, link=True, trap_exits=cls.trap_exits)
+
+
+def _bound(server: GenServer, name: str) -> tuple[Callable[..., Any], bool]:
+    """The callback `name` of `server`, and whether it must be awaited."""
+    callback = getattr(server, name)
+    return callback, inspect.iscoroutinefunction(callback)
+
+
+async def _serve(cls: type[GenServer], args: tuple[Any, ...], parent: Pid | None) -> None:
+    """The body of every GenServer process."""
+    me = current("start")
+    server = cls()
+    init, init_async = _bound(server, "init")
+    result = init(*args)
+    if init_async:
+        result = await result
+    if type(result) is Stop:
+        me.die(result.reason)
+    handle_call, call_async = _bound(server, "handle_call")
+    handle_cast, cast_async = _bound(server, "handle_cast")
+    handle_info, info_async = _bound(server, "handle_info")
+    terminate, terminate_async = _bound(server, "terminate")
+    try:
+        while True:
+            msg = await receive()
+            if type(msg) is tuple and len(msg) == 3 and msg[0] is _CALL:
+                from_ = msg[1]
+                result = handle_call(msg[2], from_)
+                if call_async:
+                    result = await result
+                if type(result) is not Stop:
+                    if result is not NOREPLY:
+                        reply(from_, result)
+                    continue
+                if result.reply is not _NOTHING:
+                    reply(from_, result.reply)
+            elif type(msg) is tuple and len(msg) == 2 and msg[0] is _CAST:
+                result = handle_cast(msg[1])
+                if cast_async:
+                    result = await result
+            elif type(msg) is Exit and msg.pid == parent:
+                result = Stop(msg.reason)
+            else:
+                result = handle_info(msg)
+                if info_async:
+                    result = await result
+            if type(result) is Stop:
+                done = terminate(result.reason)
+                if terminate_async:
+                    await done
+                me.die(result.reason)
+    except Exception as exc:
+        done = terminate(exc)
+        if terminate_async:
+            await done
+        raise

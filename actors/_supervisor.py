@@ -1,0 +1,387 @@
+"""Supervisor: OTP's supervisor behaviour, restart strategies and limits.
+
+The supervisor is a GenServer that traps exits. Each child's `Exit` decides,
+by its restart type, whether it comes back; the strategy decides which of
+its siblings are stopped and started again with it; more than `intensity`
+restarts within `period` seconds stop every child and the supervisor itself
+with "shutdown". Children start in order and stop in reverse order.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import math
+from collections import deque
+from dataclasses import dataclass, replace
+from typing import Any, Final, Literal
+
+import trio
+
+from ._api import exit as exit_process
+from ._api import link, monitor, spawn, unlink
+from ._child_spec import ChildInfo, ChildSpec
+from ._crash import logger
+from ._errors import ReceiveTimeout
+from ._gen_server import From, GenServer, Stop, call
+from ._ids import Down, Exit, Pid
+from ._patterns import ANY
+from ._process import current, receive
+
+__all__ = [
+    "Supervisor",
+    "count_children",
+    "delete_child",
+    "restart_child",
+    "start_child",
+    "terminate_child",
+    "which_children",
+]
+
+Strategy = Literal["one_for_one", "one_for_all", "rest_for_one", "simple_one_for_one"]
+_STRATEGIES: Final = ("one_for_one", "one_for_all", "rest_for_one", "simple_one_for_one")
+
+
+@dataclass
+class _Child:
+    spec: ChildSpec
+    pid: Pid | None = None
+
+
+class Supervisor:
+    """Start supervisors; manage their children.
+
+    `Supervisor.start_link([child(...), ...], strategy="one_for_one",
+    intensity=3, period=5, name=None)` returns the supervisor's Pid at once;
+    the children start, in order, before it handles any request.
+    """
+
+    @classmethod
+    def start_link(
+        cls,
+        children: list[ChildSpec] | tuple[ChildSpec, ...] = (),
+        strategy: Strategy = "one_for_one",
+        intensity: int = 3,
+        period: float = 5,
+        name: object = None,
+    ) -> Pid:
+        """Start a supervisor linked to the caller (its parent)."""
+        _check(children, strategy, intensity, period)
+        return _SupervisorServer.start_link(
+            list(children), strategy, intensity, period, name, name=name
+        )
+
+    @classmethod
+    def start(
+        cls,
+        children: list[ChildSpec] | tuple[ChildSpec, ...] = (),
+        strategy: Strategy = "one_for_one",
+        intensity: int = 3,
+        period: float = 5,
+        name: object = None,
+    ) -> Pid:
+        """Start a supervisor that is not linked to the caller."""
+        _check(children, strategy, intensity, period)
+        return _SupervisorServer.start(list(children), strategy, intensity, period, name, name=name)
+
+    @staticmethod
+    async def start_child(sup: Pid | object, *args: Any) -> Pid | None:
+        """Add and start a child: a `ChildSpec`, or for "simple_one_for_one"
+        the extra arguments appended to the template's."""
+        pid: Pid | None = await _request(sup, "start_child", args)
+        return pid
+
+    @staticmethod
+    async def terminate_child(sup: Pid | object, id_or_pid: object) -> None:
+        """Stop a child (by id; by Pid under "simple_one_for_one"), keeping
+        its spec unless it is temporary or dynamic."""
+        await _request(sup, "terminate_child", id_or_pid)
+
+    @staticmethod
+    async def restart_child(sup: Pid | object, child_id: object) -> Pid | None:
+        """Start again a child that was terminated."""
+        pid: Pid | None = await _request(sup, "restart_child", child_id)
+        return pid
+
+    @staticmethod
+    async def delete_child(sup: Pid | object, child_id: object) -> None:
+        """Forget the spec of a child that is not running."""
+        await _request(sup, "delete_child", child_id)
+
+    @staticmethod
+    async def which_children(sup: Pid | object) -> list[ChildInfo]:
+        """Every child, in start order: id, Pid (None if not running), type."""
+        return await _request(sup, "which_children", None)  # type: ignore[no-any-return]
+
+    @staticmethod
+    async def count_children(sup: Pid | object) -> dict[str, int]:
+        """Counts of specs, active children, supervisors and workers."""
+        return await _request(sup, "count_children", None)  # type: ignore[no-any-return]
+
+
+start_child = Supervisor.start_child
+terminate_child = Supervisor.terminate_child
+restart_child = Supervisor.restart_child
+delete_child = Supervisor.delete_child
+which_children = Supervisor.which_children
+count_children = Supervisor.count_children
+
+
+def _check(children: Any, strategy: str, intensity: int, period: float) -> None:
+    if strategy not in _STRATEGIES:
+        raise ValueError(f"strategy must be one of {', '.join(_STRATEGIES)}; got {strategy!r}")
+    if not isinstance(intensity, int) or isinstance(intensity, bool) or intensity < 0:
+        raise ValueError(f"intensity must be an int >= 0; got {intensity!r}")
+    if not isinstance(period, int | float) or isinstance(period, bool) or period <= 0:
+        raise ValueError(f"period must be seconds > 0; got {period!r}")
+    if not all(isinstance(spec, ChildSpec) for spec in children):
+        raise TypeError("children must be made with actors.child(...)")
+    if strategy == "simple_one_for_one" and len(children) != 1:
+        raise ValueError("simple_one_for_one takes exactly one child spec: the template")
+    ids = [spec.id for spec in children]
+    duplicates = {i for i in ids if ids.count(i) > 1}
+    if duplicates:
+        raise ValueError(f"child ids must be unique; repeated: {sorted(map(repr, duplicates))}")
+
+
+async def _request(sup: Pid | object, what: str, arg: Any) -> Any:
+    status, value = await call(sup, (what, arg), timeout=None)
+    if status == "error":
+        raise value
+    return value
+
+
+class _SupervisorServer(GenServer):
+    trap_exits = True
+
+    async def init(
+        self,
+        specs: list[ChildSpec],
+        strategy: Strategy,
+        intensity: int,
+        period: float,
+        name: object,
+    ) -> Any:
+        self.me = current("supervisor").pid
+        self.label = f"{self.me!r}" + (f" ({name!r})" if name is not None else "")
+        self.strategy = strategy
+        self.intensity = intensity
+        self.period = period
+        self.restarts: deque[float] = deque()
+        self.simple = strategy == "simple_one_for_one"
+        self.template = specs[0] if self.simple else None
+        self.children: list[_Child] = [] if self.simple else [_Child(s) for s in specs]
+        for child in self.children:
+            try:
+                self._start(child)
+            except Exception as exc:
+                _report(
+                    logging.ERROR,
+                    f"{self.label} could not start child {child.spec.id!r}: "
+                    f"{exc!r}; stopping the others and exiting",
+                )
+                await self.terminate("shutdown")
+                return Stop(("failed_to_start_child", child.spec.id, exc))
+        return None
+
+    # -- starting and stopping one child --------------------------------------
+
+    def _start(self, child: _Child) -> Pid | None:
+        spec = child.spec
+        if spec.is_body:
+            pid: Any = spawn(spec.start, *spec.args, link=True)
+        else:
+            pid = spec.start(*spec.args)
+            if inspect.iscoroutine(pid):  # an object with an async __call__
+                pid = spawn(_await, pid, link=True)
+            elif pid is not None and not isinstance(pid, Pid):
+                raise TypeError(f"child {spec.id!r}: start returned {pid!r}, not a Pid or None")
+            if pid is not None:
+                link(pid)
+        child.pid = pid
+        if pid is not None:
+            _report(logging.INFO, f"{self.label} started child {spec.id!r} as {pid!r}")
+        return pid  # type: ignore[no-any-return]
+
+    async def _stop(self, child: _Child) -> None:
+        pid, child.pid = child.pid, None
+        if pid is None:
+            return
+        ref = monitor(pid)
+        unlink(pid)
+        current("supervisor").take(lambda m: type(m) is Exit and m.pid == pid)
+        how = child.spec.shutdown
+        if how == "brutal_kill":
+            exit_process(pid, "kill")
+            await receive(Down(ref, pid, ANY))
+            return
+        exit_process(pid, "shutdown")
+        try:
+            await receive(Down(ref, pid, ANY), timeout=None if how == math.inf else how)
+        except ReceiveTimeout:
+            _report(
+                logging.ERROR,
+                f"{self.label}: child {child.spec.id!r} {pid!r} did not "
+                f"stop within {how} s of 'shutdown'; killing it",
+            )
+            exit_process(pid, "kill")
+            await receive(Down(ref, pid, ANY))
+
+    # -- a child ended ---------------------------------------------------------
+
+    async def handle_info(self, msg: Any) -> Any:
+        if type(msg) is not Exit:
+            return None
+        child = next((c for c in self.children if c.pid == msg.pid), None)
+        if child is None:
+            return None
+        child.pid = None
+        spec, reason = child.spec, msg.reason
+        if not _restarts(spec, reason):
+            _report(
+                _level(reason),
+                f"{self.label}: child {spec.id!r} {msg.pid!r} exited with "
+                f"{reason!r}; {spec.restart}, so it is not restarted",
+            )
+            if spec.restart == "temporary" or self.simple:
+                self.children.remove(child)
+            return None
+        return await self._restart(child, msg.pid, reason)
+
+    async def _restart(self, child: _Child, pid: Pid, reason: Any) -> Any:
+        spec = child.spec
+        while True:
+            now = trio.current_time()
+            self.restarts.append(now)
+            while self.restarts and self.restarts[0] < now - self.period:
+                self.restarts.popleft()
+            if len(self.restarts) > self.intensity:
+                _report(
+                    logging.ERROR,
+                    f"{self.label}: child {spec.id!r} {pid!r} exited with "
+                    f"{reason!r}; {len(self.restarts)} restarts within {self.period} s is "
+                    f"more than intensity {self.intensity}: stopping every child and "
+                    "exiting with 'shutdown'",
+                )
+                return Stop("shutdown")
+            group = self._affected(child)
+            _report(
+                _level(reason),
+                f"{self.label}: child {spec.id!r} {pid!r} exited with "
+                f"{reason!r}; restarting {_names(group)} ({self.strategy})",
+            )
+            for other in reversed(group):
+                if other is not child:
+                    await self._stop(other)
+            try:
+                self._start_group(child, group)
+            except Exception as exc:
+                reason = exc
+                _report(logging.ERROR, f"{self.label}: restarting {spec.id!r} failed: {exc!r}")
+            else:
+                return None
+
+    def _start_group(self, child: _Child, group: list[_Child]) -> None:
+        for other in group:
+            if other.spec.restart == "temporary" and other is not child:
+                self.children.remove(other)  # stopped by the strategy: gone
+            else:
+                self._start(other)
+
+    def _affected(self, child: _Child) -> list[_Child]:
+        """The children the strategy restarts when `child` ends, in start order."""
+        if self.strategy == "one_for_all":
+            return list(self.children)
+        if self.strategy == "rest_for_one":
+            return self.children[self.children.index(child) :]
+        return [child]
+
+    async def terminate(self, reason: Any) -> None:
+        for child in reversed(self.children):
+            await self._stop(child)
+
+    # -- requests --------------------------------------------------------------
+
+    async def handle_call(self, request: tuple[str, Any], from_: From) -> Any:
+        what, arg = request
+        try:
+            return ("ok", await getattr(self, "_" + what)(arg))
+        except (LookupError, ValueError, TypeError, RuntimeError) as exc:
+            return ("error", exc)
+
+    async def _start_child(self, args: tuple[Any, ...]) -> Pid | None:
+        if self.simple:
+            assert self.template is not None
+            child = _Child(replace(self.template, args=self.template.args + args))
+        else:
+            if len(args) != 1 or not isinstance(args[0], ChildSpec):
+                raise TypeError("start_child takes one ChildSpec, made with actors.child(...)")
+            spec = args[0]
+            if any(c.spec.id == spec.id for c in self.children):
+                raise ValueError(f"a child with id {spec.id!r} already exists")
+            child = _Child(spec)
+        pid = self._start(child)
+        self.children.append(child)
+        return pid
+
+    def _find(self, key: object) -> _Child:
+        for child in self.children:
+            if (child.pid == key) if self.simple else (child.spec.id == key):
+                return child
+        raise LookupError(f"{self.label} has no child {key!r}")
+
+    async def _terminate_child(self, key: object) -> None:
+        child = self._find(key)
+        await self._stop(child)
+        if self.simple or child.spec.restart == "temporary":
+            self.children.remove(child)
+
+    async def _restart_child(self, key: object) -> Pid | None:
+        child = self._find(key)
+        if child.pid is not None:
+            raise RuntimeError(f"child {key!r} is running; terminate it first")
+        return self._start(child)
+
+    async def _delete_child(self, key: object) -> None:
+        child = self._find(key)
+        if child.pid is not None:
+            raise RuntimeError(f"child {key!r} is running; terminate it first")
+        self.children.remove(child)
+
+    async def _which_children(self, _: None) -> list[ChildInfo]:
+        return [
+            ChildInfo(None if self.simple else c.spec.id, c.pid, c.spec.type) for c in self.children
+        ]
+
+    async def _count_children(self, _: None) -> dict[str, int]:
+        return {
+            "specs": 1 if self.simple else len(self.children),
+            "active": sum(c.pid is not None for c in self.children),
+            "supervisors": sum(c.spec.type == "supervisor" for c in self.children),
+            "workers": sum(c.spec.type == "worker" for c in self.children),
+        }
+
+
+async def _await(body: Any) -> None:
+    await body
+
+
+def _restarts(spec: ChildSpec, reason: Any) -> bool:
+    if spec.restart == "permanent":
+        return True
+    if spec.restart == "temporary":
+        return False
+    return not (isinstance(reason, str) and reason in ("normal", "shutdown"))
+
+
+def _level(reason: Any) -> int:
+    normal = isinstance(reason, str) and reason in ("normal", "shutdown")
+    return logging.INFO if normal else logging.ERROR
+
+
+def _names(group: list[_Child]) -> str:
+    return ", ".join(repr(c.spec.id) for c in group)
+
+
+def _report(level: int, message: str) -> None:
+    logger.log(level, "supervisor report: %s", message)

@@ -1,0 +1,315 @@
+"""GenServer: call, cast, info, delayed replies, timeouts, crashes, terminate."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+import trio
+import trio.testing
+
+import actors
+from actors import ANY, NOREPLY, Exit, From, GenServer, Stop
+from tests.conftest import wait_down
+
+
+class Counter(GenServer):
+    """State on self; sync and async callbacks mixed on purpose."""
+
+    def init(self, start: int, log: list[Any] | None = None) -> None:
+        self.count = start
+        self.log = log if log is not None else []
+        self.pending: list[From] = []
+
+    async def handle_call(self, request: Any, from_: From) -> Any:
+        match request:
+            case "get":
+                return self.count
+            case ("add", n):
+                self.count += n
+                return self.count
+            case "later":
+                self.pending.append(from_)
+                return NOREPLY
+            case "stop":
+                return Stop("normal", reply="stopping")
+            case "crash":
+                raise ZeroDivisionError("in handle_call")
+            case ("sleep", seconds):
+                await trio.sleep(seconds)
+                return "slept"
+        return ("unknown", request)
+
+    def handle_cast(self, msg: Any) -> Any:
+        match msg:
+            case ("add", n):
+                self.count += n
+            case "answer pending":
+                for from_ in self.pending:
+                    actors.reply(from_, ("late", self.count))
+                self.pending.clear()
+            case "stop":
+                return Stop("shutdown")
+        return None
+
+    async def handle_info(self, msg: Any) -> Any:
+        self.log.append(("info", msg))
+
+    async def terminate(self, reason: Any) -> None:
+        self.log.append(("terminate", reason))
+
+
+async def test_call_cast_and_info_reach_their_callbacks() -> None:
+    log: list[Any] = []
+    async with actors.node():
+        pid = Counter.start(10, log)
+        assert await actors.call(pid, "get") == 10
+        actors.cast(pid, ("add", 5))
+        assert await actors.call(pid, ("add", 1)) == 16
+        actors.send(pid, "plain message")
+        assert await actors.call(pid, "get") == 16
+        assert log == [("info", "plain message")]
+
+
+async def test_call_and_cast_by_registered_name() -> None:
+    async with actors.node():
+        pid = Counter.start(0, name="counter")
+        assert actors.whereis("counter") == pid
+        actors.cast("counter", ("add", 3))
+        assert await actors.call("counter", "get") == 3
+
+
+async def test_reply_later_from_another_message() -> None:
+    async with actors.node():
+        pid = Counter.start(7)
+        me = actors.self()
+
+        async def waiter() -> None:
+            actors.send(me, ("result", await actors.call(pid, "later")))
+
+        actors.spawn(waiter)
+        await trio.testing.wait_all_tasks_blocked()
+        assert actors.process_info(me)["message_queue_len"] == 0  # type: ignore[index]
+        assert await actors.call(pid, "get") == 7  # the server is not blocked
+        actors.cast(pid, "answer pending")
+        assert await actors.receive(("result", ANY), timeout=5) == ("result", ("late", 7))
+
+
+async def test_reply_from_a_different_process() -> None:
+    class Delegating(GenServer):
+        async def handle_call(self, request: Any, from_: From) -> Any:
+            async def helper() -> None:
+                actors.reply(from_, request * 2)
+
+            actors.spawn(helper)
+            return NOREPLY
+
+    async with actors.node():
+        assert await actors.call(Delegating.start(), 21) == 42
+
+
+async def test_call_timeout_and_the_late_reply_is_not_left_in_the_mailbox(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with actors.node():
+        pid = Counter.start(0)
+        with pytest.raises(actors.CallTimeout):
+            await actors.call(pid, "later", timeout=1.0)
+        actors.cast(pid, "answer pending")
+        assert await actors.call(pid, "get") == 0  # the late reply was sent by now
+        await trio.testing.wait_all_tasks_blocked()
+        with pytest.raises(actors.ReceiveTimeout):
+            await actors.receive(timeout=0)
+        info = actors.process_info(actors.self())
+        assert info is not None
+        assert info["monitors"] == []
+
+
+async def test_call_timeout_is_a_timeout_error_and_the_server_lives_on(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with actors.node():
+        pid = Counter.start(0)
+        with pytest.raises(TimeoutError):
+            await actors.call(pid, ("sleep", 10), timeout=2)
+        assert await actors.call(pid, "get", timeout=None) == 0
+
+
+async def test_call_exit_when_the_server_does_not_exist() -> None:
+    async with actors.node():
+        with pytest.raises(actors.CallExit) as info:
+            await actors.call("nobody", "get")
+        assert info.value.reason == "noproc"
+        pid = Counter.start(0)
+        await actors.call(pid, "stop")
+        await trio.testing.wait_all_tasks_blocked()
+        with pytest.raises(actors.CallExit, match="noproc"):
+            await actors.call(pid, "get")
+
+
+async def test_call_exit_when_the_server_dies_during_the_call() -> None:
+    async with actors.node():
+        pid = Counter.start(0)
+        with pytest.raises(actors.CallExit) as info:
+            await actors.call(pid, "crash")
+        assert isinstance(info.value.reason, ZeroDivisionError)
+        assert actors.process_info(pid) is None
+
+
+async def test_calling_yourself_is_refused() -> None:
+    class Selfish(GenServer):
+        async def handle_call(self, request: Any, from_: From) -> Any:
+            return await actors.call(actors.self(), "again")
+
+    async with actors.node():
+        with pytest.raises(actors.CallExit) as info:
+            await actors.call(Selfish.start(), "go")
+        assert isinstance(info.value.reason, actors.CallExit)
+        assert info.value.reason.reason == "calling_self"
+
+
+async def test_a_crash_runs_terminate_first_and_becomes_the_exit_reason(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.ERROR, logger="actors")
+    log: list[Any] = []
+    async with actors.node():
+        pid = Counter.start(0, log)
+        ref = actors.monitor(pid)
+        actors.send(pid, "info before the crash")
+        with pytest.raises(actors.CallExit):
+            await actors.call(pid, "crash")
+        down = await actors.receive(actors.Down(ref, pid, ANY), timeout=5)
+        assert isinstance(down.reason, ZeroDivisionError)
+    assert log[0] == ("info", "info before the crash")
+    assert log[1][0] == "terminate"
+    assert log[1][1] is down.reason
+    assert "crash report" in caplog.text
+
+
+async def test_stop_from_handle_call_replies_then_terminates() -> None:
+    log: list[Any] = []
+    async with actors.node():
+        pid = Counter.start(0, log)
+        ref = actors.monitor(pid)
+        assert await actors.call(pid, "stop") == "stopping"
+        assert (await actors.receive(actors.Down(ref, pid, ANY), timeout=5)).reason == "normal"
+    assert log == [("terminate", "normal")]
+
+
+async def test_stop_from_handle_cast_even_when_trapping_exits() -> None:
+    class Trapping(Counter):
+        trap_exits = True
+
+    log: list[Any] = []
+    async with actors.node():
+        pid = Trapping.start(0, log)
+        ref = actors.monitor(pid)
+        actors.cast(pid, "stop")
+        assert (await actors.receive(actors.Down(ref, pid, ANY), timeout=5)).reason == "shutdown"
+    assert log == [("terminate", "shutdown")]
+
+
+async def test_an_exception_in_init_ends_the_server_with_it() -> None:
+    class Failing(GenServer):
+        async def init(self) -> None:
+            raise LookupError("no config")
+
+    async with actors.node():
+        actors.trap_exits()
+        pid = Failing.start_link()
+        msg = await actors.receive(Exit, timeout=5)
+        assert msg.pid == pid
+        assert isinstance(msg.reason, LookupError)
+
+
+async def test_init_returning_stop_ends_the_server_quietly() -> None:
+    class Declines(GenServer):
+        def init(self) -> Any:
+            return Stop("normal")
+
+    async with actors.node():
+        assert await wait_down(Declines.start()) == "normal"
+
+
+async def test_a_trapping_server_terminates_when_its_parent_exits() -> None:
+    log: list[Any] = []
+
+    class Child(Counter):
+        def init(self, start: int, log: list[Any] | None = None) -> None:
+            super().init(start, log)
+            actors.trap_exits()
+
+    async def parent() -> None:
+        actors.send("test", Child.start_link(0, log))
+        await actors.receive("die")
+        raise RuntimeError("parent crashed")
+
+    async with actors.node():
+        actors.register("test")
+        parent_pid = actors.spawn(parent)
+        child_pid = await actors.receive(actors.Pid, timeout=5)
+        ref = actors.monitor(child_pid)
+        actors.send(parent_pid, "die")
+        down = await actors.receive(actors.Down(ref, child_pid, ANY), timeout=5)
+        assert isinstance(down.reason, RuntimeError)
+    assert log == [("terminate", down.reason)]
+
+
+async def test_an_exit_from_someone_else_is_just_info() -> None:
+    log: list[Any] = []
+
+    class Watcher(Counter):
+        trap_exits = True
+
+    async with actors.node():
+        pid = Watcher.start(0, log)
+        actors.exit(pid, "not my parent")  # sent before init ran: trapped all the same
+        assert await actors.call(pid, "get") == 0
+        assert log == [("info", Exit(actors.self(), "not my parent"))]
+
+
+async def test_trapping_set_only_in_init_can_miss_an_immediate_signal() -> None:
+    """Why `trap_exits = True` exists: init runs after start returns."""
+
+    class LateTrapper(Counter):
+        def init(self, start: int, log: list[Any] | None = None) -> None:
+            super().init(start, log)
+            actors.trap_exits()
+
+    async with actors.node():
+        pid = LateTrapper.start(0)
+        actors.exit(pid, "too early")
+        assert await wait_down(pid) == "too early"
+
+
+async def test_many_concurrent_callers_each_get_their_own_reply() -> None:
+    async with actors.node():
+        pid = Counter.start(0)
+        results: dict[int, Any] = {}
+
+        async def caller(n: int) -> None:
+            async def body() -> None:
+                results[n] = await actors.call(pid, ("add", 0))
+                actors.send("test", "done")
+
+            actors.spawn(body)
+
+        actors.register("test")
+        for n in range(500):
+            await caller(n)
+        for _ in range(500):
+            await actors.receive("done", timeout=5)
+        assert results == dict.fromkeys(range(500), 0)
+
+
+async def test_an_unhandled_call_crashes_with_a_clear_error() -> None:
+    class Empty(GenServer):
+        pass
+
+    async with actors.node():
+        with pytest.raises(actors.CallExit) as info:
+            await actors.call(Empty.start(), "anything")
+        assert isinstance(info.value.reason, NotImplementedError)
+        assert "Empty got a call it does not handle" in str(info.value.reason)
