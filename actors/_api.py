@@ -145,7 +145,11 @@ def unlink(pid: Pid) -> None:
 def monitor(target: Pid | object) -> Ref:
     """Watch a Pid or a registered name; `Down(ref, pid, reason)` comes when
     it ends, or at once with "noproc" if it is not alive."""
-    caller = current("monitor")
+    return monitor_from(current("monitor"), target)
+
+
+def monitor_from(caller: Process, target: Pid | object) -> Ref:
+    """`monitor`, for a caller already looked up."""
     ref = Ref()
     proc = _process_of(target) if type(target) is Pid else caller.node.names.get(target)
     if proc is None:
@@ -165,12 +169,16 @@ def demonitor(ref: Ref, flush: bool = False) -> bool:
 
     Returns whether the monitor was still active.
     """
-    caller = current("demonitor")
+    return demonitor_from(current("demonitor"), ref, flush)
+
+
+def demonitor_from(caller: Process, ref: Ref, flush: bool) -> bool:
+    """`demonitor`, for a caller already looked up."""
     target = caller._monitors.pop(ref, None) if caller._monitors else None
     if target is not None and target._watchers:
         target._watchers.pop(ref, None)
     if flush:
-        caller.take(lambda msg: type(msg) is Down and msg.ref == ref)
+        caller.take(lambda msg: type(msg) is Down and msg.ref is ref)
     return target is not None
 
 

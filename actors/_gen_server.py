@@ -13,10 +13,9 @@ import inspect
 from collections.abc import Callable
 from typing import Any, ClassVar, Final, NamedTuple
 
-from ._api import demonitor, monitor, spawn
+from ._api import demonitor_from, monitor_from, spawn
 from ._errors import CallExit, CallTimeout, ReceiveTimeout
 from ._ids import Down, Exit, Pid, Ref
-from ._patterns import ANY
 from ._process import current, receive
 
 __all__ = ["NOREPLY", "From", "GenServer", "Stop", "call", "cast", "reply"]
@@ -81,7 +80,14 @@ async def call(dest: Pid | object, request: Any, timeout: float | None = 5.0) ->
     server = dest._proc if type(dest) is Pid else caller.node.names.get(dest)
     if server is caller:
         raise CallExit("calling_self")
-    ref = monitor(dest if server is None else server.pid)
+    ref = monitor_from(caller, dest if server is None else server.pid)
+
+    def answered(msg: Any) -> bool:
+        kind = type(msg)
+        return (kind is tuple and len(msg) == 2 and msg[0] is ref) or (
+            kind is Down and msg.ref is ref
+        )
+
     if caller._aliases is None:
         caller._aliases = set()
     caller._aliases.add(ref)
@@ -89,12 +95,12 @@ async def call(dest: Pid | object, request: Any, timeout: float | None = 5.0) ->
         if server is not None:
             server.deliver((_CALL, From(caller.pid, ref), request))
         try:
-            answer = await receive((ref, ANY), Down(ref, ANY, ANY), timeout=timeout)
+            answer = await receive(answered, timeout=timeout)
         except ReceiveTimeout:
             raise CallTimeout(f"no reply to {request!r} within {timeout} s") from None
     finally:
         caller._aliases.discard(ref)
-        demonitor(ref, flush=True)
+        demonitor_from(caller, ref, flush=True)
     if type(answer) is Down:
         raise CallExit(answer.reason)
     return answer[1]

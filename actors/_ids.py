@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from itertools import count
 from typing import TYPE_CHECKING, Any, NamedTuple
+from weakref import WeakValueDictionary
 
 if TYPE_CHECKING:
     from ._process import Process
@@ -46,12 +47,17 @@ class Pid:
 
 
 _ref_numbers = count(1)
+_refs_by_number: WeakValueDictionary[int, Ref] = WeakValueDictionary()
 
 
 class Ref:
-    """A unique reference (for monitors and calls), printed `#Ref<0.N>`."""
+    """A unique reference (for monitors and calls), printed `#Ref<0.N>`.
 
-    __slots__ = ("_number",)
+    Equal only to itself, so hashing and comparing cost what an object's
+    identity costs; unpickling returns the same object while it lives.
+    """
+
+    __slots__ = ("__weakref__", "_number")
 
     def __init__(self) -> None:
         self._number = next(_ref_numbers)
@@ -59,13 +65,18 @@ class Ref:
     def __repr__(self) -> str:
         return f"#Ref<0.{self._number}>"
 
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not Ref:
-            return NotImplemented
-        return self._number == other._number
+    def __reduce__(self) -> tuple[Any, ...]:
+        _refs_by_number[self._number] = self
+        return (_ref_from_number, (self._number,))
 
-    def __hash__(self) -> int:
-        return hash(self._number)
+
+def _ref_from_number(number: int) -> Ref:
+    ref = _refs_by_number.get(number)
+    if ref is None:
+        ref = Ref.__new__(Ref)
+        ref._number = number
+        _refs_by_number[number] = ref
+    return ref
 
 
 class Exit(NamedTuple):

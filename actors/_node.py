@@ -19,6 +19,7 @@ from ._crash import crash_report
 from ._errors import ProcessExit
 from ._ids import Down
 from ._process import RUNNING, Process, by_task
+from ._timers import Timers
 
 __all__ = ["Node", "node", "run"]
 
@@ -36,6 +37,8 @@ class Node:
         self.procs: dict[int, Process] = {}
         self.names: dict[object, Process] = {}
         self.groups: dict[object, dict[Process, None]] = {}
+        self.timers = Timers()
+        nursery.start_soon(self.timers.run, name="actors.timers")
 
     def new_process(self, fn: Callable[..., Any]) -> Process:
         if self.closing:

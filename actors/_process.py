@@ -9,7 +9,6 @@ so each newly arrived message is matched once, never the whole queue again.
 from __future__ import annotations
 
 from collections import deque
-from contextlib import nullcontext
 from itertools import islice
 from typing import TYPE_CHECKING, Any, Final
 
@@ -69,8 +68,6 @@ def current(what: str) -> Process:
         raise NotInProcess(what)
     return proc
 
-
-_NO_DEADLINE: Final = nullcontext()
 
 # A receive that finds its message ready does not yield to the scheduler;
 # after this many such receives in a row it does, so that a process draining
@@ -152,6 +149,12 @@ class Process:
             queue.extend(kept)
         return removed
 
+    def wake(self) -> None:
+        """Wake the receiver if it is parked (a timer fired)."""
+        if self._parked:
+            self._parked = False
+            reschedule(self._waiter)  # type: ignore[arg-type]
+
     def _abort(self, _raise_cancel: object) -> Abort:
         self._parked = False
         return Abort.SUCCEEDED
@@ -222,24 +225,27 @@ async def receive(*patterns: object, timeout: float | None = None) -> Any:
     # Park until a message arrives; scan only what arrived since last time.
     proc._waiter = task
     scanned = len(queue) if queue else 0
+    timer = None if timeout is None else proc.node.timers.start(proc, timeout)
     try:
-        with _NO_DEADLINE if timeout is None else trio.move_on_after(timeout):
-            while True:
-                proc._parked = True
-                await wait_task_rescheduled(proc._abort)
-                queue = proc._queue
-                if queue:
-                    if not patterns:
-                        return queue.popleft()
-                    index = _find(queue, patterns, scanned)
-                    if index >= 0:
-                        return _pop(queue, index)
-                    scanned = len(queue)
+        while True:
+            proc._parked = True
+            await wait_task_rescheduled(proc._abort)
+            queue = proc._queue
+            if queue:
+                if not patterns:
+                    return queue.popleft()
+                index = _find(queue, patterns, scanned)
+                if index >= 0:
+                    return _pop(queue, index)
+                scanned = len(queue)
+            if timer is not None and timer.fired:
+                raise ReceiveTimeout(f"no matching message within {timeout} s")
     finally:
         proc._waiter = None
         proc._parked = False
         proc._budget = _FAST_RECEIVES
-    raise ReceiveTimeout(f"no matching message within {timeout} s")
+        if timer is not None and not timer.fired:
+            proc.node.timers.cancel(timer)
 
 
 def _is(reason: Any, name: str) -> bool:

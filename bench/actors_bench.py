@@ -7,6 +7,10 @@ processes passing a token 100 times (messages/s); spawning 100,000 processes
 that wait in receive (seconds, and bytes per process from VmRSS, each
 measured in a fresh interpreter). Anchors: the same workload on bare trio
 with memory channels, and with a deque and lowlevel park/reschedule.
+Then gen_server call round trips/s beside raw ping-pong between two
+processes, and the restart latency of a supervised child (crash order to
+the new child's first message) beside a bare trio loop that catches the
+crash and starts the task again.
 Throughput ratios are ours/anchor (higher is better); time and memory
 ratios are ours/anchor (lower is better).
 """
@@ -16,9 +20,11 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import logging
 import statistics
 import subprocess
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -74,6 +80,77 @@ async def actors_ring(size: int, laps: int) -> float:
     return trio.current_time() - start
 
 
+class EchoServer(actors.GenServer):
+    def handle_call(self, request: Any, from_: actors.From) -> Any:
+        return request
+
+
+async def actors_calls(rounds: int) -> float:
+    pid = EchoServer.start()
+    start = trio.current_time()
+    for _ in range(rounds):
+        await actors.call(pid, None)
+    return trio.current_time() - start
+
+
+async def crashing_child() -> None:
+    actors.send("bench", "up")
+    await actors.receive()
+    raise RuntimeError("crash on purpose")
+
+
+async def actors_restarts(count: int) -> list[float]:
+    """Crash a supervised child `count` times; seconds from each crash
+    order to the new child's first message."""
+    actors.register("bench")
+    sup = actors.Supervisor.start_link(
+        [actors.child(crashing_child, id="c")], intensity=count + 1, period=3600
+    )
+    await actors.receive("up")
+    latencies = []
+    for _ in range(count):
+        (row,) = await actors.which_children(sup)
+        start = time.perf_counter()
+        actors.send(row.pid, "crash")
+        await actors.receive("up")
+        latencies.append(time.perf_counter() - start)
+    return latencies
+
+
+async def bare_restarts(count: int) -> list[float]:
+    """The same on bare trio: a loop that catches the child's crash and
+    starts it again, the least a restart can cost."""
+    box = BareMailbox()
+    child_box: list[BareMailbox] = []
+
+    async def child() -> None:
+        mine = BareMailbox()
+        child_box[:] = [mine]
+        box.put("up")
+        await mine.get()
+        raise RuntimeError("crash on purpose")
+
+    async def supervisor() -> None:
+        while True:
+            try:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(child)
+            except* RuntimeError:
+                pass
+
+    latencies = []
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(supervisor)
+        await box.get()
+        for _ in range(count):
+            start = time.perf_counter()
+            child_box[0].put("crash")
+            await box.get()
+            latencies.append(time.perf_counter() - start)
+        nursery.cancel_scope.cancel()
+    return latencies
+
+
 async def actors_idle(count: int, ready: trio.Event) -> None:
     for _ in range(count):
         actors.spawn(actors.receive)
@@ -85,11 +162,13 @@ async def actors_idle(count: int, ready: trio.Event) -> None:
 
 
 def in_node(fn: Callable[..., Awaitable[float]], *args: Any) -> float:
-    async def main() -> float:
-        async with actors.node():
-            return await fn(*args)
+    result: float = trio.run(in_node_async, fn, *args)
+    return result
 
-    return trio.run(main)
+
+async def in_node_async(fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+    async with actors.node():
+        return await fn(*args)
 
 
 def vm_rss() -> int:
@@ -174,6 +253,33 @@ def measure_all(rounds: int, quick: bool) -> dict[str, dict[str, Any]]:
     med = {k: statistics.median(v) for k, v in rg.items()}
     figures["ring_vs_lowlevel"] = figure(med["actors"], med["lowlevel"], "messages/s", True)
     figures["ring_vs_channels"] = figure(med["actors"], med["channels"], "messages/s", True)
+
+    # gen_server calls beside raw ping-pong between two processes, same run.
+    calls: dict[str, list[float]] = {"call": [], "ping_pong": []}
+    for _ in range(rounds):
+        calls["call"].append(pp_rounds / in_node(actors_calls, pp_rounds))
+        calls["ping_pong"].append(pp_rounds / in_node(actors_ping_pong, pp_rounds))
+    figures["gen_server_call_vs_ping_pong"] = figure(
+        statistics.median(calls["call"]),
+        statistics.median(calls["ping_pong"]),
+        "round trips/s",
+        True,
+    )
+
+    # Restart latency: crash order to the new child's first message. Crash
+    # reports go to a NullHandler here: the figure is the restart, not I/O.
+    restart_count = 200 if quick else 1000
+    quiet = logging.getLogger("actors")
+    quiet.addHandler(logging.NullHandler())
+    quiet.propagate = False
+    ours: list[float] = []
+    bare: list[float] = []
+    for _ in range(rounds):
+        ours += trio.run(in_node_async, actors_restarts, restart_count)
+        bare += trio.run(bare_restarts, restart_count)
+    figures["restart_latency_vs_bare_loop"] = figure(
+        statistics.median(ours) * 1e6, statistics.median(bare) * 1e6, "microseconds", False
+    )
 
     idle: dict[str, list[dict[str, float]]] = {"actors": [], "lowlevel": [], "channels": []}
     for _ in range(rounds):

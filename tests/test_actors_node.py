@@ -129,7 +129,7 @@ async def test_process_info_describes_a_live_process() -> None:
         assert pid not in actors.processes()
 
 
-async def test_pids_are_ordered_and_survive_pickling() -> None:
+async def test_pids_and_refs_survive_pickling() -> None:
     import pickle
 
     async with actors.node():
@@ -137,3 +137,6 @@ async def test_pids_are_ordered_and_survive_pickling() -> None:
         assert a < b
         assert pickle.loads(pickle.dumps(a)) == a
         assert pickle.loads(pickle.dumps(actors.ANY)) is actors.ANY
+        ref = actors.monitor(a)
+        assert pickle.loads(pickle.dumps(ref)) is ref
+        assert pickle.loads(pickle.dumps(ref)) != actors.monitor(a)
