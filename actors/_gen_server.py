@@ -134,20 +134,20 @@ class GenServer:
 
     trap_exits: ClassVar[bool] = False
 
-    async def init(self, *args: Any) -> Any:
-        return None
+    # `init(self, *args)` is optional and not declared here: its arguments are
+    # the subclass's own, and type checkers would flag any narrower override.
 
-    async def handle_call(self, request: Any, from_: From) -> Any:
+    def handle_call(self, request: Any, from_: From) -> Any:
         name = type(self).__name__
         raise NotImplementedError(f"{name} got a call it does not handle: {request!r}")
 
-    async def handle_cast(self, msg: Any) -> Any:
+    def handle_cast(self, msg: Any) -> Any:
         return None
 
-    async def handle_info(self, msg: Any) -> Any:
+    def handle_info(self, msg: Any) -> Any:
         return None
 
-    async def terminate(self, reason: Any) -> None:
+    def terminate(self, reason: Any) -> Any:
         return None
 
     @classmethod
@@ -172,10 +172,14 @@ async def _serve(cls: type[GenServer], args: tuple[Any, ...], parent: Pid | None
     """The body of every GenServer process."""
     me = current("start")
     server = cls()
-    init, init_async = _bound(server, "init")
-    result = init(*args)
-    if init_async:
-        result = await result
+    result = None
+    if hasattr(server, "init"):
+        init, init_async = _bound(server, "init")
+        result = init(*args)
+        if init_async:
+            result = await result
+    elif args:
+        raise TypeError(f"{cls.__name__} has no init() to take its start arguments {args!r}")
     if type(result) is Stop:
         me.die(result.reason)
     handle_call, call_async = _bound(server, "handle_call")

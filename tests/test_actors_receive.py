@@ -185,7 +185,7 @@ async def test_a_waiting_receive_matches_each_new_message_once() -> None:
 
     def wanted(msg: Any) -> bool:
         seen.append(msg)
-        return msg == "yes"
+        return bool(msg == "yes")
 
     async def sender(to: actors.Pid, go: trio.Event) -> None:
         await go.wait()

@@ -29,6 +29,27 @@ async def test_ping_pong_prints_each_exchange_and_how_both_ended() -> None:
     assert "3 round trips" in lines[-1]
 
 
+async def test_supervised_app_crashes_comes_back_and_keeps_working() -> None:
+    out = await run_example(
+        "examples.supervised_app", "--duration", "2.2", "--crash-every", "0.6", "--job-every", "0.3"
+    )
+    lines = out.splitlines()
+    assert "started its children: tally, pool, flaky, feeder" in lines[0]
+    crashes = [line for line in lines if "crashing on purpose now" in line]
+    assert len(crashes) >= 2
+    assert any("back again, generation 3" in line for line in lines)
+    restarts = [line for line in lines if "restarting 'flaky' (one_for_one)" in line]
+    assert len(restarts) == len(crashes)
+    assert any("crash report" in line and "ZeroDivisionError" in line for line in lines)
+    jobs = [line for line in lines if "tally: job" in line]
+    assert len(jobs) >= 4
+    assert "job 2 done" in jobs[1]
+    assert "2² = 4" in jobs[1]
+    summary = next(line for line in lines if "stopping the app" in line)
+    assert f"'flaky crashes': {len(crashes)}" in summary
+    assert lines[-1].endswith("the app supervisor stopped: 'shutdown'")
+
+
 async def test_bench_actors_runs_and_prints_every_figure_with_a_ratio() -> None:
     """The bench stays runnable; its figures are not judged here."""
     import json
