@@ -55,10 +55,11 @@ def child(
     the child's body) or a function that returns a linked Pid (such as
     `MyServer.start_link`; use functools.partial for keyword arguments).
 
-    `restart`: "permanent" (always), "transient" (unless it ends "normal" or
-    "shutdown"), "temporary" (never). `shutdown`: "brutal_kill", seconds to
-    wait after the exit signal "shutdown" before killing, or "infinity"
-    (the default for supervisors; 5 s for workers).
+    `restart`: "permanent" (always), "transient" (unless it ends "normal",
+    "shutdown" or ("shutdown", anything)), "temporary" (never).
+    `shutdown`: "brutal_kill", seconds to wait after the exit signal
+    "shutdown" before killing, or "infinity" (the default for supervisors;
+    5 s for workers).
     """
     if not callable(start):
         raise TypeError(f"child start must be callable, not {start!r}")

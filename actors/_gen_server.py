@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Final, NamedTuple
 from ._api import demonitor_from, monitor_from, spawn
 from ._errors import CallExit, CallTimeout, ReceiveTimeout
 from ._ids import Down, Exit, Pid, Ref
-from ._process import current, receive
+from ._process import RUNNING, current, receive
 
 __all__ = ["NOREPLY", "From", "GenServer", "Stop", "call", "cast", "reply"]
 
@@ -186,6 +186,7 @@ async def _serve(cls: type[GenServer], args: tuple[Any, ...], parent: Pid | None
     handle_cast, cast_async = _bound(server, "handle_cast")
     handle_info, info_async = _bound(server, "handle_info")
     terminate, terminate_async = _bound(server, "terminate")
+    caller: From | None = None  # who gets Stop's reply
     try:
         while True:
             msg = await receive()
@@ -198,8 +199,7 @@ async def _serve(cls: type[GenServer], args: tuple[Any, ...], parent: Pid | None
                     if result is not NOREPLY:
                         reply(from_, result)
                     continue
-                if result.reply is not _NOTHING:
-                    reply(from_, result.reply)
+                caller = from_
             elif type(msg) is tuple and len(msg) == 2 and msg[0] is _CAST:
                 result = handle_cast(msg[1])
                 if cast_async:
@@ -211,12 +211,20 @@ async def _serve(cls: type[GenServer], args: tuple[Any, ...], parent: Pid | None
                 if info_async:
                     result = await result
             if type(result) is Stop:
-                done = terminate(result.reason)
-                if terminate_async:
-                    await done
-                me.die(result.reason)
+                break
     except Exception as exc:
-        done = terminate(exc)
-        if terminate_async:
-            await done
+        if me.reason is RUNNING:  # not after an exit signal: that one wins
+            done = terminate(exc)
+            if terminate_async:
+                await done
         raise
+    # Stop: terminate first, then the reply (as OTP does), then the exit.
+    try:
+        if me.reason is RUNNING:
+            done = terminate(result.reason)
+            if terminate_async:
+                await done
+    finally:
+        if caller is not None and result.reply is not _NOTHING:
+            reply(caller, result.reply)
+    me.die(result.reason)

@@ -18,14 +18,20 @@ __all__ = ["Down", "Exit", "Pid", "Ref"]
 
 
 class Pid:
-    """The identity of one process: `<node.number.serial>`, like Erlang's."""
+    """The identity of one process: printed `<node.number.0>`, like Erlang's.
 
-    __slots__ = ("_node", "_number", "_proc")
+    As in Erlang, a Pid also carries the *creation* of its node, not printed,
+    so that Pids of two nodes that lived one after the other never compare
+    equal.
+    """
 
-    def __init__(self, node: int, number: int, proc: Process | None) -> None:
+    __slots__ = ("_creation", "_node", "_number", "_proc")
+
+    def __init__(self, node: int, number: int, proc: Process | None, creation: int) -> None:
         self._node = node
         self._number = number
         self._proc = proc
+        self._creation = creation
 
     def __repr__(self) -> str:
         return f"<{self._node}.{self._number}.0>"
@@ -33,17 +39,25 @@ class Pid:
     def __eq__(self, other: object) -> bool:
         if type(other) is not Pid:
             return NotImplemented
-        return self._number == other._number and self._node == other._node
+        return (
+            self._number == other._number
+            and self._creation == other._creation
+            and self._node == other._node
+        )
 
     def __hash__(self) -> int:
-        return hash((self._node, self._number))
+        return hash((self._number, self._creation))
 
     def __lt__(self, other: Pid) -> bool:
-        return (self._node, self._number) < (other._node, other._number)
+        return (self._node, self._creation, self._number) < (
+            other._node,
+            other._creation,
+            other._number,
+        )
 
     def __reduce__(self) -> tuple[Any, ...]:
         # A Pid pickles as its identity only; the process reference is local.
-        return (Pid, (self._node, self._number, None))
+        return (Pid, (self._node, self._number, None, self._creation))
 
 
 _ref_numbers = count(1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from itertools import count
 from typing import Any, Final, TypeVar
 
 import trio
@@ -26,11 +27,15 @@ __all__ = ["Node", "node", "run"]
 T = TypeVar("T")
 
 
+_creations = count(1)
+
+
 class Node:
     """Every process of one OS process (or one `node()` block)."""
 
     def __init__(self, nursery: trio.Nursery, number: int = 0) -> None:
         self.number = number
+        self.creation = next(_creations)
         self.closing = False
         self._nursery = nursery
         self._next = 0
@@ -127,7 +132,7 @@ async def _process_main(proc: Process, args: tuple[Any, ...]) -> None:
     else:
         node.exited(proc, "normal" if proc.reason is RUNNING else proc.reason)
     finally:
-        del by_task[task]
+        by_task.pop(task, None)
 
 
 _FOREIGN: Final = object()
@@ -169,21 +174,27 @@ async def node() -> AsyncIterator[Node]:
     """
     nursery_manager = trio.open_nursery()
     nursery = await nursery_manager.__aenter__()
-    the_node = Node(nursery)
-    proc = the_node.new_process(node)
-    task = current_task()
-    by_task[task] = proc
-    failure: BaseException | None = None
     try:
-        with proc.scope:
-            yield the_node
-    except BaseException as exc:
-        failure = exc
+        the_node = Node(nursery)
+        proc = the_node.new_process(node)
+        task = current_task()
+        outer = by_task.get(task)  # a node opened inside a process of another
+        by_task[task] = proc
+        failure: BaseException | None = None
+        try:
+            with proc.scope:
+                yield the_node
+        except BaseException as exc:
+            failure = exc
+        finally:
+            if outer is None:
+                del by_task[task]
+            else:
+                by_task[task] = outer
+            the_node.shutdown()
+            if proc.alive:
+                the_node.exited(proc, proc.reason if proc.reason is not RUNNING else "normal")
     finally:
-        del by_task[task]
-        the_node.shutdown()
-        if proc.alive:
-            the_node.exited(proc, proc.reason if proc.reason is not RUNNING else "normal")
         await nursery_manager.__aexit__(None, None, None)
     if failure is not None:
         raise failure

@@ -86,6 +86,7 @@ class Process:
         "_monitors",
         "_parked",
         "_queue",
+        "_scanned",
         "_waiter",
         "_watchers",
         "alive",
@@ -100,7 +101,7 @@ class Process:
 
     def __init__(self, node: Node, number: int, fn: Callable[..., Any]) -> None:
         self.node = node
-        self.pid = Pid(node.number, number, self)
+        self.pid = Pid(node.number, number, self, node.creation)
         self.fn = fn
         self.scope = trio.CancelScope()
         self.alive = True
@@ -110,6 +111,7 @@ class Process:
         self._queue: deque[Any] | None = None
         self._waiter: Task | None = None
         self._parked = False
+        self._scanned = 0  # how far a parked selective receive has looked
         self._budget = _FAST_RECEIVES
         self._links: set[Process] | None = None
         self._monitors: dict[Ref, Process] | None = None  # refs this process holds
@@ -147,6 +149,7 @@ class Process:
         if removed:
             queue.clear()
             queue.extend(kept)
+            self._scanned = 0  # positions moved: a parked receive looks again
         return removed
 
     def wake(self) -> None:
@@ -182,10 +185,11 @@ class Process:
         When the caller is this very process (or one of its helper tasks), it
         ends at once: `ProcessExit` unwinds the caller's stack.
         """
-        self.reason = reason
-        self.scope.cancel()
+        if self.reason is RUNNING:  # the first exit signal wins
+            self.reason = reason
+            self.scope.cancel()
         if find_current() is self:
-            raise ProcessExit(reason)
+            raise ProcessExit(self.reason)
 
 
 async def receive(*patterns: object, timeout: float | None = None) -> Any:
@@ -224,7 +228,7 @@ async def receive(*patterns: object, timeout: float | None = None) -> Any:
         raise ReceiveTimeout("no matching message in the mailbox")
     # Park until a message arrives; scan only what arrived since last time.
     proc._waiter = task
-    scanned = len(queue) if queue else 0
+    proc._scanned = len(queue) if queue else 0
     timer = None if timeout is None else proc.node.timers.start(proc, timeout)
     try:
         while True:
@@ -234,10 +238,10 @@ async def receive(*patterns: object, timeout: float | None = None) -> Any:
             if queue:
                 if not patterns:
                     return queue.popleft()
-                index = _find(queue, patterns, scanned)
+                index = _find(queue, patterns, proc._scanned)
                 if index >= 0:
                     return _pop(queue, index)
-                scanned = len(queue)
+                proc._scanned = len(queue)
             if timer is not None and timer.fired:
                 raise ReceiveTimeout(f"no matching message within {timeout} s")
     finally:

@@ -42,7 +42,7 @@ Strategy = Literal["one_for_one", "one_for_all", "rest_for_one", "simple_one_for
 _STRATEGIES: Final = ("one_for_one", "one_for_all", "rest_for_one", "simple_one_for_one")
 
 
-@dataclass
+@dataclass(eq=False)
 class _Child:
     spec: ChildSpec
     pid: Pid | None = None
@@ -249,8 +249,8 @@ class _SupervisorServer(GenServer):
         return await self._restart(child, msg.pid, reason)
 
     async def _restart(self, child: _Child, pid: Pid, reason: Any) -> Any:
-        spec = child.spec
-        while True:
+        ended = f"{self.label}: child {child.spec.id!r} {pid!r} exited with {reason!r}"
+        while True:  # each attempt counts against the intensity
             now = trio.current_time()
             self.restarts.append(now)
             while self.restarts and self.restarts[0] < now - self.period:
@@ -258,26 +258,20 @@ class _SupervisorServer(GenServer):
             if len(self.restarts) > self.intensity:
                 _report(
                     logging.ERROR,
-                    f"{self.label}: child {spec.id!r} {pid!r} exited with "
-                    f"{reason!r}; {len(self.restarts)} restarts within {self.period} s is "
+                    f"{ended}; {len(self.restarts)} restarts within {self.period} s is "
                     f"more than intensity {self.intensity}: stopping every child and "
                     "exiting with 'shutdown'",
                 )
                 return Stop("shutdown")
             group = self._affected(child)
-            _report(
-                _level(reason),
-                f"{self.label}: child {spec.id!r} {pid!r} exited with "
-                f"{reason!r}; restarting {_names(group)} ({self.strategy})",
-            )
-            for other in reversed(group):
-                if other is not child:
-                    await self._stop(other)
+            _report(_level(reason), f"{ended}; restarting {_names(group)} ({self.strategy})")
+            for other in reversed(group):  # `child` too, if a failed attempt started it
+                await self._stop(other)
             try:
                 self._start_group(child, group)
             except Exception as exc:
+                ended = f"{self.label}: restarting {_names(group)} failed with {exc!r}"
                 reason = exc
-                _report(logging.ERROR, f"{self.label}: restarting {spec.id!r} failed: {exc!r}")
             else:
                 return None
 
@@ -321,7 +315,8 @@ class _SupervisorServer(GenServer):
                 raise ValueError(f"a child with id {spec.id!r} already exists")
             child = _Child(spec)
         pid = self._start(child)
-        self.children.append(child)
+        if pid is not None or not self.simple:  # a dynamic child that started nothing is not kept
+            self.children.append(child)
         return pid
 
     def _find(self, key: object) -> _Child:
@@ -371,12 +366,18 @@ def _restarts(spec: ChildSpec, reason: Any) -> bool:
         return True
     if spec.restart == "temporary":
         return False
-    return not (isinstance(reason, str) and reason in ("normal", "shutdown"))
+    return not _is_normal(reason)
+
+
+def _is_normal(reason: Any) -> bool:
+    """ "normal", "shutdown" or ("shutdown", anything): an exit on purpose."""
+    if type(reason) is str:
+        return reason in ("normal", "shutdown")
+    return type(reason) is tuple and len(reason) == 2 and reason[0] == "shutdown"
 
 
 def _level(reason: Any) -> int:
-    normal = isinstance(reason, str) and reason in ("normal", "shutdown")
-    return logging.INFO if normal else logging.ERROR
+    return logging.INFO if _is_normal(reason) else logging.ERROR
 
 
 def _names(group: list[_Child]) -> str:

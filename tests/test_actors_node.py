@@ -140,3 +140,23 @@ async def test_pids_and_refs_survive_pickling() -> None:
         ref = actors.monitor(a)
         assert pickle.loads(pickle.dumps(ref)) is ref
         assert pickle.loads(pickle.dumps(ref)) != actors.monitor(a)
+
+
+async def test_a_node_inside_a_node_restores_the_outer_process() -> None:
+    async with actors.node():
+        outer = actors.self()
+        async with actors.node():
+            inner = actors.self()
+            assert inner != outer
+        assert actors.self() == outer
+        actors.spawn(forever())  # the outer node still works
+
+
+def test_pids_of_nodes_that_lived_one_after_the_other_differ() -> None:
+    async def first_pid() -> actors.Pid:
+        return actors.self()
+
+    a, b = actors.run(first_pid), actors.run(first_pid)
+    assert repr(a) == repr(b) == "<0.0.0>"
+    assert a != b
+    assert len({a, b}) == 2

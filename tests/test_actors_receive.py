@@ -282,3 +282,21 @@ async def test_messages_from_one_sender_arrive_in_order() -> None:
             pid, i = await actors.receive((ANY, int), timeout=5)
             got[pid].append(i)
         assert all(seq == list(range(500)) for seq in got.values())
+
+
+async def test_a_flush_by_a_helper_while_parked_loses_no_message() -> None:
+    """A removal below the scan position must not hide a later arrival."""
+    async with actors.node():
+        me = actors.self()
+        ref = actors.monitor("nobody")  # Down(ref, "nobody", "noproc), queued at once
+        actors.send(me, "x")
+
+        async def helper() -> None:
+            await trio.testing.wait_all_tasks_blocked()  # the owner is parked
+            actors.demonitor(ref, flush=True)  # removes the Down below the scan point
+            actors.send(me, "b")
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(helper)
+            assert await actors.receive("b", timeout=5) == "b"
+        assert await actors.receive(timeout=0) == "x"

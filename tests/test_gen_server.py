@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
@@ -313,3 +314,84 @@ async def test_an_unhandled_call_crashes_with_a_clear_error() -> None:
             await actors.call(Empty.start(), "anything")
         assert isinstance(info.value.reason, NotImplementedError)
         assert "Empty got a call it does not handle" in str(info.value.reason)
+
+
+class SlowEcho(GenServer):
+    async def handle_call(self, request: Any, from_: From) -> Any:
+        await trio.sleep(1)
+        return request
+
+
+async def test_a_reply_due_with_the_timeout_is_never_left_behind(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """The reply and the deadline fall in the same instant, 30 times over."""
+    async with actors.node():
+        server = SlowEcho.start()
+        for i in range(30):
+            with contextlib.suppress(actors.CallTimeout):
+                assert await actors.call(server, i, timeout=1) == i
+            await trio.sleep(2)  # mock time: the server has answered by now
+            assert actors.process_info(actors.self())["message_queue_len"] == 0  # type: ignore[index]
+
+
+class Recorded(GenServer):
+    """Sends ("terminate", reason) to its watcher; options from init."""
+
+    def init(self, watcher: actors.Pid, fail: bool = False, slow: bool = False) -> None:
+        self.watcher, self.fail, self.slow = watcher, fail, slow
+
+    def handle_call(self, request: Any, from_: From) -> Any:
+        return Stop("normal", reply="bye")
+
+    def handle_cast(self, msg: Any) -> Any:
+        return Stop("bye")
+
+    async def terminate(self, reason: Any) -> None:
+        if self.slow:
+            await trio.sleep(0.05)
+        actors.send(self.watcher, ("terminate", reason))
+        if self.fail:
+            raise RuntimeError("terminate failed")
+
+
+async def drain(pattern: Any) -> list[Any]:
+    found = []
+    while True:
+        try:
+            found.append(await actors.receive(pattern, timeout=0))
+        except actors.ReceiveTimeout:
+            return found
+
+
+async def test_terminate_runs_once_even_when_it_raises() -> None:
+    async with actors.node():
+        server = Recorded.start(actors.self(), True)
+        ref = actors.monitor(server)
+        actors.cast(server, "stop")
+        down = await actors.receive(actors.Down(ref, server, ANY), timeout=5)
+        assert isinstance(down.reason, RuntimeError)  # terminate's crash is the reason
+        assert await drain(("terminate", ANY)) == [("terminate", "bye")]
+
+
+async def test_stop_with_a_reply_runs_terminate_before_the_reply() -> None:
+    async with actors.node():
+        server = Recorded.start(actors.self(), False, True)
+        assert await actors.call(server, "stop") == "bye"
+        assert await actors.receive(("terminate", ANY), timeout=0) == ("terminate", "normal")
+
+
+async def test_a_kill_is_not_overridden_by_a_stop_already_under_way() -> None:
+    class SyncStop(Recorded):
+        def terminate(self, reason: Any) -> None:  # type: ignore[override]
+            actors.send(self.watcher, ("terminate", reason))
+
+    async with actors.node():
+        server = SyncStop.start(actors.self())
+        await trio.testing.wait_all_tasks_blocked()  # parked in receive
+        ref = actors.monitor(server)
+        actors.cast(server, "stop")  # wakes it with a message...
+        actors.exit(server, "kill")  # ...and the kill comes before it runs
+        down = await actors.receive(actors.Down(ref, server, ANY), timeout=5)
+        assert down.reason == "killed"
+        assert await drain(("terminate", ANY)) == []

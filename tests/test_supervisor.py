@@ -404,3 +404,60 @@ async def test_supervisor_reports_say_who_crashed_why_and_what_was_done(
     assert "RuntimeError('w crashed')" in crash[0]
     assert "restarting 'w' (one_for_one)" in crash[0]
     assert sum("started child 'w'" in r for r in reports) == 2
+
+
+async def test_a_failed_retry_under_one_for_all_leaves_no_duplicate_child() -> None:
+    starts = {"b": 0}
+
+    async def a_body() -> None:
+        actors.join("A")
+        actors.send("test", ("up", "a", actors.self()))
+        await actors.receive("crash")
+        raise RuntimeError("boom")
+
+    def start_b() -> actors.Pid:
+        starts["b"] += 1
+        if starts["b"] == 2:
+            raise RuntimeError("b cannot start this time")
+        return actors.spawn_link(actors.receive, "never")
+
+    async with actors.node():
+        actors.register("test")
+        Supervisor.start_link(
+            [child(a_body, id="a"), child(start_b, id="b")], strategy="one_for_all", intensity=5
+        )
+        first = (await ups(1))["a"]
+        actors.send(first, "crash")
+        await ups(1)  # the copy of the failed attempt was stopped before it ran
+        await nothing_more()
+        assert len(actors.members("A")) == 1
+        assert starts["b"] == 3
+
+
+async def test_a_transient_child_ending_with_a_shutdown_tuple_stays_down() -> None:
+    async def body() -> None:
+        actors.send("test", ("up", "t", actors.self()))
+        await actors.receive("go")
+        raise actors.ProcessExit(("shutdown", "done"))
+
+    async with actors.node():
+        actors.register("test")
+        sup = Supervisor.start_link([child(body, id="t", restart="transient")])
+        pid = (await ups(1))["t"]
+        ref = actors.monitor(pid)
+        actors.send(pid, "go")
+        assert (await actors.receive(Down(ref, pid, ANY), timeout=5)).reason == ("shutdown", "done")
+        await nothing_more()
+        assert [c.pid for c in await actors.which_children(sup)] == [None]
+
+
+async def test_simple_one_for_one_keeps_no_child_for_an_ignored_start() -> None:
+    def ignore(*args: Any) -> None:
+        return None
+
+    async with actors.node():
+        sup = Supervisor.start_link([child(ignore, id="t")], strategy="simple_one_for_one")
+        for _ in range(3):
+            assert await actors.start_child(sup) is None
+        assert await actors.which_children(sup) == []
+        assert (await actors.count_children(sup))["workers"] == 0
