@@ -1,0 +1,320 @@
+"""One connection process per TCP connection: h11 parses, `loop(req)` answers.
+
+A fresh h11 parser serves each request cycle, seeded with whatever bytes
+the previous one had left (pipelining); the response is written by `Req`.
+One cancel scope per connection carries the receive deadline: it is set
+while a request head or body is awaited and lifted while the handler runs.
+Every way a request can be bad ends here, as one status and a close.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import time
+from typing import TYPE_CHECKING, Final
+
+import h11
+import trio
+
+import actors
+
+from ._errors import HttpError
+from ._proxy import ProxyProtocolError, read_proxy_header
+from ._req import AccessLog, Req
+from ._response import SERVER_LINE, date_line, error_page, status_line
+
+if TYPE_CHECKING:
+    from ._listener import Server
+
+__all__ = ["Connection", "connection_main"]
+
+logger = logging.getLogger("httpserver")
+
+RECV_SIZE: Final = 65536
+_HEAD_SLACK: Final = 16 * 1024  # room for headers beside a maximal request line
+_OVERLOAD: Final = b"Server is experiencing heavy load, please try again in a few minutes."
+
+
+class Connection:
+    """The state of one connection, owned by its process."""
+
+    __slots__ = (
+        "_leftover",
+        "_watcher",
+        "busy",
+        "closing",
+        "parser",
+        "peer",
+        "pid",
+        "req",
+        "scope",
+        "sent_body",
+        "server",
+        "stream",
+    )
+
+    def __init__(self, server: Server, stream: trio.abc.Stream, peer: tuple[str, int]) -> None:
+        self.server = server
+        self.stream = stream
+        self.peer = peer
+        self.pid = actors.self()
+        self.scope = trio.CancelScope()
+        self.closing = False  # no keep-alive after the current response
+        self.busy = False  # a request is being read or answered
+        self.req: Req | None = None
+        self.parser: h11.Connection | None = None
+        self.sent_body = 0
+        self._leftover = b""
+        self._watcher: actors.Pid | None = None
+
+    # -- I/O used by Req -----------------------------------------------------
+
+    async def write(self, data: bytes, body_bytes: int) -> None:
+        self.sent_body += body_bytes
+        await self.stream.send_all(data)
+
+    async def _receive(self) -> bytes:
+        """Bytes from the peer within recv_timeout (b"" at its end)."""
+        scope = self.scope
+        scope.deadline = trio.current_time() + self.server.options.recv_timeout
+        try:
+            return bytes(await self.stream.receive_some(RECV_SIZE))
+        finally:
+            scope.deadline = math.inf
+
+    async def read_body(self, req: Req) -> bytes:
+        """The next piece of `req`'s body, b"" at its end (413 past the limit)."""
+        if not req._body_left:
+            return b""
+        parser = self.parser
+        assert parser is not None
+        if req.expect_continue and not req.started:
+            req.expect_continue = False
+            await self.stream.send_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+        while True:
+            event = parser.next_event()
+            if event is h11.NEED_DATA:
+                parser.receive_data(await self._receive())
+                continue
+            if type(event) is h11.Data:
+                req._body_seen += len(event.data)
+                if req._body_seen > self.server.options.post_max_size:
+                    req._keep_alive = False
+                    raise HttpError(413)
+                return bytes(event.data)
+            req._body_left = False
+            return b""
+
+    # -- comet: see a client close while the handler runs --------------------
+
+    def watch_for_close(self) -> None:
+        if self._watcher is None:
+            self._watcher = actors.spawn(_watch, self, link=True)
+
+    async def _stop_watching(self) -> None:
+        watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            actors.unlink(watcher)
+            ref = actors.monitor(watcher)
+            actors.exit(watcher, "kill")
+            await actors.receive(actors.Down(ref, watcher, actors.ANY))
+
+    # -- the request loop -------------------------------------------------------
+
+    async def serve(self) -> None:
+        options = self.server.options
+        loop = options.loop
+        static = options.static
+        max_head = options.get_url_max_size + _HEAD_SLACK
+        while True:
+            parser = h11.Connection(h11.SERVER, max_incomplete_event_size=max_head)
+            self.parser = parser
+            if self._leftover:
+                parser.receive_data(self._leftover)
+            event = parser.next_event()
+            if event is h11.NEED_DATA:
+                self.busy = False
+                if self.closing:
+                    return
+                while event is h11.NEED_DATA:
+                    data = await self._receive()
+                    if not data and not parser.trailing_data[0]:
+                        return  # the client closed between requests
+                    self.busy = True
+                    parser.receive_data(data)
+                    event = parser.next_event()
+            self.busy = True
+            if type(event) is not h11.Request:
+                return  # ConnectionClosed
+            if len(event.target) > options.get_url_max_size:
+                raise HttpError(414)
+            req = Req(self, event, parser)
+            self.req = req
+            self.sent_body = 0
+            if req._body_left:
+                if req._content_length is not None and req._content_length > options.post_max_size:
+                    raise HttpError(413)
+                if options.auto_recv_body:
+                    await req.body()
+            else:
+                parser.next_event()  # the EndOfMessage of a body-less request
+            if req.is_websocket and self.server.upgrade is not None:
+                await self.server.upgrade(req, self)
+                return
+            if static is not None and req.target.startswith(b"/static"):
+                from ._files import serve_static
+
+                await serve_static(req, static)
+            else:
+                try:
+                    await loop(req)
+                except HttpError as error:  # raised on purpose, or a body too large
+                    if req.started or not req._keep_alive:
+                        raise
+                    await req.respond(error.status, None, error.body or error_page(error.status))
+                except Exception:
+                    if not req.started:
+                        self.closing = True
+                        await self.write(_error_response(500, req.method == "HEAD"), 0)
+                    raise
+                finally:
+                    if self._watcher is not None:
+                        await self._stop_watching()
+            await self._finish(req)
+            if not req.keep_alive or self.closing:
+                return
+            if req._body_left:  # the handler left the body unread: drop it
+                await self._skip_body(req)
+            self._leftover = parser.trailing_data[0]
+
+    async def _finish(self, req: Req) -> None:
+        if not req.started:
+            logger.error("%r: loop returned without answering; sending 500", req)
+            req._keep_alive = False
+            await self.write(_error_response(500, req.method == "HEAD"), 0)
+            req.status = 500
+        elif not req.answered:
+            if req._phase == 2 and req.version == "1.1":  # chunking: end the body
+                await req.chunk_end()
+            req._keep_alive = False  # an open stream ends with the connection
+        log = self.server.options.access_log
+        if log is not None:
+            log(_access_entry(req, self))
+
+    async def _skip_body(self, req: Req) -> None:
+        limit = self.server.options.post_max_size
+        skipped = 0
+        while True:
+            part = await self.read_body(req)
+            if not part:
+                return
+            skipped += len(part)
+            if skipped > limit:
+                req._keep_alive = False
+                return
+
+    async def reject(self, status: int, body: bytes | None = None) -> None:
+        """Answer `status` if nothing was sent yet; the connection then closes."""
+        req = self.req
+        if req is not None and req.started:
+            return
+        head = req is not None and req.method == "HEAD"
+        await self.write(_error_response(status, head, body), 0)
+        if req is not None:
+            req.status = status
+            log = self.server.options.access_log
+            if log is not None:
+                log(_access_entry(req, self))
+
+
+def _error_response(status: int, head_only: bool, body: bytes | None = None) -> bytes:
+    payload = error_page(status) if body is None else body
+    return b"".join(
+        [
+            status_line(status),
+            SERVER_LINE,
+            date_line(),
+            b"Content-Type: text/html; charset=utf-8\r\n",
+            b"Content-Length: %d\r\n" % len(payload),
+            b"Connection: close\r\n\r\n",
+            b"" if head_only else payload,
+        ]
+    )
+
+
+def _access_entry(req: Req, conn: Connection) -> AccessLog:
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+    line = f"{req.method} {req.uri} HTTP/{req.version}"
+    return AccessLog(req.peer[0], stamp, line, req.status or 0, conn.sent_body)
+
+
+async def _watch(conn: Connection) -> None:
+    """Comet: read ahead on the socket while the handler runs; tell the
+    handler (or end it, with autoexit) when the client goes away."""
+    while True:
+        try:
+            data = await conn.stream.receive_some(RECV_SIZE)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            data = b""
+        if not data:
+            if conn.server.options.autoexit:
+                actors.exit(conn.pid, "kill")
+            else:
+                actors.send(conn.pid, "closed")
+            return
+        conn._leftover += data  # a pipelined request: kept for later
+
+
+async def connection_main(server: Server, stream: trio.abc.Stream, peer: tuple[str, int]) -> None:
+    """The body of a connection process."""
+    conn = Connection(server, stream, peer)
+    server.connections[conn.pid] = conn
+    try:
+        with conn.scope:
+            try:
+                await _open(conn, server)
+                await conn.serve()
+            except HttpError as error:
+                await conn.reject(error.status, error.body)
+            except h11.RemoteProtocolError as exc:
+                await conn.reject(exc.error_status_hint)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                pass  # the client went away
+        if conn.scope.cancelled_caught and conn.busy:  # recv_timeout mid-request
+            with trio.move_on_after(1):
+                await conn.reject(408)
+    finally:
+        server.connections.pop(conn.pid, None)
+        if conn._watcher is not None:
+            actors.exit(conn._watcher, "kill")
+        with trio.move_on_after(1) as cleanup:
+            cleanup.shield = True
+            await _close(conn.stream)
+
+
+async def _open(conn: Connection, server: Server) -> None:
+    """Before HTTP: the overload check, the PROXY line, the TLS handshake."""
+    options = server.options
+    if server.overloaded:
+        raise HttpError(503, _OVERLOAD)
+    if options.proxy_protocol:
+        conn.scope.deadline = trio.current_time() + min(options.recv_timeout, 5.0)
+        try:
+            conn.peer = await read_proxy_header(conn.stream)
+        except ProxyProtocolError as exc:
+            raise HttpError(400, f"<h1>400 Bad Request</h1>\r\n{exc}".encode()) from None
+        conn.scope.deadline = math.inf
+    if server.ssl_context is not None:
+        conn.stream = trio.SSLStream(
+            conn.stream, server.ssl_context, server_side=True, https_compatible=True
+        )
+        conn.scope.deadline = trio.current_time() + options.recv_timeout
+        await conn.stream.do_handshake()
+        conn.scope.deadline = math.inf
+
+
+async def _close(stream: trio.abc.Stream) -> None:
+    with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+        await stream.aclose()

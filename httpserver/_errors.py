@@ -1,0 +1,19 @@
+"""The errors of `httpserver`."""
+
+from __future__ import annotations
+
+__all__ = ["HttpError", "ResponseError"]
+
+
+class HttpError(Exception):
+    """Answer with an error status. Raise it from a handler (`HttpError(404)`);
+    the server raises it too, e.g. 413 when a body passes post_max_size."""
+
+    def __init__(self, status: int, body: bytes | None = None) -> None:
+        super().__init__(status)
+        self.status = status
+        self.body = body
+
+
+class ResponseError(RuntimeError):
+    """The handler answered twice, or streamed after the end of a response."""

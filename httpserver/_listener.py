@@ -1,0 +1,237 @@
+"""The listener: a process that owns the listening sockets and accepts.
+
+`start` binds synchronously, so a bad address or a port in use fails at the
+call, and port 0's choice is known when it returns. The listener process
+runs one accept loop per socket (ranch's acceptor: back off on EMFILE) and
+spawns a linked connection process per connection; it traps exits, so a
+connection's crash touches nothing else, while its own death ends them all.
+"""
+
+from __future__ import annotations
+
+import errno
+import importlib
+import logging
+import socket
+import ssl
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final
+
+import trio
+
+import actors
+
+from ._connection import connection_main
+from ._options import Options
+from ._sessions import Sessions
+
+if TYPE_CHECKING:
+    from ._connection import Connection
+
+__all__ = ["Server", "info", "port", "start", "start_link", "stop"]
+
+logger = logging.getLogger("httpserver")
+
+_RESOURCE_ERRORS: Final = {errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS}
+_SWEEP_EVERY: Final = 1.0
+
+
+class Server:
+    """What the listener and its connections share (one OS process)."""
+
+    def __init__(self, options: Options, sockets: list[socket.socket]) -> None:
+        self.options = options
+        self.workers: list[Any] = []  # the other OS processes, with workers > 1
+        self.sockets = sockets
+        self.port: int = sockets[0].getsockname()[1]
+        self.connections: dict[actors.Pid, Connection] = {}
+        self.sessions = Sessions(options.sessions_expire)
+        self.ssl_context = _ssl_context(options.ssl)
+        self.upgrade: Callable[..., Any] | None = _upgrade_handler(options)
+        self.draining = False
+
+    @property
+    def overloaded(self) -> bool:
+        return len(self.connections) > self.options.max_connections
+
+
+_servers: dict[actors.Pid, Server] = {}
+
+
+def start(**options: Any) -> actors.Pid:
+    """Start a server; return its listener's Pid. See `Options` for options."""
+    return _start(options, link=False)
+
+
+def start_link(**options: Any) -> actors.Pid:
+    """`start`, linked to the caller (to sit in a supervision tree)."""
+    return _start(options, link=True)
+
+
+def _start(given: dict[str, Any], link: bool) -> actors.Pid:
+    options = Options.of(given)
+    if options.workers > 1:
+        from ._workers import start_workers
+
+        pid: actors.Pid = start_workers(options, link)
+        return pid
+    return spawn_listener(options, bind(options), link)
+
+
+def spawn_listener(options: Options, sockets: list[socket.socket], link: bool) -> actors.Pid:
+    try:
+        server = Server(options, sockets)
+        pid = actors.spawn(_listener_main, server, name=options.name, link=link, trap_exits=True)
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        raise
+    _servers[pid] = server
+    return pid
+
+
+def port(server: actors.Pid | object) -> int:
+    """The port a running server listens on (the chosen one, for port=0)."""
+    return _server(server).port
+
+
+def info(server: actors.Pid | object) -> dict[str, Any]:
+    """A running server's address, options, and connection and session counts."""
+    found = _server(server)
+    return {
+        "ip": found.options.ip,
+        "port": found.port,
+        "connections": len(found.connections),
+        "sessions": len(found.sessions),
+        "options": found.options,
+    }
+
+
+def _server(server: actors.Pid | object) -> Server:
+    pid = server if isinstance(server, actors.Pid) else actors.whereis(server)
+    found = _servers.get(pid) if pid is not None else None
+    if found is None:
+        raise LookupError(f"no running server {server!r}")
+    return found
+
+
+async def stop(server: actors.Pid | object, timeout: float | None = None) -> None:
+    """Stop accepting, let requests in flight finish (up to `timeout`, default
+    the server's shutdown_timeout), close every connection, and end the
+    listener. Returns when it is done."""
+    pid = server if isinstance(server, actors.Pid) else actors.whereis(server)
+    if pid is None:
+        return
+    ref = actors.monitor(pid)
+    actors.send(pid, ("$stop", timeout))
+    await actors.receive(actors.Down(ref, pid, actors.ANY))
+
+
+def bind(options: Options) -> list[socket.socket]:
+    family = socket.AF_INET6 if ":" in options.ip else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if options.workers > 1:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        if family == socket.AF_INET6 and options.ip == "::":
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        sock.bind((options.ip, options.port))
+        sock.listen(options.backlog)
+        sock.setblocking(False)
+    except OSError as exc:
+        sock.close()
+        raise OSError(
+            exc.errno, f"cannot listen on {options.ip} port {options.port}: {exc.strerror}"
+        ) from exc
+    return [sock]
+
+
+def _ssl_context(given: Any) -> ssl.SSLContext | None:
+    if given is None or isinstance(given, ssl.SSLContext):
+        return given
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(given["certfile"], given.get("keyfile"), given.get("password"))
+    return context
+
+
+def _upgrade_handler(options: Options) -> Callable[..., Any] | None:
+    """The WebSocket upgrade, from the `websocket` package, when ws_loop is set.
+
+    Found here at start, never imported by httpserver's modules: websocket
+    depends on httpserver, not the other way round."""
+    if options.ws_loop is None:
+        return None
+    try:
+        module = importlib.import_module("websocket")
+    except ImportError as exc:
+        raise ValueError("ws_loop needs the websocket package, which is not installed") from exc
+    handler: Callable[..., Any] = module.upgrade_handler(options)
+    return handler
+
+
+async def _listener_main(server: Server) -> None:
+    me = actors.self()
+    listeners = [trio.socket.from_stdlib_socket(sock) for sock in server.sockets]
+    try:
+        async with trio.open_nursery() as nursery:
+            for listener in listeners:
+                nursery.start_soon(_accept_loop, server, listener)
+            nursery.start_soon(_sweep_sessions, server)
+            while True:
+                match await actors.receive():
+                    case ("$stop", timeout):
+                        for listener in listeners:
+                            listener.close()
+                        await _drain(server, timeout)
+                        nursery.cancel_scope.cancel()
+                    case _:
+                        pass  # Exit of a connection: nothing to do
+    finally:
+        for listener in listeners:
+            listener.close()
+        for worker in server.workers:
+            worker.terminate()
+        _servers.pop(me, None)
+
+
+async def _accept_loop(server: Server, listener: trio.socket.SocketType) -> None:
+    while True:
+        try:
+            sock, address = await listener.accept()
+        except OSError as exc:
+            if exc.errno in _RESOURCE_ERRORS:
+                logger.error("accept failed (%s); pausing 100 ms", exc)  # noqa: TRY400
+                await trio.sleep(0.1)
+                continue
+            if exc.errno == errno.EBADF:
+                return
+            raise
+        except trio.ClosedResourceError:
+            return
+        stream = trio.SocketStream(sock)
+        actors.spawn(connection_main, server, stream, (address[0], address[1]), link=True)
+
+
+async def _sweep_sessions(server: Server) -> None:
+    while True:
+        await trio.sleep(_SWEEP_EVERY)
+        server.sessions.sweep()
+
+
+async def _drain(server: Server, timeout: float | None) -> None:
+    """Idle connections close now; busy ones after their response; after the
+    grace period, whatever is left is killed."""
+    server.draining = True
+    for pid, conn in list(server.connections.items()):
+        conn.closing = True
+        if not conn.busy:
+            actors.exit(pid, "shutdown")
+    grace = server.options.shutdown_timeout if timeout is None else timeout
+    with trio.move_on_after(grace):
+        while server.connections:
+            await actors.receive(actors.Exit)
+    for pid in list(server.connections):
+        actors.exit(pid, "kill")
+    while server.connections:
+        await actors.receive(actors.Exit)

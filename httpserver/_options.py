@@ -1,0 +1,154 @@
+"""Server options, validated up front from one table: name, default, check, error.
+
+misultin ignored unknown options and failed late on bad values; here a bad
+start fails at once, saying which option, what was wrong, and (for a typo)
+which option was probably meant.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import ssl as ssl_module
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Options"]
+
+
+def _is_int(low: int, high: float = float("inf")) -> Callable[[Any], bool]:
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and low <= v <= high
+
+
+def _is_seconds(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and v > 0
+
+
+def _is_bool(v: Any) -> bool:
+    return isinstance(v, bool)
+
+
+def _is_ip(v: Any) -> bool:
+    try:
+        ipaddress.ip_address(v)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_static(v: Any) -> bool:
+    return v is None or (isinstance(v, str | Path) and Path(v).is_dir())
+
+
+def _is_ssl(v: Any) -> bool:
+    if v is None or isinstance(v, ssl_module.SSLContext):
+        return True
+    return (
+        isinstance(v, dict)
+        and set(v) <= {"certfile", "keyfile", "password"}
+        and "certfile" in v
+        and all(Path(v[k]).is_file() for k in ("certfile", "keyfile") if k in v)
+    )
+
+
+def _is_callable_or_none(v: Any) -> bool:
+    return v is None or callable(v)
+
+
+def _is_origins(v: Any) -> bool:
+    return v is None or (
+        isinstance(v, list | tuple | set | frozenset) and all(isinstance(o, str) for o in v)
+    )
+
+
+# name, default, check, what a good value is
+_TABLE: list[tuple[str, Any, Callable[[Any], bool], str]] = [
+    ("loop", None, callable, "an async function taking a Req"),
+    ("ip", "0.0.0.0", _is_ip, "an IPv4 or IPv6 address such as '127.0.0.1' or '::1'"),
+    ("port", 80, _is_int(0, 65535), "an int from 0 to 65535 (0 picks a free port)"),
+    ("name", None, lambda v: True, "a name to register the listener process under"),
+    ("backlog", 128, _is_int(1), "an int >= 1"),
+    ("max_connections", 4096, _is_int(1), "an int >= 1"),
+    ("post_max_size", 4 * 1024 * 1024, _is_int(0), "a number of bytes >= 0"),
+    ("get_url_max_size", 2000, _is_int(1), "a number of bytes >= 1"),
+    ("recv_timeout", 30.0, _is_seconds, "seconds > 0"),
+    ("compress", False, _is_bool, "True or False"),
+    ("static", None, _is_static, "None or an existing directory"),
+    ("ssl", None, _is_ssl, "None, an ssl.SSLContext, or {'certfile', 'keyfile', 'password'}"),
+    ("access_log", None, _is_callable_or_none, "None or a function taking an AccessLog"),
+    ("auto_recv_body", True, _is_bool, "True or False"),
+    ("autoexit", True, _is_bool, "True or False"),
+    ("sessions_expire", 600.0, _is_seconds, "seconds > 0"),
+    ("proxy_protocol", False, _is_bool, "True or False"),
+    ("shutdown_timeout", 5.0, _is_seconds, "seconds > 0"),
+    ("workers", 1, _is_int(1, 256), "an int from 1 to 256"),
+    ("ws_loop", None, _is_callable_or_none, "None or an async function taking a Ws"),
+    ("ws_autoexit", True, _is_bool, "True or False"),
+    ("ws_max_message", 16 * 1024 * 1024, _is_int(1), "a number of bytes >= 1"),
+    ("ws_max_queue", 16 * 1024 * 1024, _is_int(1), "a number of bytes >= 1"),
+    ("ws_ping_interval", 30.0, _is_seconds, "seconds > 0"),
+    ("ws_ping_timeout", 20.0, _is_seconds, "seconds > 0"),
+    ("ws_compress", True, _is_bool, "True or False"),
+    ("ws_origins", None, _is_origins, "None or a list of allowed Origin values"),
+    ("ws_subprotocols", (), _is_origins, "a list of subprotocols the server speaks"),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """The validated options of one server. Build it with `Options.of(...)`."""
+
+    loop: Callable[..., Any]
+    ip: str
+    port: int
+    name: object
+    backlog: int
+    max_connections: int
+    post_max_size: int
+    get_url_max_size: int
+    recv_timeout: float
+    compress: bool
+    static: str | None
+    ssl: Any
+    access_log: Callable[..., Any] | None
+    auto_recv_body: bool
+    autoexit: bool
+    sessions_expire: float
+    proxy_protocol: bool
+    shutdown_timeout: float
+    workers: int
+    ws_loop: Callable[..., Any] | None
+    ws_autoexit: bool
+    ws_max_message: int
+    ws_max_queue: int
+    ws_ping_interval: float
+    ws_ping_timeout: float
+    ws_compress: bool
+    ws_origins: Any
+    ws_subprotocols: Any
+
+    @classmethod
+    def of(cls, given: dict[str, Any]) -> Options:
+        """Check every option of `given` against the table; fill in defaults."""
+        known = {row[0]: row for row in _TABLE}
+        for key in given:
+            if key not in known:
+                close = difflib.get_close_matches(key, known, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise TypeError(f"unknown server option {key!r}{hint}")
+        if given.get("loop") is None:
+            raise TypeError("the server option 'loop' is required: an async function taking a Req")
+        values = {}
+        for name, default, check, good in _TABLE:
+            value = given.get(name, default)
+            if name in given and not check(value):
+                raise ValueError(f"bad server option {name}={value!r}: it must be {good}")
+            values[name] = value
+        if values["static"] is not None:
+            values["static"] = str(Path(values["static"]).resolve())
+        return cls(**values)
+
+
+assert [f.name for f in fields(Options)] == [row[0] for row in _TABLE]

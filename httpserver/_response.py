@@ -1,0 +1,93 @@
+"""Writing responses: status lines, default headers, the Date cache, error pages.
+
+h11 parses requests here but does not write responses: a whole h11 response
+costs about as much as parsing the request, and h11 refuses HTTP/1.0
+keep-alive and close-delimited streams, both of which misultin speaks. So
+responses are joined from pre-encoded bytes, and every header a user gives
+is checked for CR, LF and NUL, the one thing that can break framing.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable, Mapping
+from email.utils import formatdate
+from http import HTTPStatus
+from typing import Final
+
+__all__ = [
+    "SERVER",
+    "HeadersArg",
+    "date_line",
+    "encode_headers",
+    "error_page",
+    "reason",
+    "status_line",
+]
+
+SERVER: Final = "trio-misultin/0.1"
+SERVER_LINE: Final = f"Server: {SERVER}\r\n".encode()
+
+HeadersArg = Mapping[str, str] | Iterable[tuple[str, str]] | None
+
+_STATUS_LINES: dict[int, bytes] = {
+    s.value: f"HTTP/1.1 {s.value} {s.phrase}\r\n".encode() for s in HTTPStatus
+}
+_BAD_HEADER: Final = re.compile(r"[\r\n\x00]")
+_TOKEN: Final = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+
+
+def reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
+
+
+def status_line(status: int) -> bytes:
+    line = _STATUS_LINES.get(status)
+    if line is None:
+        if not 100 <= status <= 999:
+            raise ValueError(f"HTTP status must be from 100 to 999, not {status!r}")
+        line = f"HTTP/1.1 {status} {reason(status)}\r\n".encode()
+    return line
+
+
+_date_second = -1
+_date_bytes = b""
+
+
+def date_line() -> bytes:
+    """`Date: ...\\r\\n` for now, formatted once per second."""
+    global _date_second, _date_bytes
+    now = int(time.time())
+    if now != _date_second:
+        _date_second = now
+        _date_bytes = f"Date: {formatdate(now, usegmt=True)}\r\n".encode()
+    return _date_bytes
+
+
+def encode_headers(headers: HeadersArg) -> tuple[list[bytes], set[str]]:
+    """User headers as encoded lines, and the set of their lowercased names.
+
+    Raises ValueError for a name that is not an HTTP token, or a name or
+    value with CR, LF or NUL (header injection).
+    """
+    if headers is None:
+        return [], set()
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    lines = []
+    names = set()
+    for name, value in items:
+        value = str(value)
+        if not _TOKEN.match(name) or _BAD_HEADER.search(value):
+            raise ValueError(f"invalid response header {name!r}: {value!r}")
+        lines.append(f"{name}: {value}\r\n".encode("latin-1"))
+        names.add(name.lower())
+    return lines, names
+
+
+def error_page(status: int) -> bytes:
+    """misultin's error body: `<h1>NNN Reason</h1>` and the server's name."""
+    return f"<h1>{status} {reason(status)}</h1>\r\n<hr><i>{SERVER}</i>".encode()
