@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 import actors
@@ -32,8 +33,17 @@ async def _serve(args: argparse.Namespace, options: dict[str, Any]) -> None:
     await actors.receive()  # run until interrupted
 
 
-def serve_forever(description: str | None = None, **options: Any) -> None:
-    """Parse --port/--ip, start one server with `options`, run until Ctrl-C."""
-    args = arguments(description).parse_args()
+def serve_forever(
+    description: str | None = None,
+    *,
+    parser: argparse.ArgumentParser | None = None,
+    options: Callable[[argparse.Namespace], dict[str, Any]] | None = None,
+    **fixed: Any,
+) -> None:
+    """Parse the command line (`parser`, default `arguments(description)`),
+    start one server with `fixed` options plus `options(args)`, run until
+    Ctrl-C."""
+    args = (parser or arguments(description)).parse_args()
+    chosen = {**fixed, **(options(args) if options else {})}
     with contextlib.suppress(KeyboardInterrupt):
-        actors.run(_serve, args, options)
+        actors.run(_serve, args, chosen)

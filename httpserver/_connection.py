@@ -21,6 +21,7 @@ import trio
 import actors
 
 from ._errors import HttpError
+from ._files import is_static, serve_static
 from ._proxy import ProxyProtocolError, read_proxy_header
 from ._req import AccessLog, Req
 from ._response import SERVER_LINE, date_line, error_page, status_line
@@ -45,6 +46,7 @@ class Connection:
         "_watcher",
         "busy",
         "closing",
+        "gone",
         "parser",
         "peer",
         "pid",
@@ -63,6 +65,7 @@ class Connection:
         self.scope = trio.CancelScope()
         self.closing = False  # no keep-alive after the current response
         self.busy = False  # a request is being read or answered
+        self.gone = False  # the client went away while a handler ran
         self.req: Req | None = None
         self.parser: h11.Connection | None = None
         self.sent_body = 0
@@ -72,8 +75,26 @@ class Connection:
     # -- I/O used by Req -----------------------------------------------------
 
     async def write(self, data: bytes, body_bytes: int) -> None:
-        self.sent_body += body_bytes
-        await self.stream.send_all(data)
+        if self.gone:
+            return  # as misultin: what is written to a closed client is dropped
+        try:
+            await self.stream.send_all(data)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            self.client_gone()
+        else:
+            self.sent_body += body_bytes
+
+    def client_gone(self) -> None:
+        """The client closed while a handler runs: with `autoexit` the
+        handler ends (quietly, as "killed"); otherwise it gets "closed"."""
+        if self.gone:
+            return
+        self.gone = True
+        self.closing = True
+        if self.server.options.autoexit:
+            actors.exit(self.pid, "kill")
+        else:
+            actors.send(self.pid, "closed")
 
     async def _receive(self) -> bytes:
         """Bytes from the peer within recv_timeout (b"" at its end)."""
@@ -133,6 +154,7 @@ class Connection:
             self.parser = parser
             if self._leftover:
                 parser.receive_data(self._leftover)
+            received = len(self._leftover)
             event = parser.next_event()
             if event is h11.NEED_DATA:
                 self.busy = False
@@ -143,6 +165,7 @@ class Connection:
                     if not data and not parser.trailing_data[0]:
                         return  # the client closed between requests
                     self.busy = True
+                    received += len(data)
                     parser.receive_data(data)
                     event = parser.next_event()
             self.busy = True
@@ -150,6 +173,10 @@ class Connection:
                 return  # ConnectionClosed
             if len(event.target) > options.get_url_max_size:
                 raise HttpError(414)
+            # h11 bounds only a head still incomplete; one that came whole is
+            # measured here (only when enough bytes came for it to matter).
+            if received > max_head and received - len(parser.trailing_data[0]) > max_head:
+                raise HttpError(431)
             req = Req(self, event, parser)
             self.req = req
             self.sent_body = 0
@@ -163,9 +190,7 @@ class Connection:
             if req.is_websocket and self.server.upgrade is not None:
                 await self.server.upgrade(req, self)
                 return
-            if static is not None and req.target.startswith(b"/static"):
-                from ._files import serve_static
-
+            if static is not None and req.method in ("GET", "HEAD") and is_static(req.target):
                 await serve_static(req, static)
             else:
                 try:
@@ -259,10 +284,7 @@ async def _watch(conn: Connection) -> None:
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             data = b""
         if not data:
-            if conn.server.options.autoexit:
-                actors.exit(conn.pid, "kill")
-            else:
-                actors.send(conn.pid, "closed")
+            conn.client_gone()
             return
         conn._leftover += data  # a pipelined request: kept for later
 

@@ -81,7 +81,10 @@ def _start(given: dict[str, Any], link: bool) -> actors.Pid:
 def spawn_listener(options: Options, sockets: list[socket.socket], link: bool) -> actors.Pid:
     try:
         server = Server(options, sockets)
-        pid = actors.spawn(_listener_main, server, name=options.name, link=link, trap_exits=True)
+        parent = actors.self() if link else None
+        pid = actors.spawn(
+            _listener_main, server, parent, name=options.name, link=link, trap_exits=True
+        )
     except BaseException:
         for sock in sockets:
             sock.close()
@@ -170,8 +173,9 @@ def _upgrade_handler(options: Options) -> Callable[..., Any] | None:
     return handler
 
 
-async def _listener_main(server: Server) -> None:
+async def _listener_main(server: Server, parent: actors.Pid | None) -> None:
     me = actors.self()
+    reason: object = "normal"
     listeners = [trio.socket.from_stdlib_socket(sock) for sock in server.sockets]
     try:
         async with trio.open_nursery() as nursery:
@@ -181,18 +185,24 @@ async def _listener_main(server: Server) -> None:
             while True:
                 match await actors.receive():
                     case ("$stop", timeout):
-                        for listener in listeners:
-                            listener.close()
-                        await _drain(server, timeout)
-                        nursery.cancel_scope.cancel()
+                        pass
+                    case actors.Exit(pid, why) if pid == parent:
+                        timeout, reason = None, why  # a supervisor's "shutdown"
                     case _:
-                        pass  # Exit of a connection: nothing to do
+                        continue  # the Exit of a connection: nothing to do
+                for listener in listeners:
+                    listener.close()
+                await _drain(server, timeout)
+                nursery.cancel_scope.cancel()  # the accept loops and the sweeper
+                break
     finally:
         for listener in listeners:
             listener.close()
         for worker in server.workers:
             worker.terminate()
         _servers.pop(me, None)
+    if reason != "normal":
+        raise actors.ProcessExit(reason)
 
 
 async def _accept_loop(server: Server, listener: trio.socket.SocketType) -> None:

@@ -294,7 +294,7 @@ class Req:
         head = self._head(status, headers, len(data), extra)
         self._phase = _DONE
         if self.method == "HEAD" or status in _NO_BODY_STATUSES:
-            await self._conn.write(head, len(data))
+            await self._conn.write(head, 0)
         else:
             await self._conn.write(head + data, len(data))
 

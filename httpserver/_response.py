@@ -31,18 +31,22 @@ SERVER_LINE: Final = f"Server: {SERVER}\r\n".encode()
 
 HeadersArg = Mapping[str, str] | Iterable[tuple[str, str]] | None
 
+# RFC 9110 renamed a few of the phrases Python 3.11 still knows.
+_PHRASES: dict[int, str] = {s.value: s.phrase for s in HTTPStatus} | {
+    413: "Content Too Large",
+    414: "URI Too Long",
+    416: "Range Not Satisfiable",
+    422: "Unprocessable Content",
+}
 _STATUS_LINES: dict[int, bytes] = {
-    s.value: f"HTTP/1.1 {s.value} {s.phrase}\r\n".encode() for s in HTTPStatus
+    code: f"HTTP/1.1 {code} {phrase}\r\n".encode() for code, phrase in _PHRASES.items()
 }
 _BAD_HEADER: Final = re.compile(r"[\r\n\x00]")
 _TOKEN: Final = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 
 
 def reason(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Unknown"
+    return _PHRASES.get(status, "Unknown")
 
 
 def status_line(status: int) -> bytes:

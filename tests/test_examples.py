@@ -65,5 +65,5 @@ def test_examples_have_a_test() -> None:
     here = (ROOT / "tests").glob("test_*.py")
     tested = "\n".join(path.read_text() for path in here)
     for example in (ROOT / "examples").glob("*.py"):
-        if example.stem != "__init__":
+        if not example.stem.startswith("_"):
             assert f"examples.{example.stem}" in tested, f"{example.name} is started by no test"
