@@ -223,7 +223,8 @@ class Connection:
         elif not req.answered:
             if req._phase == 2 and req.version == "1.1":  # chunking: end the body
                 await req.chunk_end()
-            req._keep_alive = False  # an open stream ends with the connection
+            else:
+                req._keep_alive = False  # an open stream ends with the connection
         log = self.server.options.access_log
         if log is not None:
             log(_access_entry(req, self))
