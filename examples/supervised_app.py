@@ -1,12 +1,14 @@
 """A small application as a supervision tree: let it crash, and stay up.
 
-    python -m examples.supervised_app [--duration SECONDS] [--crash-every SECONDS]
+    python -m examples.supervised_app [--port 8080] [--duration SECONDS] [--crash-every SECONDS]
 
     app (Supervisor, one_for_one)
     ├── tally   GenServer registered as "tally": counts results and crashes
     ├── pool    Supervisor, simple_one_for_one: one short-lived worker per job
     ├── flaky   a process that crashes on purpose every few seconds
-    └── feeder  starts a job in the pool every so often
+    ├── feeder  starts a job in the pool every so often
+    └── web     the HTTP server's listener: GET / shows the tally,
+                GET /kill-web kills the listener, which comes back on its port
 
 Watch `flaky` crash and come back under a new Pid while everything else goes
 on. Crash reports and supervisor reports are printed as one line each (the
@@ -15,7 +17,6 @@ crash reports' tracebacks are left out here to keep the output short).
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 import time
@@ -25,7 +26,9 @@ from typing import Any
 import trio
 
 import actors
+import httpserver
 from actors import GenServer, Supervisor, child
+from examples._cli import arguments
 
 START = time.monotonic()
 
@@ -81,7 +84,20 @@ async def feeder(job_every: float) -> None:
         await actors.start_child("pool", n)
 
 
-def app(crash_every: float, job_every: float) -> actors.Pid:
+async def web(req: httpserver.Req) -> None:
+    """The web child's loop: the tally, or the listener killed on purpose."""
+    if req.path == "/kill-web":
+        await req.ok("killing the web listener on purpose; it comes back on the same port\n")
+        listener = actors.whereis("web")
+        say(f"web: killing the listener {listener} on purpose")
+        if listener is not None:
+            actors.exit(listener, "kill")  # this connection, linked to it, ends too
+        return
+    summary = await actors.call("tally", "summary")
+    await req.ok(f"{summary}\n", {"Content-Type": "text/plain; charset=utf-8"})
+
+
+def app(crash_every: float, job_every: float, ip: str, port: int) -> actors.Pid:
     # Keyword arguments of a start function go through functools.partial.
     tally = child(partial(Tally.start_link, name="tally"), id="tally")
     pool = child(
@@ -99,6 +115,7 @@ def app(crash_every: float, job_every: float) -> actors.Pid:
             pool,
             child(flaky, crash_every, id="flaky"),
             child(feeder, job_every, id="feeder"),
+            child(partial(httpserver.start_link, ip=ip, port=port, loop=web, name="web"), id="web"),
         ],
         strategy="one_for_one",
         intensity=5,
@@ -115,7 +132,9 @@ class OneLine(logging.Formatter):
         return f"[{time.monotonic() - START:5.1f}s] {message}"
 
 
-async def main(duration: float | None, crash_every: float, job_every: float) -> None:
+async def main(
+    duration: float | None, crash_every: float, job_every: float, ip: str, port: int
+) -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(OneLine())
     reports = logging.getLogger("actors")
@@ -124,8 +143,14 @@ async def main(duration: float | None, crash_every: float, job_every: float) -> 
     reports.propagate = False
 
     actors.trap_exits()
-    sup = app(crash_every, job_every)
-    say(f"app supervisor {sup} started its children: tally, pool, flaky, feeder")
+    # Bind the port now, so that a restarted listener finds it again even
+    # when --port 0 asked for any free one.
+    probe = httpserver.start(ip=ip, port=port, loop=web)
+    port = httpserver.port(probe)
+    await httpserver.stop(probe)
+    sup = app(crash_every, job_every, ip, port)
+    say(f"app supervisor {sup} started its children: tally, pool, flaky, feeder, web")
+    print(f"listening on http://{ip}:{port}/", flush=True)
     with trio.move_on_after(duration if duration is not None else float("inf")):
         msg = await actors.receive(actors.Exit(sup, actors.ANY))
         say(f"the app supervisor exited: {msg.reason!r}")
@@ -138,13 +163,13 @@ async def main(duration: float | None, crash_every: float, job_every: float) -> 
 
 
 def cli() -> None:
-    parser = argparse.ArgumentParser(description="A supervision tree that stays up.")
+    parser = arguments("A supervision tree that stays up.")
     parser.add_argument("--duration", type=float, default=None, help="stop after N s")
     parser.add_argument("--crash-every", type=float, default=3.0, help="flaky's lifetime")
     parser.add_argument("--job-every", type=float, default=1.0, help="feeder's pace")
     args = parser.parse_args()
     try:
-        actors.run(main, args.duration, args.crash_every, args.job_every)
+        actors.run(main, args.duration, args.crash_every, args.job_every, args.ip, args.port)
     except KeyboardInterrupt:
         say("interrupted")
 

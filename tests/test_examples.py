@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import trio
+import trio.testing
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -67,3 +68,23 @@ def test_examples_have_a_test() -> None:
     for example in (ROOT / "examples").glob("*.py"):
         if not example.stem.startswith("_"):
             assert f"examples.{example.stem}" in tested, f"{example.name} is started by no test"
+
+
+async def test_supervised_app_brings_its_killed_web_listener_back_on_the_same_port() -> None:
+    from tests.http_helpers import example, fetch
+
+    async with example("supervised_app", "--crash-every", "60", "--duration", "30") as app:
+        first = await fetch(app.port, "/")
+        assert "'jobs done'" in first.text
+        killed = await fetch(app.port, "/kill-web")
+        assert "comes back on the same port" in killed.text
+        output = await app.wait_for("restarting 'web' (one_for_one)")
+        assert "exited with 'killed'" in output
+        with trio.fail_after(10):
+            while True:  # the new listener is bound when the restart is done
+                try:
+                    again = await fetch(app.port, "/")
+                    break
+                except OSError:
+                    await trio.testing.wait_all_tasks_blocked()
+        assert "'flaky crashes': 0" in again.text
