@@ -195,7 +195,14 @@ async def node() -> AsyncIterator[Node]:
             if proc.alive:
                 the_node.exited(proc, proc.reason if proc.reason is not RUNNING else "normal")
     finally:
-        await nursery_manager.__aexit__(None, None, None)
+        try:
+            await nursery_manager.__aexit__(None, None, None)
+        except BaseExceptionGroup as group:
+            # Ctrl-C lands in whichever task runs: give it back as itself.
+            interrupts, rest = group.split(KeyboardInterrupt)
+            if interrupts is not None and rest is None:
+                raise KeyboardInterrupt from None
+            raise
     if failure is not None:
         raise failure
     if proc.reason is not RUNNING and proc.reason != "normal":

@@ -160,3 +160,15 @@ def test_pids_of_nodes_that_lived_one_after_the_other_differ() -> None:
     assert repr(a) == repr(b) == "<0.0.0>"
     assert a != b
     assert len({a, b}) == 2
+
+
+def test_ctrl_c_inside_a_process_comes_out_of_run_as_keyboard_interrupt() -> None:
+    async def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    async def main() -> None:
+        actors.spawn(interrupted)
+        await actors.receive("never")
+
+    with pytest.raises(KeyboardInterrupt):
+        actors.run(main)

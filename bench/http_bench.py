@@ -1,0 +1,426 @@
+"""Benchmark of the HTTP server: hello world under wrk, beside two anchors in the same run.
+
+    python -m bench.http_bench [--json] [--duration S] [--rounds N]
+
+What is measured: requests/s and the 99th percentile latency of a GET /
+answered "Hello World.", over keep-alive connections, with one connection
+(`wrk -t1 -c1`) and with fifty (`wrk -t1 -c50`), `--duration` seconds each.
+
+The servers, each in its own subprocess on 127.0.0.1 and a free port:
+  ours       httpserver (`python -m bench.http_bench --serve ours --port N`)
+             with every option it has for plain HTTP switched on: static,
+             compress, max_connections, recv_timeout, post_max_size,
+             get_url_max_size, sessions_expire, auto_recv_body and an
+             access_log. The benchmark's requests use none of them: the
+             figure is what having them configured costs a plain request.
+  bare       bench/baselines/h11_hello.py, a bare trio + h11 loop.
+  hypercorn  hypercorn with its trio worker serving the bare ASGI app of
+             bench/baselines/asgi_hello.py.
+
+How: each server is pinned to one CPU and wrk to another (`taskset -c`), so
+the two do not compete; on a one-CPU machine everything runs unpinned and
+the output says so. The machine is shared and noisy, so each figure is ours
+beside an anchor measured in the same run: the servers are interleaved
+round by round (`--rounds`, the order rotating), each started afresh, waited
+for, warmed up for a second, then measured; the figures are medians over
+rounds. Requests/s ratios are ours/anchor (higher is better); latency
+ratios are ours/anchor (lower is better). wrk is not installed by this
+script: without it, it says how to install it and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import actors
+import httpserver
+
+HOST = "127.0.0.1"
+BODY = b"Hello World."
+SERVERS = ("ours", "bare", "hypercorn")
+CONNECTIONS = (1, 50)
+START_TIMEOUT = 15.0  # seconds a server has to accept its first connection
+STOP_TIMEOUT = 5.0  # seconds a server has to exit once asked
+WARMUP_SECONDS = 1
+FEATURES = (
+    "static, compress, max_connections, recv_timeout, post_max_size, "
+    "get_url_max_size, sessions_expire, auto_recv_body, access_log"
+)
+
+# -- our server (run in its own interpreter with --serve ours) ------------------
+
+
+async def hello(req: httpserver.Req) -> None:
+    await req.ok(BODY)
+
+
+async def serve_ours_async(
+    port: int, static: str, access_log: Callable[[httpserver.AccessLog], None]
+) -> None:
+    # Every plain-HTTP feature is configured here, while the benchmark's
+    # requests use none of them (no /static path, no Accept-Encoding, no
+    # body, no session cookie): what is measured is their cost when present.
+    httpserver.start_link(
+        ip=HOST,
+        port=port,
+        loop=hello,
+        static=static,
+        compress=True,
+        max_connections=10_000,
+        recv_timeout=30.0,
+        post_max_size=1024 * 1024,
+        get_url_max_size=2000,
+        sessions_expire=600.0,
+        auto_recv_body=True,
+        access_log=access_log,
+    )
+    await actors.receive()  # until interrupted
+
+
+def serve_ours(port: int) -> None:
+    """Run our server until SIGINT; the access log is a bounded deque, the
+    cheapest log that still does something with each entry."""
+    log: deque[httpserver.AccessLog] = deque(maxlen=1024)
+    # Started from a shell's background job, SIGINT may be inherited as
+    # ignored; make it KeyboardInterrupt again so trio handles it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    with (
+        tempfile.TemporaryDirectory(prefix="http_bench_static_") as static,
+        contextlib.suppress(KeyboardInterrupt),  # the stop signal
+    ):
+        actors.run(serve_ours_async, port, static, log.append)
+
+
+# -- starting and stopping servers ----------------------------------------------
+
+
+@dataclass
+class Placement:
+    """Where the servers and wrk run: a taskset prefix for each, and why."""
+
+    server: list[str]
+    client: list[str]
+    note: str
+
+
+def placement() -> Placement:
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return Placement([], [], f"only one CPU ({cpus}): servers and wrk run unpinned, sharing it")
+    if shutil.which("taskset") is None:
+        return Placement([], [], "taskset is missing: servers and wrk run unpinned")
+    server, client = cpus[0], cpus[1]
+    return Placement(
+        ["taskset", "-c", str(server)],
+        ["taskset", "-c", str(client)],
+        f"each server pinned to CPU {server}, wrk to CPU {client}",
+    )
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def server_command(kind: str, port: int) -> list[str]:
+    python = sys.executable
+    if kind == "ours":
+        return [python, "-m", "bench.http_bench", "--serve", "ours", "--port", str(port)]
+    if kind == "bare":
+        return [python, "-m", "bench.baselines.h11_hello", "--port", str(port)]
+    if kind == "hypercorn":
+        return [
+            *(python, "-m", "hypercorn", "--worker-class", "trio", "--workers", "1"),
+            *("--bind", f"{HOST}:{port}", "bench.baselines.asgi_hello:app"),
+        ]
+    raise ValueError(f"unknown server {kind!r}")
+
+
+# SIGINT for ours: trio turns it into KeyboardInterrupt and the node shuts
+# down cleanly (removing the static temp dir). hypercorn shuts its worker
+# down on SIGTERM; the bare loop has nothing to clean up.
+STOP_SIGNAL = {"ours": signal.SIGINT, "bare": signal.SIGTERM, "hypercorn": signal.SIGTERM}
+
+
+@dataclass
+class Server:
+    kind: str
+    port: int
+    proc: subprocess.Popen[bytes]
+    stderr_path: Path
+
+    def stderr_head(self, lines: int = 15) -> str:
+        try:
+            text = self.stderr_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[:lines])
+
+    def check_alive(self) -> None:
+        code = self.proc.poll()
+        if code is not None:
+            raise RuntimeError(
+                f"server {self.kind} exited with status {code}; its stderr begins:\n"
+                f"{self.stderr_head()}"
+            )
+
+
+def stop(server: Server) -> None:
+    """Stop one server by its own Popen handle: its stop signal, then SIGKILL
+    after STOP_TIMEOUT; then whatever it left in its own process group (the
+    group was made for it at start: hypercorn's worker process lives there)."""
+    proc = server.proc
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(STOP_SIGNAL[server.kind])
+        try:
+            proc.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while True:
+        try:
+            os.killpg(proc.pid, 0)  # anyone left in the group?
+        except (ProcessLookupError, PermissionError):
+            return
+        if time.monotonic() > deadline:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            return
+        time.sleep(0.05)
+
+
+def wait_accepting(server: Server) -> None:
+    """Poll-connect until the server accepts, for at most START_TIMEOUT."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        server.check_alive()
+        try:
+            with socket.create_connection((HOST, server.port), timeout=0.2):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"server {server.kind} did not accept on {HOST}:{server.port} "
+                    f"within {START_TIMEOUT:.0f} s; its stderr begins:\n{server.stderr_head()}"
+                ) from None
+            time.sleep(0.05)
+
+
+def check_answer(server: Server) -> None:
+    """One request by hand: the workload must be what we think it is."""
+    conn = http.client.HTTPConnection(HOST, server.port, timeout=5)
+    try:
+        conn.request("GET", "/")
+        response = conn.getresponse()
+        body = response.read()
+    except (OSError, http.client.HTTPException) as exc:
+        raise RuntimeError(
+            f"server {server.kind} failed a first GET /: {exc!r}; its stderr begins:\n"
+            f"{server.stderr_head()}"
+        ) from exc
+    finally:
+        conn.close()
+    if response.status != 200 or body != BODY:
+        raise RuntimeError(f"server {server.kind} answered {response.status} {body[:80]!r}")
+
+
+@contextlib.contextmanager
+def running(kind: str, where: Placement, workdir: Path) -> Iterator[Server]:
+    port = free_port()
+    stderr_path = workdir / f"{kind}-{port}.stderr"
+    with stderr_path.open("wb") as stderr:
+        proc = subprocess.Popen(
+            [*where.server, *server_command(kind, port)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            start_new_session=True,  # its own group: Ctrl-C here reaches us, not it
+        )
+    server = Server(kind, port, proc, stderr_path)
+    try:
+        wait_accepting(server)
+        check_answer(server)
+        yield server
+    finally:
+        stop(server)
+
+
+# -- wrk ----------------------------------------------------------------------------
+
+
+@dataclass
+class WrkResult:
+    requests_per_s: float
+    p99_ms: float
+    errors: str  # wrk's socket-error and non-2xx lines, "" when there were none
+
+
+_UNIT_MS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
+
+
+def parse_wrk(output: str) -> WrkResult:
+    rps = re.search(r"^Requests/sec:\s+([\d.]+)", output, re.MULTILINE)
+    p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s|m|h)\s*$", output, re.MULTILINE)
+    if rps is None or p99 is None:
+        raise RuntimeError(f"could not read wrk's output:\n{output}")
+    errors = [
+        line.strip()
+        for line in output.splitlines()
+        if line.strip().startswith(("Socket errors:", "Non-2xx or 3xx responses:"))
+    ]
+    return WrkResult(
+        float(rps.group(1)), float(p99.group(1)) * _UNIT_MS[p99.group(2)], "; ".join(errors)
+    )
+
+
+def run_wrk(where: Placement, port: int, connections: int, duration: int) -> WrkResult:
+    command = [
+        *where.client,
+        *("wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency"),
+        f"http://{HOST}:{port}/",
+    ]
+    out = subprocess.run(command, capture_output=True, text=True, check=True, timeout=duration + 30)
+    return parse_wrk(out.stdout)
+
+
+# -- measuring -----------------------------------------------------------------------
+
+
+def figure(value: float, anchor: float, unit: str, higher_is_better: bool) -> dict[str, Any]:
+    return {
+        "value": value,
+        "anchor": anchor,
+        "ratio": value / anchor,
+        "unit": unit,
+        "better": "higher" if higher_is_better else "lower",
+    }
+
+
+Samples = dict[str, dict[str, list[float]]]
+
+
+def measure_all(
+    rounds: int, duration: int, where: Placement, note: Callable[[str], None]
+) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, float]]]:
+    samples: Samples = {kind: {} for kind in SERVERS}
+    with tempfile.TemporaryDirectory(prefix="http_bench_") as tmp:
+        workdir = Path(tmp)
+        for index in range(rounds):
+            shift = index % len(SERVERS)
+            for kind in SERVERS[shift:] + SERVERS[:shift]:
+                with running(kind, where, workdir) as server:
+                    run_wrk(where, server.port, max(CONNECTIONS), WARMUP_SECONDS)
+                    for connections in CONNECTIONS:
+                        result = run_wrk(where, server.port, connections, duration)
+                        server.check_alive()
+                        if result.errors:
+                            note(f"round {index + 1}, {kind}, -c{connections}: {result.errors}")
+                        got = samples[kind]
+                        got.setdefault(f"rps_c{connections}", []).append(result.requests_per_s)
+                        got.setdefault(f"p99_c{connections}", []).append(result.p99_ms)
+                if kind == "ours" and (head := server.stderr_head()):
+                    note(f"round {index + 1}: our server wrote to stderr; it begins:\n{head}")
+    med = {
+        kind: {key: statistics.median(values) for key, values in got.items()}
+        for kind, got in samples.items()
+    }
+    ours = med["ours"]
+    figures: dict[str, dict[str, Any]] = {}
+    for anchor in ("bare", "hypercorn"):
+        for connections in CONNECTIONS:
+            key = f"rps_c{connections}"
+            figures[f"hello_c{connections}_vs_{anchor}"] = figure(
+                ours[key], med[anchor][key], "requests/s", True
+            )
+    for anchor in ("bare", "hypercorn"):
+        figures[f"p99_c50_vs_{anchor}"] = figure(
+            ours["p99_c50"], med[anchor]["p99_c50"], "milliseconds", False
+        )
+    return figures, med
+
+
+def print_table(
+    figures: dict[str, dict[str, Any]],
+    med: dict[str, dict[str, float]],
+    rounds: int,
+    duration: int,
+    where: Placement,
+) -> None:
+    print(f"HTTP hello world under wrk -t1, median of {rounds} round(s) of {duration} s per run")
+    print(f"{where.note}; keep-alive connections; GET / answered 'Hello World.'")
+    print(f"ours: httpserver with {FEATURES} switched on;")
+    print("      the benchmark's requests use none of them")
+    print("bare: bench/baselines/h11_hello.py (trio + h11)")
+    print("hypercorn: --worker-class trio --workers 1, bench/baselines/asgi_hello.py")
+    print()
+    print(f"{'server':10} {'req/s c1':>12} {'req/s c50':>12} {'p99 c1 ms':>10} {'p99 c50 ms':>11}")
+    for kind, got in med.items():
+        print(
+            f"{kind:10} {got['rps_c1']:>12,.0f} {got['rps_c50']:>12,.0f} "
+            f"{got['p99_c1']:>10.2f} {got['p99_c50']:>11.2f}"
+        )
+    print()
+    print(f"{'figure':24} {'ours':>12} {'anchor':>12} {'ratio':>7}  unit")
+    for name, fig in figures.items():
+        print(
+            f"{name:24} {fig['value']:>12,.2f} {fig['anchor']:>12,.2f} "
+            f"{fig['ratio']:>6.2f}x  {fig['unit']} ({fig['better']} is better)"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run (default 5)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per figure (median)")
+    parser.add_argument(
+        "--serve", choices=["ours"], help="run our server alone (used by the bench)"
+    )
+    parser.add_argument("--port", type=int, default=8080, help="port for --serve")
+    args = parser.parse_args()
+    if args.serve == "ours":
+        serve_ours(args.port)
+        return
+    if args.duration < 1 or args.rounds < 1:
+        parser.error("--duration and --rounds must be at least 1")
+    if shutil.which("wrk") is None:
+        print("wrk is missing: apt-get install wrk", file=sys.stderr)
+        sys.exit(2)
+    where = placement()
+
+    def note(text: str) -> None:
+        print(f"note: {text}", file=sys.stderr, flush=True)
+
+    if not where.server:
+        note(where.note)
+    figures, med = measure_all(args.rounds, args.duration, where, note)
+    if args.json:
+        print(json.dumps(figures))
+    else:
+        print_table(figures, med, args.rounds, args.duration, where)
+
+
+if __name__ == "__main__":
+    main()
