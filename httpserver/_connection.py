@@ -24,7 +24,7 @@ from ._errors import HttpError
 from ._files import is_static, serve_static
 from ._proxy import ProxyProtocolError, read_proxy_header
 from ._req import AccessLog, Req
-from ._response import SERVER_LINE, date_line, error_page, status_line
+from ._response import SERVER_LINE, date_line, encode_headers, error_page, status_line
 
 if TYPE_CHECKING:
     from ._listener import Server
@@ -55,6 +55,7 @@ class Connection:
         "sent_body",
         "server",
         "stream",
+        "upgraded",
     )
 
     def __init__(self, server: Server, stream: trio.abc.Stream, peer: tuple[str, int]) -> None:
@@ -66,6 +67,7 @@ class Connection:
         self.closing = False  # no keep-alive after the current response
         self.busy = False  # a request is being read or answered
         self.gone = False  # the client went away while a handler ran
+        self.upgraded = False  # a WebSocket now
         self.req: Req | None = None
         self.parser: h11.Connection | None = None
         self.sent_body = 0
@@ -241,13 +243,15 @@ class Connection:
                 req._keep_alive = False
                 return
 
-    async def reject(self, status: int, body: bytes | None = None) -> None:
+    async def reject(
+        self, status: int, body: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> None:
         """Answer `status` if nothing was sent yet; the connection then closes."""
         req = self.req
         if req is not None and req.started:
             return
         head = req is not None and req.method == "HEAD"
-        await self.write(_error_response(status, head, body), 0)
+        await self.write(_error_response(status, head, body, headers), 0)
         if req is not None:
             req.status = status
             log = self.server.options.access_log
@@ -255,13 +259,17 @@ class Connection:
                 log(_access_entry(req, self))
 
 
-def _error_response(status: int, head_only: bool, body: bytes | None = None) -> bytes:
+def _error_response(
+    status: int, head_only: bool, body: bytes | None = None, headers: dict[str, str] | None = None
+) -> bytes:
     payload = error_page(status) if body is None else body
+    extra, _ = encode_headers(headers)
     return b"".join(
         [
             status_line(status),
             SERVER_LINE,
             date_line(),
+            *extra,
             b"Content-Type: text/html; charset=utf-8\r\n",
             b"Content-Length: %d\r\n" % len(payload),
             b"Connection: close\r\n\r\n",
@@ -300,7 +308,7 @@ async def connection_main(server: Server, stream: trio.abc.Stream, peer: tuple[s
                 await _open(conn, server)
                 await conn.serve()
             except HttpError as error:
-                await conn.reject(error.status, error.body)
+                await conn.reject(error.status, error.body, error.headers)
             except h11.RemoteProtocolError as exc:
                 await conn.reject(exc.error_status_hint)
             except (trio.BrokenResourceError, trio.ClosedResourceError):

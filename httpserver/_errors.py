@@ -9,10 +9,13 @@ class HttpError(Exception):
     """Answer with an error status. Raise it from a handler (`HttpError(404)`);
     the server raises it too, e.g. 413 when a body passes post_max_size."""
 
-    def __init__(self, status: int, body: bytes | None = None) -> None:
+    def __init__(
+        self, status: int, body: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(status)
         self.status = status
         self.body = body
+        self.headers = headers
 
 
 class ResponseError(RuntimeError):

@@ -49,6 +49,7 @@ class Server:
         self.ssl_context = _ssl_context(options.ssl)
         self.upgrade: Callable[..., Any] | None = _upgrade_handler(options)
         self.draining = False
+        self.pid: actors.Pid | None = None  # the listener's, once spawned
 
     @property
     def overloaded(self) -> bool:
@@ -89,6 +90,7 @@ def spawn_listener(options: Options, sockets: list[socket.socket], link: bool) -
         for sock in sockets:
             sock.close()
         raise
+    server.pid = pid
     _servers[pid] = server
     return pid
 
@@ -235,7 +237,7 @@ async def _drain(server: Server, timeout: float | None) -> None:
     server.draining = True
     for pid, conn in list(server.connections.items()):
         conn.closing = True
-        if not conn.busy:
+        if not conn.busy or conn.upgraded:  # a WebSocket closes with 1001
             actors.exit(pid, "shutdown")
     grace = server.options.shutdown_timeout if timeout is None else timeout
     with trio.move_on_after(grace):

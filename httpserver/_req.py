@@ -168,6 +168,15 @@ class Req:
         return self._conn.peer
 
     @property
+    def local_address(self) -> tuple[str, int]:
+        """The server's side of the connection: (ip, port) it was reached on."""
+        stream: Any = self._conn.stream
+        while not hasattr(stream, "socket"):  # under TLS
+            stream = stream.transport_stream
+        address = stream.socket.getsockname()
+        return address[0], address[1]
+
+    @property
     def cookies(self) -> dict[str, str]:
         """The request's cookies, values unquoted."""
         if self._cookies is None:

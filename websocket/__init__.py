@@ -1,0 +1,29 @@
+"""WebSockets (RFC 6455) on wsproto: one handler process per socket.
+
+    async def handle_websocket(ws):
+        while True:
+            match await actors.receive():
+                case ("browser", data):
+                    ws.send(f"received '{data}'")
+                case "closed":
+                    return
+
+    httpserver.start_link(port=8080, loop=handle_http, ws_loop=handle_websocket)
+
+`httpserver` finds `upgrade_handler` here when a server starts with `ws_loop`.
+"""
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from ._broadcast import broadcast as broadcast
+from ._ws import Ws as Ws
+
+__all__ = ["Ws", "broadcast", "upgrade_handler"]
+
+
+def upgrade_handler(options: Any) -> Callable[..., Awaitable[None]]:
+    """The coroutine function httpserver calls for an upgrade request."""
+    from ._reader import serve_websocket
+
+    return serve_websocket
