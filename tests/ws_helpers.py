@@ -1,0 +1,148 @@
+"""A WebSocket test client on wsproto over real trio sockets."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
+from typing import Any
+
+import trio
+from wsproto import ConnectionType, WSConnection
+from wsproto.events import (
+    AcceptConnection,
+    BytesMessage,
+    CloseConnection,
+    Message,
+    Ping,
+    RejectConnection,
+    RejectData,
+    Request,
+    TextMessage,
+)
+from wsproto.extensions import PerMessageDeflate
+
+
+@dataclass
+class Closed:
+    code: int
+    reason: str
+
+
+@dataclass
+class Refused:
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+
+
+class WsClient:
+    def __init__(
+        self, stream: trio.abc.Stream, conn: WSConnection, accepted: AcceptConnection
+    ) -> None:
+        self.stream = stream
+        self.conn = conn
+        self.accepted = accepted
+        self.pings = 0
+        self._parts: list[Any] = []
+
+    async def send(self, data: str | bytes) -> None:
+        event: Message[Any] = (
+            TextMessage(data=data) if isinstance(data, str) else BytesMessage(data=data)
+        )
+        await self.stream.send_all(self.conn.send(event))
+
+    async def send_raw(self, data: bytes) -> None:
+        await self.stream.send_all(data)
+
+    async def receive(self, timeout: float = 10) -> str | bytes | Closed:
+        """The next whole message, or Closed (after answering the close)."""
+        with trio.fail_after(timeout):
+            while True:
+                for event in self.conn.events():
+                    if isinstance(event, TextMessage | BytesMessage):
+                        self._parts.append(event.data)
+                        if event.message_finished:
+                            parts, self._parts = self._parts, []
+                            if isinstance(event, TextMessage):
+                                return "".join(parts)
+                            return b"".join(bytes(p) for p in parts)
+                    elif isinstance(event, Ping):
+                        self.pings += 1
+                        await self.stream.send_all(self.conn.send(event.response()))
+                    elif isinstance(event, CloseConnection):
+                        with suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+                            await self.stream.send_all(self.conn.send(event.response()))
+                        return Closed(event.code, event.reason or "")
+                try:
+                    data = await self.stream.receive_some(65536)
+                except trio.BrokenResourceError:
+                    data = b""
+                self.conn.receive_data(bytes(data) or None)
+
+    async def close(self, code: int = 1000, reason: str = "") -> Closed:
+        """Start the closing handshake; return the server's close."""
+        await self.stream.send_all(self.conn.send(CloseConnection(code=code, reason=reason)))
+        with trio.fail_after(10):
+            while True:
+                for event in self.conn.events():
+                    if isinstance(event, CloseConnection):
+                        return Closed(event.code, event.reason or "")
+                data = await self.stream.receive_some(65536)
+                self.conn.receive_data(bytes(data) or None)
+
+    async def wait_eof(self, timeout: float = 10) -> None:
+        """Wait until the server closes the TCP connection."""
+        with trio.fail_after(timeout):
+            while True:
+                try:
+                    if not await self.stream.receive_some(65536):
+                        return
+                except trio.BrokenResourceError:
+                    return
+
+
+async def handshake(
+    port: int,
+    path: str = "/",
+    headers: Iterable[tuple[str, str]] = (),
+    subprotocols: Iterable[str] = (),
+    deflate: bool = False,
+    host: str = "127.0.0.1",
+) -> tuple[trio.abc.Stream, WSConnection, AcceptConnection | Refused]:
+    stream = await trio.open_tcp_stream(host, port)
+    conn = WSConnection(ConnectionType.CLIENT)
+    request = Request(
+        host="localhost",
+        target=path,
+        extra_headers=[(k.encode(), v.encode()) for k, v in headers],
+        subprotocols=list(subprotocols),
+        extensions=[PerMessageDeflate()] if deflate else [],
+    )
+    await stream.send_all(conn.send(request))
+    refused: Refused | None = None
+    while True:
+        data = await stream.receive_some(65536)
+        conn.receive_data(bytes(data) or None)
+        for event in conn.events():
+            if isinstance(event, AcceptConnection):
+                return stream, conn, event
+            if isinstance(event, RejectConnection):
+                refused = Refused(event.status_code, list(event.headers), b"")
+                if not event.has_body:
+                    return stream, conn, refused
+            if isinstance(event, RejectData) and refused is not None:
+                refused.body += event.data
+                if event.body_finished:
+                    return stream, conn, refused
+        if not data:
+            raise ConnectionError("closed during the handshake")
+
+
+@asynccontextmanager
+async def open_ws(port: int, path: str = "/", **kwargs: Any) -> AsyncIterator[WsClient]:
+    with trio.fail_after(10):
+        stream, conn, answer = await handshake(port, path, **kwargs)
+    assert isinstance(answer, AcceptConnection), answer
+    async with stream:
+        yield WsClient(stream, conn, answer)
