@@ -208,6 +208,16 @@ def end_process(pid: Pid, reason: Any) -> None:
         target.die(reason)
 
 
+def is_idle(pid: Pid) -> bool:
+    """Whether `pid` is dead, or parked in receive with nothing queued.
+
+    Internal, for the layers above: a WebSocket that must close lets its
+    handler answer the messages it already has first.
+    """
+    target = _process_of(pid)
+    return target is None or (target._parked and not target._queue)
+
+
 def trap_exits(flag: bool = True) -> bool:
     """Set the caller's trap-exit flag; return the old one."""
     caller = current("trap_exits")

@@ -19,7 +19,7 @@ from wsproto.extensions import Extension
 from wsproto.frame_protocol import CloseReason
 
 import actors
-from actors._api import end_process
+from actors._api import end_process, is_idle
 
 from ._handshake import negotiate
 from ._writer import writer_main
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = ["serve_websocket"]
 
 CLOSE_TIMEOUT: Final = 5.0  # how long a closing handshake may take
+HANDLER_GRACE: Final = 1.0  # how long a closing socket waits for its handler
 RECV_SIZE: Final = 65536
 
 
@@ -159,6 +160,15 @@ class _Closing:
         else:
             actors.send(handler, "closed")
 
+    async def let_handler_finish(self) -> None:
+        """Before a close, let the handler answer the messages it already
+        has (bounded), so that its answers go out before the close frame."""
+        handler = self.ws.handler
+        assert handler is not None
+        with trio.move_on_after(HANDLER_GRACE):
+            while not is_idle(handler):
+                await trio.lowlevel.checkpoint()
+
     def timeout(self) -> float:
         now = trio.current_time()
         if self.deadline != math.inf:
@@ -179,10 +189,12 @@ class _Closing:
             match msg:
                 case ("$peer_closed", code):
                     self.got_close = True
+                    await self.let_handler_finish()
                     self.tell_handler()
                     # Answer with the peer's code, as RFC 6455 7.1.5 suggests.
                     self.close(1000 if code in (CloseReason.NO_STATUS_RCVD, None) else code)
                 case ("$fail", code, why):
+                    await self.let_handler_finish()
                     self.tell_handler()
                     self.close(code, why)
                     self.got_close = True  # a failed connection waits for nothing

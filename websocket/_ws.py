@@ -5,8 +5,9 @@ processes (reader, handler, writer) share.
 waits at the writer and the socket is plain TCP, it writes the frame to the
 non-blocking socket at once (no task hop); whatever the kernel does not take
 goes to the writer process, behind anything already queued, so order holds.
-The bytes queued at the writer are bounded by `ws_max_queue`: past it the
-socket is closed with 1008, and nothing more is queued.
+The bytes queued at the writer are bounded by `ws_max_queue` (one message
+alone is always taken): past it the socket is closed with 1008, and
+nothing more is queued.
 """
 
 from __future__ import annotations
@@ -110,10 +111,11 @@ class Ws:
 
     def to_writer(self, payload: bytes) -> None:
         """Queue bytes at the writer (counted against ws_max_queue)."""
-        self._queued += len(payload)
-        if self._queued > self._max_queue:
-            self._overflow()
+        queued = self._queued
+        if queued and queued + len(payload) > self._max_queue:
+            self._overflow()  # one message alone is always taken
             return
+        self._queued = queued + len(payload)
         assert self.writer is not None
         actors.send(self.writer, payload)
 
