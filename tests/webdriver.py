@@ -1,0 +1,89 @@
+"""Just enough W3C WebDriver to drive headless Chromium through chromedriver:
+start a session, open a page, read an element's text. (selenium would need
+websocket-client, whose import name is `websocket`, which this project's
+own package takes.)"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import time
+import urllib.request
+from types import TracebackType
+from typing import Any
+
+
+class Chromium:
+    """A headless Chromium under chromedriver; use as a context manager."""
+
+    def __init__(self, chromium: str, chromedriver: str, flags: list[str]) -> None:
+        self.chromium = chromium
+        self.chromedriver = chromedriver
+        self.flags = flags
+        self.driver: subprocess.Popen[bytes] | None = None
+        self.base = ""
+        self.session = ""
+
+    def __enter__(self) -> Chromium:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        self.driver = subprocess.Popen(
+            [self.chromedriver, f"--port={port}"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 15
+        while True:  # chromedriver answers /status once it listens
+            try:
+                if self._call("GET", "/status")["value"]["ready"]:
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        capabilities = {
+            "capabilities": {
+                "alwaysMatch": {
+                    "browserName": "chrome",
+                    "goog:chromeOptions": {"binary": self.chromium, "args": self.flags},
+                }
+            }
+        }
+        self.session = self._call("POST", "/session", capabilities)["value"]["sessionId"]
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if self.session:
+                self._call("DELETE", f"/session/{self.session}")
+        finally:
+            assert self.driver is not None
+            self.driver.terminate()
+            self.driver.wait(timeout=10)
+
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            self.base + path, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+
+    def open(self, url: str) -> None:
+        self._call("POST", f"/session/{self.session}/url", {"url": url})
+
+    def text_of(self, css: str) -> str:
+        found = self._call(
+            "POST", f"/session/{self.session}/element", {"using": "css selector", "value": css}
+        )["value"]
+        element = next(iter(found.values()))
+        text: str = self._call("GET", f"/session/{self.session}/element/{element}/text")["value"]
+        return text
