@@ -1,0 +1,425 @@
+"""WebSockets (RFC 6455) over real sockets: handshake, framing, control
+frames, every close code, back-pressure, pings, and many sockets at once."""
+
+from __future__ import annotations
+
+import logging
+import struct
+from typing import Any
+
+import pytest
+import trio
+import trio.testing
+from wsproto.events import BytesMessage, Ping, TextMessage
+
+import actors
+import httpserver
+import websocket
+from tests.http_helpers import fetch, http_server
+from tests.ws_helpers import Closed, Refused, WsClient, handshake, open_ws
+
+
+async def plain_http(req: httpserver.Req) -> None:
+    await req.ok(f"plain {req.path}")
+
+
+async def echo(ws: websocket.Ws) -> None:
+    while True:
+        match await actors.receive():
+            case ("browser", data):
+                ws.send(data)
+            case _:
+                pass
+
+
+def ws_server(**options: Any) -> Any:
+    options.setdefault("loop", plain_http)
+    options.setdefault("ws_loop", echo)
+    return http_server(**options)
+
+
+# -- 4. the opening handshake ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({"Sec-WebSocket-Version": "8"}, 426),
+        ({"Sec-WebSocket-Key": "too-short"}, 400),
+    ],
+)
+async def test_rfc6455_4_2_1_a_bad_handshake_is_refused(
+    headers: dict[str, str], status: int
+) -> None:
+    base = {
+        "Upgrade": "websocket",
+        "Connection": "Upgrade",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+        "Sec-WebSocket-Version": "13",
+    } | headers
+    async with actors.node(), ws_server() as port:
+        response = await fetch(port, "/ws", headers=list(base.items()))
+        assert response.status == status
+        if status == 426:
+            assert response.header("sec-websocket-version") == "13"
+
+
+async def test_rfc6455_10_2_origins_outside_the_allow_list_get_403() -> None:
+    async with actors.node(), ws_server(ws_origins=["https://good.example"]) as port:
+        with trio.fail_after(10):
+            _, _, refused = await handshake(port, headers=[("Origin", "https://evil.example")])
+        assert isinstance(refused, Refused)
+        assert refused.status == 403
+        async with open_ws(port, headers=[("Origin", "https://good.example")]) as ws:
+            await ws.send("ok")
+            assert await ws.receive() == "ok"
+
+
+async def test_without_ws_loop_an_upgrade_request_is_an_ordinary_request() -> None:
+    async with actors.node(), http_server(loop=plain_http) as port:
+        with trio.fail_after(10):
+            _, _, answer = await handshake(port, "/chat")
+        assert isinstance(answer, Refused)
+        assert answer.status == 200
+
+
+async def test_rfc6455_4_2_2_subprotocol_by_server_preference_and_the_ws_api() -> None:
+    seen: dict[str, Any] = {}
+
+    async def record(ws: websocket.Ws) -> None:
+        seen.update(
+            subprotocol=ws.subprotocol,
+            path=ws.path,
+            peer=ws.peer[0],
+            origin=ws.origin,
+            host=ws.host,
+            cookie=ws.cookies.get("k"),
+            pid=ws.pid == actors.self(),
+        )
+        ws.send("ready")
+        await actors.receive("never")
+
+    async with (
+        actors.node(),
+        ws_server(ws_loop=record, ws_subprotocols=["chat", "superchat"]) as port,
+    ):
+        headers = [("Origin", "https://o.example"), ("Cookie", "k=v%20w")]
+        async with open_ws(
+            port, "/room/1", headers=headers, subprotocols=["superchat", "chat"]
+        ) as ws:
+            assert await ws.receive() == "ready"
+            assert ws.accepted.subprotocol == "chat"
+    assert seen == {
+        "subprotocol": "chat",
+        "path": "/room/1",
+        "peer": "127.0.0.1",
+        "origin": "https://o.example",
+        "host": "localhost",
+        "cookie": "v w",
+        "pid": True,
+    }
+
+
+@pytest.mark.parametrize("compress", [True, False])
+async def test_rfc7692_permessage_deflate_is_negotiated_when_offered(compress: bool) -> None:
+    async with (
+        actors.node(),
+        ws_server(ws_compress=compress) as port,
+        open_ws(port, deflate=True) as ws,
+    ):
+        agreed = [e.name for e in ws.accepted.extensions]
+        assert agreed == (["permessage-deflate"] if compress else [])
+        text = "compress me " * 500
+        await ws.send(text)
+        assert await ws.receive() == text
+        await ws.send(b"\x00" * 10_000)
+        assert await ws.receive() == b"\x00" * 10_000
+
+
+# -- 5. data framing ------------------------------------------------------------------
+
+
+async def test_rfc6455_5_6_text_arrives_as_str_and_binary_as_bytes() -> None:
+    got: list[Any] = []
+
+    async def kinds(ws: websocket.Ws) -> None:
+        while True:
+            _, data = await actors.receive(("browser", actors.ANY))
+            got.append(data)
+            ws.send(type(data).__name__)
+
+    async with actors.node(), ws_server(ws_loop=kinds) as port, open_ws(port) as ws:
+        await ws.send("text ✓")
+        assert await ws.receive() == "str"
+        await ws.send(b"\xff\x00")
+        assert await ws.receive() == "bytes"
+    assert got == ["text ✓", b"\xff\x00"]
+
+
+async def test_rfc6455_5_4_a_fragmented_message_arrives_whole() -> None:
+    async with actors.node(), ws_server() as port, open_ws(port) as ws:
+        conn = ws.conn
+        for piece, last in (("frag", False), ("mented ", False), ("message", True)):
+            await ws.send_raw(conn.send(TextMessage(data=piece, message_finished=last)))
+        assert await ws.receive() == "fragmented message"
+        for chunk, last in ((b"\x01", False), (b"\x02", True)):
+            await ws.send_raw(conn.send(BytesMessage(data=chunk, message_finished=last)))
+        assert await ws.receive() == b"\x01\x02"
+
+
+async def test_rfc6455_5_5_2_a_ping_is_answered_with_its_payload() -> None:
+    async with actors.node(), ws_server() as port, open_ws(port) as ws:
+        await ws.send_raw(ws.conn.send(Ping(payload=b"are you there")))
+        with trio.fail_after(5):
+            while True:
+                data = await ws.stream.receive_some(100)
+                ws.conn.receive_data(bytes(data))
+                events = list(ws.conn.events())
+                if events:
+                    break
+        assert [type(e).__name__ for e in events] == ["Pong"]
+        assert events[0].payload == b"are you there"  # type: ignore[attr-defined]
+
+
+async def test_rfc6455_5_1_an_unmasked_client_frame_fails_with_1002() -> None:
+    async with actors.node(), ws_server() as port, open_ws(port) as ws:
+        await ws.send_raw(b"\x81\x02hi")  # no mask bit
+        closed = await ws.receive()
+        assert isinstance(closed, Closed)
+        assert closed.code == 1002
+
+
+async def test_rfc6455_8_1_invalid_utf8_fails_with_1007() -> None:
+    async with actors.node(), ws_server() as port, open_ws(port) as ws:
+        mask = b"\x00\x00\x00\x00"
+        await ws.send_raw(b"\x81\x82" + mask + b"\xc3\x28")
+        closed = await ws.receive()
+        assert isinstance(closed, Closed)
+        assert closed.code == 1007
+
+
+async def test_a_message_past_ws_max_message_closes_with_1009() -> None:
+    async with actors.node(), ws_server(ws_max_message=1000) as port, open_ws(port) as ws:
+        await ws.send("x" * 1000)
+        assert await ws.receive() == "x" * 1000
+        await ws.send("y" * 1001)
+        closed = await ws.receive()
+        assert isinstance(closed, Closed)
+        assert closed.code == 1009
+
+
+# -- 7. closing -----------------------------------------------------------------------
+
+
+async def test_rfc6455_7_1_5_a_clean_close_from_the_client_is_answered_in_kind() -> None:
+    async with actors.node(), ws_server() as port, open_ws(port) as ws:
+        await ws.send("before")
+        assert await ws.receive() == "before"
+        assert await ws.close(4000, "done") == Closed(4000, "")
+        await ws.wait_eof()
+
+
+async def test_a_handler_that_returns_closes_with_1000_and_one_that_crashes_with_1011(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.ERROR, logger="actors")
+
+    async def short_lived(ws: websocket.Ws) -> None:
+        _, data = await actors.receive(("browser", actors.ANY))
+        if data == "crash":
+            raise ZeroDivisionError("handler bug")
+        ws.send("bye")
+
+    async with actors.node(), ws_server(ws_loop=short_lived) as port:
+        async with open_ws(port) as ws:
+            await ws.send("leave")
+            assert await ws.receive() == "bye"
+            assert await ws.receive() == Closed(1000, "")
+        async with open_ws(port) as ws:
+            await ws.send("crash")
+            closed = await ws.receive()
+            assert isinstance(closed, Closed)
+            assert closed.code == 1011
+    assert "ZeroDivisionError" in caplog.text
+    assert "crash report" in caplog.text
+
+
+async def test_ws_close_sends_its_code_after_everything_sent_before() -> None:
+    async def closer(ws: websocket.Ws) -> None:
+        await actors.receive(("browser", actors.ANY))
+        for i in range(100):
+            ws.send(f"message {i}")
+        ws.close(4001, "see you")
+        ws.send("dropped: after the close")
+        await actors.receive("never")
+
+    async with actors.node(), ws_server(ws_loop=closer) as port, open_ws(port) as ws:
+        await ws.send("go")
+        got = [await ws.receive() for _ in range(101)]
+        assert got[:100] == [f"message {i}" for i in range(100)]
+        assert got[100] == Closed(4001, "see you")
+
+
+@pytest.mark.parametrize("autoexit", [True, False])
+async def test_a_closed_socket_ends_its_handler_or_tells_it(autoexit: bool) -> None:
+    outcome: list[Any] = []
+    watcher_ready = trio.Event()
+
+    async def handler(ws: websocket.Ws) -> None:
+        actors.send("test", ("handler", actors.self()))
+        await watcher_ready.wait()
+        outcome.append(await actors.receive("closed"))
+
+    async with actors.node(), ws_server(ws_loop=handler, ws_autoexit=autoexit) as port:
+        actors.register("test")
+        async with open_ws(port) as ws:
+            _, pid = await actors.receive(("handler", actors.ANY), timeout=5)
+            ref = actors.monitor(pid)
+            watcher_ready.set()
+            await ws.close()
+        down = await actors.receive(actors.Down(ref, pid, actors.ANY), timeout=5)
+    assert down.reason == "normal"
+    assert outcome == ([] if autoexit else ["closed"])
+
+
+async def test_stopping_the_server_closes_sockets_with_1001() -> None:
+    async with actors.node():
+        server = httpserver.start(ip="127.0.0.1", port=0, loop=plain_http, ws_loop=echo)
+        async with open_ws(httpserver.port(server)) as ws:
+            await ws.send("hi")
+            assert await ws.receive() == "hi"
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(httpserver.stop, server)
+                closed = await ws.receive()
+        assert isinstance(closed, Closed)
+        assert closed.code == 1001
+
+
+# -- back-pressure, pings, and many sockets -------------------------------------------------
+
+
+async def test_a_client_that_stops_reading_is_closed_with_1008_and_memory_stays_bounded() -> None:
+    max_queue = 256 * 1024
+    chunk = b"z" * 16384
+    peak: list[int] = []
+    stopped = trio.Event()
+
+    async def flood(ws: websocket.Ws) -> None:
+        await actors.receive(("browser", actors.ANY))
+        try:
+            for _ in range(10_000):  # 160 MiB if nothing stopped it
+                ws.send(chunk)
+                peak.append(ws.queued)
+                await trio.lowlevel.checkpoint()
+                if not ws.is_open:
+                    break
+            await actors.receive("never")
+        finally:  # the overflow may end the handler (ws_autoexit) first
+            stopped.set()
+
+    async with actors.node(), ws_server(ws_loop=flood, ws_max_queue=max_queue) as port:
+        async with open_ws(port) as ws:
+            await ws.send("go")  # and then read nothing
+            with trio.fail_after(10):
+                await stopped.wait()
+            assert len(peak) < 10_000  # the flood was stopped
+            assert max(peak) <= max_queue + len(chunk)
+            closed = None
+            with trio.fail_after(10):
+                while closed is None:  # reading now: what was written, then 1008
+                    message = await ws.receive()
+                    if isinstance(message, Closed):
+                        closed = message
+        assert closed.code == 1008
+
+
+async def test_a_silent_peer_is_pinged_and_closed_when_it_does_not_answer() -> None:
+    async with actors.node(), ws_server(ws_ping_interval=0.2, ws_ping_timeout=0.3) as port:
+        with trio.fail_after(10):
+            stream, _, answer = await handshake(port)
+            async with stream:
+                assert not isinstance(answer, Refused)
+                received = b""
+                while True:  # read without answering anything
+                    data = await stream.receive_some(1024)
+                    if not data:
+                        break
+                    received += data
+        assert received.startswith(b"\x89")  # a ping came first
+        assert b"\x88" in received  # then a close frame (1011), then the TCP close
+
+
+async def test_a_peer_that_answers_pings_stays_connected() -> None:
+    async with (
+        actors.node(),
+        ws_server(ws_ping_interval=0.1, ws_ping_timeout=0.3) as port,
+        open_ws(port) as ws,
+    ):
+        with trio.move_on_after(1.0):
+            await ws.receive()  # answers pings while it waits; no message comes
+        assert ws.pings >= 3
+        await ws.send("still here")
+        assert await ws.receive() == "still here"
+
+
+async def test_a_thousand_concurrent_sockets() -> None:
+    async with actors.node(), ws_server() as port:
+        answers: list[Any] = []
+
+        async def client(n: int, sockets: list[WsClient]) -> None:
+            async with open_ws(port, f"/{n}") as ws:
+                sockets.append(ws)
+                await ws.send(f"hello {n}")
+                answers.append(await ws.receive(timeout=60))
+                await opened.wait()
+                await ws.close()
+
+        opened = trio.Event()
+        sockets: list[WsClient] = []
+        with trio.fail_after(120):
+            async with trio.open_nursery() as nursery:
+                for n in range(1000):
+                    nursery.start_soon(client, n, sockets)
+                while len(answers) < 1000:
+                    await trio.testing.wait_all_tasks_blocked()
+                assert len(websocket._ws.by_handler) == 1000
+                opened.set()
+    assert sorted(answers) == sorted(f"hello {n}" for n in range(1000))
+
+
+async def test_broadcast_frames_once_and_reaches_a_group_of_handlers() -> None:
+    async def member(ws: websocket.Ws) -> None:
+        actors.join("room")
+        ws.send("joined")
+        await actors.receive("never")
+
+    async with actors.node(), ws_server(ws_loop=member) as port, trio.open_nursery() as nursery:
+        clients: list[WsClient] = []
+        ready = trio.Event()
+
+        async def client(deflate: bool) -> None:
+            async with open_ws(port, deflate=deflate) as ws:
+                assert await ws.receive() == "joined"
+                clients.append(ws)
+                if len(clients) == 50:
+                    ready.set()
+                await trio.sleep_forever()
+
+        for n in range(50):
+            nursery.start_soon(client, n % 5 == 0)
+        await ready.wait()
+        await trio.testing.wait_all_tasks_blocked()
+        assert len(actors.members("room")) == 50
+        assert websocket.broadcast("room", "to everyone") == 50
+        assert websocket.broadcast(list(websocket._ws.by_handler.values())[:3], b"\x01") == 3
+        got = [await ws.receive() for ws in clients]
+        assert got == ["to everyone"] * 50
+        nursery.cancel_scope.cancel()
+
+
+def test_frames_have_the_right_length_encoding() -> None:
+    from websocket._frames import frame
+
+    assert frame("hi") == b"\x81\x02hi"
+    assert frame(b"x" * 126)[:4] == b"\x82\x7e" + struct.pack("!H", 126)
+    assert frame(b"x" * 65536)[:10] == b"\x82\x7f" + struct.pack("!Q", 65536)
