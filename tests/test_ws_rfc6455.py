@@ -390,6 +390,7 @@ async def test_a_thousand_concurrent_sockets() -> None:
 async def test_broadcast_frames_once_and_reaches_a_group_of_handlers() -> None:
     async def member(ws: websocket.Ws) -> None:
         actors.join("room")
+        actors.join(("room", 2))  # a tuple is a group name too
         ws.send("joined")
         await actors.receive("never")
 

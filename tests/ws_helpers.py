@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
@@ -109,8 +110,14 @@ async def handshake(
     subprotocols: Iterable[str] = (),
     deflate: bool = False,
     host: str = "127.0.0.1",
+    tls: ssl.SSLContext | None = None,
 ) -> tuple[trio.abc.Stream, WSConnection, AcceptConnection | Refused]:
-    stream = await trio.open_tcp_stream(host, port)
+    """Open a connection (TLS with `tls`, for wss://) and do the opening
+    handshake; return the stream, the client and the server's answer."""
+    stream: trio.abc.Stream = await trio.open_tcp_stream(host, port)
+    if tls is not None:
+        stream = trio.SSLStream(stream, tls, server_hostname="localhost")
+        await stream.do_handshake()
     conn = WSConnection(ConnectionType.CLIENT)
     request = Request(
         host="localhost",

@@ -20,7 +20,9 @@ __all__ = ["broadcast"]
 def broadcast(targets: Iterable[Ws] | object, data: str | bytes) -> int:
     """Send `data` to every socket in `targets`: a list of Ws, or a process
     group whose members are handlers. Returns how many sockets it went to."""
-    if isinstance(targets, list | tuple | set | frozenset):
+    if isinstance(targets, list | set | frozenset) or (
+        isinstance(targets, tuple) and targets and all(isinstance(t, Ws) for t in targets)
+    ):  # a tuple of names is a group name: ("chat", "A")
         sockets = [t for t in targets if isinstance(t, Ws)]
     else:
         sockets = [ws for pid in actors.members(targets) if (ws := by_handler.get(pid))]

@@ -161,6 +161,11 @@ class Ws:
         return self._req.path
 
     @property
+    def query(self) -> str:
+        """The upgrade request's raw query string (after `?`), or ""."""
+        return self._req.query
+
+    @property
     def headers(self) -> Any:
         """The upgrade request's headers (httpserver.Headers)."""
         return self._req.headers
