@@ -179,7 +179,7 @@ class Connection:
             # measured here (only when enough bytes came for it to matter).
             if received > max_head and received - len(parser.trailing_data[0]) > max_head:
                 raise HttpError(431)
-            req = Req(self, event, parser)
+            req = Req(self, event)
             self.req = req
             self.sent_body = 0
             if req._body_left:

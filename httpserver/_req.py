@@ -56,7 +56,6 @@ class Req:
         "_cookies",
         "_keep_alive",
         "_out_cookies",
-        "_parser",
         "_phase",
         "_query_start",
         "_upgrade",
@@ -68,9 +67,8 @@ class Req:
         "version",
     )
 
-    def __init__(self, conn: Connection, request: h11.Request, parser: h11.Connection) -> None:
+    def __init__(self, conn: Connection, request: h11.Request) -> None:
         self._conn = conn
-        self._parser = parser
         self.method: str = request.method.decode("ascii")
         self.target: bytes = request.target
         self.version: str = request.http_version.decode("ascii")

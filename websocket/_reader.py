@@ -41,6 +41,7 @@ async def serve_websocket(req: Req, conn: HttpConnection) -> None:
     options = conn.server.options
     handshake = negotiate(req, options)
     leftover = conn.parser.trailing_data[0] if conn.parser is not None else b""
+    conn.parser = None  # HTTP is over: its parser is not kept
     await conn.stream.send_all(handshake.response)
     req.status = 101
     req._phase = 3
@@ -124,6 +125,18 @@ def _normal(reason: Any) -> bool:
 
 class _Closing:
     """The mailbox side of the reader: who closes, and when it is over."""
+
+    __slots__ = (
+        "deadline",
+        "got_close",
+        "handler_told",
+        "listener",
+        "options",
+        "ping_sent_at",
+        "reason",
+        "sent_close",
+        "ws",
+    )
 
     def __init__(self, ws: Ws, options: Options) -> None:
         self.ws = ws
