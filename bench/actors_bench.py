@@ -34,6 +34,7 @@ import trio.testing
 
 import actors
 from bench._bare import BareMailbox, ChannelMailbox, idle_tasks, ping_pong, ring
+from bench._harness import figure, print_figures
 
 # -- the actors side of each workload ------------------------------------------
 
@@ -220,16 +221,6 @@ def median_of(rounds: int, measure: Callable[[], float]) -> float:
     return statistics.median(measure() for _ in range(rounds))
 
 
-def figure(value: float, anchor: float, unit: str, higher_is_better: bool) -> dict[str, Any]:
-    return {
-        "value": value,
-        "anchor": anchor,
-        "ratio": value / anchor,
-        "unit": unit,
-        "better": "higher" if higher_is_better else "lower",
-    }
-
-
 def measure_all(rounds: int, quick: bool) -> dict[str, dict[str, Any]]:
     pp_rounds = 20_000 if quick else 100_000
     ring_size, laps = (10_000, 10) if quick else (10_000, 100)
@@ -306,12 +297,7 @@ def measure_all(rounds: int, quick: bool) -> dict[str, dict[str, Any]]:
 
 
 def print_table(figures: dict[str, dict[str, Any]]) -> None:
-    print(f"{'figure':36} {'actors':>14} {'bare trio':>14} {'ratio':>7}  unit")
-    for name, fig in figures.items():
-        print(
-            f"{name:36} {fig['value']:>14,.2f} {fig['anchor']:>14,.2f} "
-            f"{fig['ratio']:>6.2f}x  {fig['unit']} ({fig['better']} is better)"
-        )
+    print_figures(figures, 36, ours="actors", anchor="bare trio", value_width=14)
 
 
 def main() -> None:

@@ -34,32 +34,43 @@ import argparse
 import contextlib
 import http.client
 import json
-import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import actors
 import httpserver
+from bench._harness import (
+    HOST,
+    Placement,
+    PlacementNotes,
+    Server,
+    figure,
+    note,
+    placement,
+    print_figures,
+    serving,
+)
 
-HOST = "127.0.0.1"
 BODY = b"Hello World."
 SERVERS = ("ours", "bare", "hypercorn")
 CONNECTIONS = (1, 50)
-START_TIMEOUT = 15.0  # seconds a server has to accept its first connection
-STOP_TIMEOUT = 5.0  # seconds a server has to exit once asked
 WARMUP_SECONDS = 1
+PLACEMENT_NOTES = PlacementNotes(
+    one_cpu="only one CPU ({cpus}): servers and wrk run unpinned, sharing it",
+    no_taskset="taskset is missing: servers and wrk run unpinned",
+    pinned="each server pinned to CPU {server}, wrk to CPU {client}",
+)
 FEATURES = (
     "static, compress, max_connections, recv_timeout, post_max_size, "
     "get_url_max_size, sessions_expire, auto_recv_body, access_log"
@@ -112,36 +123,6 @@ def serve_ours(port: int) -> None:
 # -- starting and stopping servers ----------------------------------------------
 
 
-@dataclass
-class Placement:
-    """Where the servers and wrk run: a taskset prefix for each, and why."""
-
-    server: list[str]
-    client: list[str]
-    note: str
-
-
-def placement() -> Placement:
-    cpus = sorted(os.sched_getaffinity(0))
-    if len(cpus) < 2:
-        return Placement([], [], f"only one CPU ({cpus}): servers and wrk run unpinned, sharing it")
-    if shutil.which("taskset") is None:
-        return Placement([], [], "taskset is missing: servers and wrk run unpinned")
-    server, client = cpus[0], cpus[1]
-    return Placement(
-        ["taskset", "-c", str(server)],
-        ["taskset", "-c", str(client)],
-        f"each server pinned to CPU {server}, wrk to CPU {client}",
-    )
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def server_command(kind: str, port: int) -> list[str]:
     python = sys.executable
     if kind == "ours":
@@ -160,72 +141,6 @@ def server_command(kind: str, port: int) -> list[str]:
 # down cleanly (removing the static temp dir). hypercorn shuts its worker
 # down on SIGTERM; the bare loop has nothing to clean up.
 STOP_SIGNAL = {"ours": signal.SIGINT, "bare": signal.SIGTERM, "hypercorn": signal.SIGTERM}
-
-
-@dataclass
-class Server:
-    kind: str
-    port: int
-    proc: subprocess.Popen[bytes]
-    stderr_path: Path
-
-    def stderr_head(self, lines: int = 15) -> str:
-        try:
-            text = self.stderr_path.read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[:lines])
-
-    def check_alive(self) -> None:
-        code = self.proc.poll()
-        if code is not None:
-            raise RuntimeError(
-                f"server {self.kind} exited with status {code}; its stderr begins:\n"
-                f"{self.stderr_head()}"
-            )
-
-
-def stop(server: Server) -> None:
-    """Stop one server by its own Popen handle: its stop signal, then SIGKILL
-    after STOP_TIMEOUT; then whatever it left in its own process group (the
-    group was made for it at start: hypercorn's worker process lives there)."""
-    proc = server.proc
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(STOP_SIGNAL[server.kind])
-        try:
-            proc.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    deadline = time.monotonic() + STOP_TIMEOUT
-    while True:
-        try:
-            os.killpg(proc.pid, 0)  # anyone left in the group?
-        except (ProcessLookupError, PermissionError):
-            return
-        if time.monotonic() > deadline:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            return
-        time.sleep(0.05)
-
-
-def wait_accepting(server: Server) -> None:
-    """Poll-connect until the server accepts, for at most START_TIMEOUT."""
-    deadline = time.monotonic() + START_TIMEOUT
-    while True:
-        server.check_alive()
-        try:
-            with socket.create_connection((HOST, server.port), timeout=0.2):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"server {server.kind} did not accept on {HOST}:{server.port} "
-                    f"within {START_TIMEOUT:.0f} s; its stderr begins:\n{server.stderr_head()}"
-                ) from None
-            time.sleep(0.05)
 
 
 def check_answer(server: Server) -> None:
@@ -248,23 +163,10 @@ def check_answer(server: Server) -> None:
 
 @contextlib.contextmanager
 def running(kind: str, where: Placement, workdir: Path) -> Iterator[Server]:
-    port = free_port()
-    stderr_path = workdir / f"{kind}-{port}.stderr"
-    with stderr_path.open("wb") as stderr:
-        proc = subprocess.Popen(
-            [*where.server, *server_command(kind, port)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-            start_new_session=True,  # its own group: Ctrl-C here reaches us, not it
-        )
-    server = Server(kind, port, proc, stderr_path)
-    try:
-        wait_accepting(server)
+    command = partial(server_command, kind)
+    with serving(where, kind, command, workdir, STOP_SIGNAL[kind]) as server:
         check_answer(server)
         yield server
-    finally:
-        stop(server)
 
 
 # -- wrk ----------------------------------------------------------------------------
@@ -306,16 +208,6 @@ def run_wrk(where: Placement, port: int, connections: int, duration: int) -> Wrk
 
 
 # -- measuring -----------------------------------------------------------------------
-
-
-def figure(value: float, anchor: float, unit: str, higher_is_better: bool) -> dict[str, Any]:
-    return {
-        "value": value,
-        "anchor": anchor,
-        "ratio": value / anchor,
-        "unit": unit,
-        "better": "higher" if higher_is_better else "lower",
-    }
 
 
 Samples = dict[str, dict[str, list[float]]]
@@ -382,12 +274,7 @@ def print_table(
             f"{got['p99_c1']:>10.2f} {got['p99_c50']:>11.2f}"
         )
     print()
-    print(f"{'figure':24} {'ours':>12} {'anchor':>12} {'ratio':>7}  unit")
-    for name, fig in figures.items():
-        print(
-            f"{name:24} {fig['value']:>12,.2f} {fig['anchor']:>12,.2f} "
-            f"{fig['ratio']:>6.2f}x  {fig['unit']} ({fig['better']} is better)"
-        )
+    print_figures(figures, 24)
 
 
 def main() -> None:
@@ -408,13 +295,7 @@ def main() -> None:
     if shutil.which("wrk") is None:
         print("wrk is missing: apt-get install wrk", file=sys.stderr)
         sys.exit(2)
-    where = placement()
-
-    def note(text: str) -> None:
-        print(f"note: {text}", file=sys.stderr, flush=True)
-
-    if not where.server:
-        note(where.note)
+    where = placement(PLACEMENT_NOTES)
     figures, med = measure_all(args.rounds, args.duration, where, note)
     if args.json:
         print(json.dumps(figures))

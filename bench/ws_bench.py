@@ -63,7 +63,6 @@ import os
 import select
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -90,8 +89,19 @@ from wsproto.utilities import RemoteProtocolError
 import actors
 import httpserver
 import websocket
+from bench._harness import (
+    HOST,
+    STOP_TIMEOUT,
+    Placement,
+    PlacementNotes,
+    Server,
+    figure,
+    note,
+    placement,
+    print_figures,
+    serving,
+)
 
-HOST = "127.0.0.1"
 REPO = Path(__file__).resolve().parent.parent
 CLIENT_DIR = REPO / "bench" / "ws_client"
 CLIENT_JS = CLIENT_DIR / "client.js"
@@ -107,8 +117,11 @@ WARMUP_SECONDS = 1
 READY = "ready"  # what a broadcast server sends a socket once it has it in its group
 GO = "go"
 BROADCAST_MESSAGE = "trio-misultin broadcast message"
-START_TIMEOUT = 15.0  # seconds a server has to accept its first connection
-STOP_TIMEOUT = 5.0  # seconds a server has to exit once asked
+PLACEMENT_NOTES = PlacementNotes(
+    one_cpu="only one CPU ({cpus}): servers and client run unpinned",
+    no_taskset="taskset is missing: servers and client run unpinned",
+    pinned="each server pinned to CPU {server}, the client to CPU {client}",
+)
 CLIENT_TIMEOUT = 90.0  # seconds any one client run may take, beyond its duration
 GROUP = "ws_bench"
 
@@ -295,36 +308,6 @@ SERVE_MODES = (
 # -- starting and stopping servers ----------------------------------------------------
 
 
-@dataclass
-class Placement:
-    """Where the servers and the client run: a taskset prefix for each, and why."""
-
-    server: list[str]
-    client: list[str]
-    note: str
-
-
-def placement() -> Placement:
-    cpus = sorted(os.sched_getaffinity(0))
-    if len(cpus) < 2:
-        return Placement([], [], f"only one CPU ({cpus}): servers and client run unpinned")
-    if shutil.which("taskset") is None:
-        return Placement([], [], "taskset is missing: servers and client run unpinned")
-    server, client = cpus[0], cpus[1]
-    return Placement(
-        ["taskset", "-c", str(server)],
-        ["taskset", "-c", str(client)],
-        f"each server pinned to CPU {server}, the client to CPU {client}",
-    )
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def server_command(kind: str, workload: str, port: int) -> list[str]:
     python = sys.executable
     if kind == "ours" and workload == "echo":
@@ -332,94 +315,6 @@ def server_command(kind: str, workload: str, port: int) -> list[str]:
     if kind == "bare" and workload == "echo":
         return [python, "-m", "bench.baselines.wsproto_echo", "--port", str(port)]
     return [python, "-m", "bench.ws_bench", "--serve", f"{kind}-{workload}", "--port", str(port)]
-
-
-def default_sigint() -> None:
-    """In the child before exec: SIGINT back to its default, so that Python
-    turns it into KeyboardInterrupt even when this bench runs in the
-    background of a shell (which starts it with SIGINT ignored)."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
-@dataclass
-class Server:
-    kind: str
-    workload: str
-    port: int
-    proc: subprocess.Popen[bytes]
-    stderr_path: Path
-
-    def stderr_head(self, lines: int = 15) -> str:
-        try:
-            text = self.stderr_path.read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[:lines])
-
-    def check_alive(self) -> None:
-        code = self.proc.poll()
-        if code is not None:
-            raise RuntimeError(
-                f"server {self.kind} ({self.workload}) exited with status {code}; "
-                f"its stderr begins:\n{self.stderr_head()}"
-            )
-
-    def vm_rss(self) -> int:
-        """The server process's resident memory, in bytes."""
-        status = Path(f"/proc/{self.proc.pid}/status").read_text()
-        for line in status.splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-        raise RuntimeError(f"no VmRSS in /proc/{self.proc.pid}/status")
-
-    def cpu_seconds(self) -> float:
-        """User+system CPU seconds the server process has used so far."""
-        stat = Path(f"/proc/{self.proc.pid}/stat").read_text()
-        fields = stat.rsplit(")", 1)[1].split()  # after the command name
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def stop(server: Server) -> None:
-    """Stop one server by its own Popen handle: SIGINT for ours (a clean
-    shutdown), SIGTERM for the anchors, then SIGKILL after STOP_TIMEOUT;
-    then whatever is left in the process group made for it at start."""
-    proc = server.proc
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(signal.SIGINT if server.kind == "ours" else signal.SIGTERM)
-        try:
-            proc.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    deadline = time.monotonic() + STOP_TIMEOUT
-    while True:
-        try:
-            os.killpg(proc.pid, 0)  # anyone left in the group?
-        except (ProcessLookupError, PermissionError):
-            return
-        if time.monotonic() > deadline:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            return
-        time.sleep(0.05)
-
-
-def wait_accepting(server: Server) -> None:
-    """Poll-connect until the server accepts, for at most START_TIMEOUT."""
-    deadline = time.monotonic() + START_TIMEOUT
-    while True:
-        server.check_alive()
-        try:
-            with socket.create_connection((HOST, server.port), timeout=0.2):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"server {server.kind} did not accept on {HOST}:{server.port} "
-                    f"within {START_TIMEOUT:.0f} s; its stderr begins:\n{server.stderr_head()}"
-                ) from None
-            time.sleep(0.05)
 
 
 def check_answer(server: Server) -> None:
@@ -440,34 +335,25 @@ def check_answer(server: Server) -> None:
                 expected = [READY] + [BROADCAST_MESSAGE] * BROADCAST_MESSAGES
     except (OSError, TimeoutError, WebSocketException) as exc:
         raise RuntimeError(
-            f"server {server.kind} ({server.workload}) failed a first socket: {exc!r}; "
+            f"server {server.name} failed a first socket: {exc!r}; "
             f"its stderr begins:\n{server.stderr_head()}"
         ) from exc
     if answers != expected:
-        raise RuntimeError(f"server {server.kind} ({server.workload}) answered {answers[:3]!r}")
+        raise RuntimeError(f"server {server.name} answered {answers[:3]!r}")
 
 
 @contextlib.contextmanager
 def running(kind: str, workload: str, where: Placement, workdir: Path) -> Iterator[Server]:
-    port = free_port()
-    stderr_path = workdir / f"{kind}-{workload}-{port}.stderr"
-    with stderr_path.open("wb") as stderr:
-        proc = subprocess.Popen(
-            [*where.server, *server_command(kind, workload, port)],
-            cwd=REPO,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-            start_new_session=True,  # its own group: Ctrl-C here reaches us, not it
-            preexec_fn=default_sigint,
-        )
-    server = Server(kind, workload, port, proc, stderr_path)
-    try:
-        wait_accepting(server)
+    command = partial(server_command, kind, workload)
+    # SIGINT for ours (trio turns it into KeyboardInterrupt: a clean
+    # shutdown), SIGTERM for the anchors. SIGINT is reset to its default in
+    # the child: examples.websocket_echo does not do it itself.
+    stop_signal = signal.SIGINT if kind == "ours" else signal.SIGTERM
+    with serving(
+        where, kind, command, workdir, stop_signal, workload=workload, cwd=REPO, reset_sigint=True
+    ) as server:
         check_answer(server)
         yield server
-    finally:
-        stop(server)
 
 
 # -- the client -----------------------------------------------------------------------
@@ -581,16 +467,6 @@ def run_broadcast(where: Placement, workdir: Path, server: Server) -> dict[str, 
 
 
 # -- measuring --------------------------------------------------------------------------
-
-
-def figure(value: float, anchor: float, unit: str, higher_is_better: bool) -> dict[str, Any]:
-    return {
-        "value": value,
-        "anchor": anchor,
-        "ratio": value / anchor,
-        "unit": unit,
-        "better": "higher" if higher_is_better else "lower",
-    }
 
 
 @dataclass
@@ -744,15 +620,13 @@ def print_table(
         f"client-bound (client share >= {CLIENT_BOUND}): "
         + (", ".join(bound) + "; there the server's figure is a lower bound" if bound else "none")
     )
-    print()
-    print(f"{'figure':40} {'ours':>12} {'anchor':>12} {'ratio':>7}  unit")
-    for name, fig in figures.items():
+
+    def flag(name: str) -> str:
         quantity, _, anchor = name.partition("_vs_")
-        flag = "  [client-bound]" if is_client_bound(med, quantity, anchor) else ""
-        print(
-            f"{name:40} {fig['value']:>12,.2f} {fig['anchor']:>12,.2f} "
-            f"{fig['ratio']:>6.2f}x  {fig['unit']} ({fig['better']} is better){flag}"
-        )
+        return "  [client-bound]" if is_client_bound(med, quantity, anchor) else ""
+
+    print()
+    print_figures(figures, 40, flag=flag)
 
 
 def main() -> None:
@@ -773,13 +647,7 @@ def main() -> None:
     if (command := client_missing()) is not None:
         print(f"the load client is not installed; run:\n    {command}", file=sys.stderr)
         sys.exit(2)
-    where = placement()
-
-    def note(text: str) -> None:
-        print(f"note: {text}", file=sys.stderr, flush=True)
-
-    if not where.server:
-        note(where.note)
+    where = placement(PLACEMENT_NOTES)
     figures, med = measure_all(args.rounds, args.duration, where, note)
     if args.json:
         shares = [v for got in med.values() for k, v in got.items() if k.startswith("cpu_")]
