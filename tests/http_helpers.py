@@ -136,6 +136,25 @@ async def raw(port: int, data: bytes, host: str = "127.0.0.1") -> bytes:
             return b"".join(received)
 
 
+def multipart_body(
+    boundary: str,
+    parts: Iterable[tuple[str, str | None, bytes]],
+    preamble: bytes = b"",
+    epilogue: bytes = b"",
+) -> bytes:
+    """A multipart/form-data body of (name, filename or None, data) parts."""
+    out = preamble
+    for name, filename, data in parts:
+        disposition = f'form-data; name="{name}"'
+        if filename is not None:
+            disposition += f'; filename="{filename}"'
+        out += f"--{boundary}\r\nContent-Disposition: {disposition}\r\n".encode()
+        if filename is not None:
+            out += b"Content-Type: application/octet-stream\r\n"
+        out += b"\r\n" + data + b"\r\n"
+    return out + f"--{boundary}--\r\n".encode() + epilogue
+
+
 @asynccontextmanager
 async def http_server(**options: Any) -> AsyncIterator[int]:
     """Start a server on 127.0.0.1 and a free port inside the current node;

@@ -14,7 +14,7 @@ from urllib.parse import quote
 import pytest
 import trio
 
-from tests.http_helpers import ROOT, example, exchange, fetch, open_stream, raw
+from tests.http_helpers import ROOT, example, exchange, fetch, multipart_body, open_stream, raw
 
 ASSETS = ROOT / "examples" / "assets"
 
@@ -275,16 +275,7 @@ async def test_static_serves_files_under_static_and_the_rest_to_the_handler(
 def multipart(*parts: tuple[str, str | None, bytes]) -> tuple[list[tuple[str, str]], bytes]:
     """Headers and body of a multipart/form-data request of (name, filename, data)."""
     boundary = "----example-boundary-7MA4YWxk"
-    body = b""
-    for name, filename, data in parts:
-        disposition = f'form-data; name="{name}"'
-        if filename is not None:
-            disposition += f'; filename="{filename}"'
-        body += f"--{boundary}\r\nContent-Disposition: {disposition}\r\n".encode()
-        if filename is not None:
-            body += b"Content-Type: application/octet-stream\r\n"
-        body += b"\r\n" + data + b"\r\n"
-    body += f"--{boundary}--\r\n".encode()
+    body = multipart_body(boundary, parts)
     return [("Content-Type", f"multipart/form-data; boundary={boundary}")], body
 
 

@@ -20,22 +20,13 @@ from httpserver._cookies import format_set_cookie, parse
 from httpserver._errors import HttpError
 from httpserver._forms import MultipartParser, parse_content_type
 from httpserver._proxy import ProxyProtocolError, parse_proxy_line
-from tests.http_helpers import exchange, fetch, http_server, open_stream, raw
+from tests.http_helpers import exchange, fetch, http_server, multipart_body, open_stream, raw
 
 # -- multipart ------------------------------------------------------------------
 
 
 def multipart(boundary: str, parts: list[tuple[str, str | None, bytes]]) -> bytes:
-    out = b"preamble to ignore\r\n"
-    for name, filename, data in parts:
-        disposition = f'form-data; name="{name}"'
-        if filename is not None:
-            disposition += f'; filename="{filename}"'
-        out += f"--{boundary}\r\nContent-Disposition: {disposition}\r\n".encode()
-        if filename is not None:
-            out += b"Content-Type: application/octet-stream\r\n"
-        out += b"\r\n" + data + b"\r\n"
-    return out + f"--{boundary}--\r\nepilogue".encode()
+    return multipart_body(boundary, parts, b"preamble to ignore\r\n", b"epilogue")
 
 
 @settings(max_examples=150, deadline=None)
