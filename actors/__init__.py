@@ -20,6 +20,7 @@ GenServer and Supervisor.
     actors.run(main)
 """
 
+from . import lowlevel as lowlevel
 from ._api import demonitor as demonitor
 from ._api import exit as exit  # noqa: A004 - Erlang's name, used as actors.exit
 from ._api import join as join

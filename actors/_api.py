@@ -196,28 +196,6 @@ def exit(pid: Pid, reason: Any) -> None:  # noqa: A001 - Erlang's name
     target.exit_signal(caller.pid, reason, untrappable=kill)
 
 
-def end_process(pid: Pid, reason: Any) -> None:
-    """End `pid` with `reason` at its next checkpoint, trapping or not.
-
-    Not Erlang's `exit/2` (which cannot end a process "normal"): for the
-    layers above, e.g. a WebSocket whose socket closed ends its handler
-    with "normal". Internal: not exported by `actors`.
-    """
-    target = _process_of(pid)
-    if target is not None:
-        target.die(reason)
-
-
-def is_idle(pid: Pid) -> bool:
-    """Whether `pid` is dead, or parked in receive with nothing queued.
-
-    Internal, for the layers above: a WebSocket that must close lets its
-    handler answer the messages it already has first.
-    """
-    target = _process_of(pid)
-    return target is None or (target._parked and not target._queue)
-
-
 def trap_exits(flag: bool = True) -> bool:
     """Set the caller's trap-exit flag; return the old one."""
     caller = current("trap_exits")

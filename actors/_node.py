@@ -64,6 +64,8 @@ class Node:
         proc.alive = False
         proc.reason = reason
         proc._queue = None
+        if proc._watches is not None:
+            proc.end_watches()
         self.procs.pop(proc.pid._number, None)
         if proc.name is not None and self.names.get(proc.name) is proc:
             del self.names[proc.name]

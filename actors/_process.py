@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
     from ._node import Node
 
-__all__ = ["RUNNING", "Process", "by_task", "current", "find_current", "receive"]
+__all__ = ["RUNNING", "MailboxWatch", "Process", "by_task", "current", "find_current", "receive"]
 
 RUNNING: Final = object()
 """`Process.reason` of a process that is neither exiting nor dead."""
@@ -89,6 +89,7 @@ class Process:
         "_scanned",
         "_waiter",
         "_watchers",
+        "_watches",
         "alive",
         "fn",
         "name",
@@ -118,6 +119,7 @@ class Process:
         self._watchers: dict[Ref, Process] | None = None  # refs held on this process
         self._groups: set[object] | None = None
         self._aliases: set[Ref] | None = None  # refs of calls awaiting a reply
+        self._watches: list[MailboxWatch] | None = None  # see actors.lowlevel
 
     def __repr__(self) -> str:
         return f"<Process {self.pid!r} {getattr(self.fn, '__qualname__', self.fn)!r}>"
@@ -150,6 +152,8 @@ class Process:
             queue.clear()
             queue.extend(kept)
             self._scanned = 0  # positions moved: a parked receive looks again
+            if self._watches is not None:
+                self.check_watches()
         return removed
 
     def wake(self) -> None:
@@ -157,6 +161,21 @@ class Process:
         if self._parked:
             self._parked = False
             reschedule(self._waiter)  # type: ignore[arg-type]
+
+    def check_watches(self) -> None:
+        """Set the events of the mailbox watches whose condition now holds."""
+        watches = self._watches
+        if watches is None:
+            return
+        length = len(self._queue) if self._queue else 0
+        kept = [w for w in watches if not w.holds(self, length)]
+        self._watches = kept or None
+
+    def end_watches(self) -> None:
+        """The process ended: every watch is over."""
+        watches, self._watches = self._watches, None
+        for watch in watches or ():
+            watch.event.set()
 
     def _abort(self, _raise_cancel: object) -> Abort:
         self._parked = False
@@ -219,7 +238,10 @@ async def receive(*patterns: object, timeout: float | None = None) -> Any:
             if proc._budget:
                 proc._budget -= 1
                 await checkpoint_if_cancelled()
-                return _pop(queue, index)
+                msg = _pop(queue, index)
+                if proc._watches is not None:
+                    proc.check_watches()
+                return msg
             proc._budget = _FAST_RECEIVES
             await checkpoint()
             return await receive(*patterns, timeout=timeout)
@@ -233,6 +255,8 @@ async def receive(*patterns: object, timeout: float | None = None) -> Any:
     try:
         while True:
             proc._parked = True
+            if proc._watches is not None:
+                proc.check_watches()
             await wait_task_rescheduled(proc._abort)
             queue = proc._queue
             if queue:
@@ -250,6 +274,27 @@ async def receive(*patterns: object, timeout: float | None = None) -> Any:
         proc._budget = _FAST_RECEIVES
         if timer is not None and not timer.fired:
             proc.node.timers.cancel(timer)
+        if proc._watches is not None:
+            proc.check_watches()
+
+
+class MailboxWatch:
+    """One waiter of actors.lowlevel: idle (`below` is None), or the
+    mailbox shorter than `below` messages."""
+
+    __slots__ = ("below", "event")
+
+    def __init__(self, below: int | None) -> None:
+        self.below = below
+        self.event = trio.Event()
+
+    def holds(self, proc: Process, length: int) -> bool:
+        """Set the event if the condition holds now; say whether it did."""
+        below = self.below
+        if (proc._parked if below is None else length < below) or not proc.alive:
+            self.event.set()
+            return True
+        return False
 
 
 def _is(reason: Any, name: str) -> bool:

@@ -27,6 +27,7 @@ from ._gen_server import From, GenServer, Stop, call
 from ._ids import Down, Exit, Pid
 from ._patterns import ANY
 from ._process import current, receive
+from ._reasons import is_normal_exit
 
 __all__ = [
     "Supervisor",
@@ -366,18 +367,11 @@ def _restarts(spec: ChildSpec, reason: Any) -> bool:
         return True
     if spec.restart == "temporary":
         return False
-    return not _is_normal(reason)
-
-
-def _is_normal(reason: Any) -> bool:
-    """ "normal", "shutdown" or ("shutdown", anything): an exit on purpose."""
-    if type(reason) is str:
-        return reason in ("normal", "shutdown")
-    return type(reason) is tuple and len(reason) == 2 and reason[0] == "shutdown"
+    return not is_normal_exit(reason)
 
 
 def _level(reason: Any) -> int:
-    return logging.INFO if _is_normal(reason) else logging.ERROR
+    return logging.INFO if is_normal_exit(reason) else logging.ERROR
 
 
 def _names(group: list[_Child]) -> str:
