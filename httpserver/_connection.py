@@ -190,7 +190,7 @@ class Connection:
             else:
                 parser.next_event()  # the EndOfMessage of a body-less request
             if req.is_websocket and self.server.upgrade is not None:
-                await self.server.upgrade(req, self)
+                await self.server.upgrade(req)
                 return
             if static is not None and req.method in ("GET", "HEAD") and is_static(req.target):
                 await serve_static(req, static)

@@ -63,6 +63,10 @@ def _is_origins(v: Any) -> bool:
     )
 
 
+def _is_pending(v: Any) -> bool:
+    return isinstance(v, tuple | list) and len(v) == 2 and all(_is_int(1)(n) for n in v)
+
+
 # name, default, check, what a good value is
 _TABLE: list[tuple[str, Any, Callable[[Any], bool], str]] = [
     ("loop", None, callable, "an async function taking a Req"),
@@ -88,6 +92,8 @@ _TABLE: list[tuple[str, Any, Callable[[Any], bool], str]] = [
     ("ws_autoexit", True, _is_bool, "True or False"),
     ("ws_max_message", 16 * 1024 * 1024, _is_int(1), "a number of bytes >= 1"),
     ("ws_max_queue", 16 * 1024 * 1024, _is_int(1), "a number of bytes >= 1"),
+    ("ws_max_fragments", 1024, _is_int(1), "an int >= 1"),
+    ("ws_max_pending", (64, 1024 * 1024), _is_pending, "a pair (messages >= 1, bytes >= 1)"),
     ("ws_ping_interval", 30.0, _is_seconds, "seconds > 0"),
     ("ws_ping_timeout", 20.0, _is_seconds, "seconds > 0"),
     ("ws_compress", True, _is_bool, "True or False"),
@@ -123,6 +129,8 @@ class Options:
     ws_autoexit: bool
     ws_max_message: int
     ws_max_queue: int
+    ws_max_fragments: int
+    ws_max_pending: tuple[int, int]
     ws_ping_interval: float
     ws_ping_timeout: float
     ws_compress: bool
@@ -146,6 +154,7 @@ class Options:
             if name in given and not check(value):
                 raise ValueError(f"bad server option {name}={value!r}: it must be {good}")
             values[name] = value
+        values["ws_max_pending"] = tuple(values["ws_max_pending"])
         if values["static"] is not None:
             values["static"] = str(Path(values["static"]).resolve())
         return cls(**values)

@@ -396,6 +396,11 @@ class Req:
     def started(self) -> bool:
         return self._phase != _NOTHING_SENT
 
+    def _mark_answered(self, status: int) -> None:
+        """The response went out by another way (httpserver.lowlevel)."""
+        self._phase = _DONE
+        self.status = status
+
 
 class AccessLog(NamedTuple):
     """What `access_log` receives after each response (misultin's fields)."""

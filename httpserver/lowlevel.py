@@ -1,0 +1,84 @@
+"""What a protocol built on top of httpserver needs beyond the public API.
+
+`switch_protocols` is cowboy's switch_protocol: it answers the request with
+101 Switching Protocols (with the server's own headers), marks the request
+answered, drops the HTTP parser, and hands the connection over as a
+`Takeover`: the stream, the bytes the client sent past the request, the
+server's options, its listener and its sessions. From then on the caller's
+protocol owns the stream; the connection process closes it when the
+protocol returns, however it ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import trio
+
+import actors
+
+from ._errors import ResponseError
+from ._response import SERVER_LINE, date_line, encode_headers, status_line
+from ._sessions import COOKIE
+
+if TYPE_CHECKING:
+    from ._listener import Server
+    from ._options import Options
+    from ._req import Req
+
+__all__ = ["Takeover", "switch_protocols"]
+
+
+class Takeover:
+    """A connection handed over to another protocol after a 101."""
+
+    __slots__ = ("_server", "leftover", "stream")
+
+    def __init__(self, server: Server, stream: trio.abc.Stream, leftover: bytes) -> None:
+        self._server = server
+        self.stream = stream
+        self.leftover = leftover  # sent by the client after the request head
+
+    @property
+    def options(self) -> Options:
+        """The validated options of the server the connection came to."""
+        return self._server.options
+
+    @property
+    def listener(self) -> actors.Pid:
+        """The server's listener process: when it exits, the server stops."""
+        pid = self._server.pid
+        assert pid is not None
+        return pid
+
+    def session(self, req: Req) -> tuple[str, Any] | None:
+        """(id, state) of the HTTP session `req` carries, if it is valid."""
+        session_id = req.cookies.get(COOKIE)
+        found = self._server.sessions.lookup(session_id, req.peer[0])
+        if found is None or session_id is None:
+            return None
+        return session_id, found.state
+
+    async def save_session(self, req: Req, session_id: str, state: Any) -> None:
+        """Store `state` for `req`'s session; ValueError if the id is unknown."""
+        await self._server.sessions.save(session_id, state, req.peer[0])
+
+
+async def switch_protocols(req: Req, headers: Mapping[str, str]) -> Takeover:
+    """Answer `req` with 101 and `headers`; hand its connection over.
+
+    Raises ResponseError if a response was already started.
+    """
+    if req.started:
+        raise ResponseError("cannot switch protocols: the response was already sent")
+    extra, _ = encode_headers(headers)
+    conn = req._conn
+    head = b"".join([status_line(101), *extra, SERVER_LINE, date_line(), b"\r\n"])
+    req._mark_answered(101)
+    parser = conn.parser
+    leftover = bytes(parser.trailing_data[0]) if parser is not None else b""
+    conn.parser = None  # HTTP is over: its parser is not kept
+    conn.upgraded = True
+    await conn.stream.send_all(head)
+    return Takeover(conn.server, conn.stream, leftover)
