@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ssl
+import struct
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
@@ -153,3 +154,27 @@ async def open_ws(port: int, path: str = "/", **kwargs: Any) -> AsyncIterator[Ws
     assert isinstance(answer, AcceptConnection), answer
     async with stream:
         yield WsClient(stream, conn, answer)
+
+
+def client_frame(
+    opcode: int,
+    payload: bytes = b"",
+    fin: bool = True,
+    rsv1: bool = False,
+    length: int | None = None,
+) -> bytes:
+    """A masked client frame built by hand (RFC 6455 5.2), for frames a
+    polite client library would not send: `length` may declare more
+    payload than follows."""
+    first = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode
+    declared = len(payload) if length is None else length
+    if declared < 126:
+        head = struct.pack("!BB", first, 0x80 | declared)
+    elif declared < 65536:
+        head = struct.pack("!BBH", first, 0x80 | 126, declared)
+    else:
+        head = struct.pack("!BBQ", first, 0x80 | 127, declared)
+    if len(payload) > 4096:  # a zero key (allowed) spares masking megabytes in Python
+        return head + bytes(4) + payload
+    mask = b"\x11\x22\x33\x44"
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))

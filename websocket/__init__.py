@@ -14,6 +14,7 @@
 """
 
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from ._broadcast import broadcast as broadcast
@@ -23,7 +24,7 @@ __all__ = ["Ws", "broadcast", "upgrade_handler"]
 
 
 def upgrade_handler(options: Any) -> Callable[..., Awaitable[None]]:
-    """The coroutine function httpserver calls for an upgrade request."""
+    """The coroutine function httpserver calls with an upgrade request."""
     from ._reader import serve_websocket
 
-    return serve_websocket
+    return partial(serve_websocket, options)

@@ -29,11 +29,12 @@ def broadcast(targets: Iterable[Ws] | object, data: str | bytes) -> int:
     payload = frame(data)
     sent = 0
     for ws in sockets:
-        if not ws._open:
+        sock = ws._sock  # None once the socket ended
+        if sock is None or not sock.open:
             continue
-        if ws._deflate:
-            ws.send(data)
+        if sock.compressed:
+            sock.send(data)
         else:
-            ws.push(payload)
+            sock.push(payload)
         sent += 1
     return sent

@@ -1,7 +1,10 @@
-"""The opening handshake (RFC 6455 section 4.2), on a request h11 parsed.
+"""The opening handshake (RFC 6455 section 4.2) on a request httpserver parsed.
 
 Every refusal is one HTTP status: 400 for a malformed upgrade, 403 for an
 Origin not allowed, 426 (with the version we speak) for another version.
+A permessage-deflate offer (RFC 7692) with an unknown parameter, a bad value
+or a repeated parameter is declined, as RFC 7692 section 5 says, and the
+next offer, if any, is considered: the socket then opens uncompressed.
 """
 
 from __future__ import annotations
@@ -11,26 +14,28 @@ import binascii
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from wsproto.extensions import PerMessageDeflate
-from wsproto.handshake import server_extensions_handshake
 from wsproto.utilities import generate_accept_token
 
 from httpserver import HttpError
-from httpserver._response import SERVER_LINE, date_line
+
+from ._limits import BoundedDeflate
 
 if TYPE_CHECKING:
     from httpserver import Options, Req
 
 __all__ = ["Handshake", "negotiate"]
 
+_NO_VALUE = frozenset({"server_no_context_takeover", "client_no_context_takeover"})
+_BITS = frozenset({"server_max_window_bits", "client_max_window_bits"})
+
 
 @dataclass(frozen=True, slots=True)
 class Handshake:
-    """What was agreed: the 101 response to send, and its choices."""
+    """What was agreed: the 101's headers, and the choices made."""
 
-    response: bytes
+    headers: dict[str, str]
     subprotocol: str | None
-    deflate: PerMessageDeflate | None
+    deflate: BoundedDeflate | None
 
 
 def _tokens(values: list[str]) -> list[str]:
@@ -48,6 +53,61 @@ def _valid_key(key: str) -> bool:
         return False
 
 
+def _one(req: Req, name: str) -> str | None:
+    """The single value of header `name`; 400 if it was sent more than once."""
+    values = req.headers.getall(name)
+    if len(values) > 1:
+        raise _refuse(400, f"{name} must be sent once")
+    return values[0] if values else None
+
+
+def deflate_params(offer: str) -> list[str] | None:
+    """The parameters of one permessage-deflate offer, normalised, or None
+    when the offer must be declined (RFC 7692 sections 5 and 7.1)."""
+    name, *params = (p.strip() for p in offer.split(";"))
+    if name.lower() != "permessage-deflate":
+        return None
+    seen: set[str] = set()
+    normal = []
+    for param in params:
+        key, eq, value = (p.strip() for p in param.partition("="))
+        key = key.lower()
+        if key in seen:
+            return None
+        seen.add(key)
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            value = value[1:-1]
+        if key in _NO_VALUE:
+            if eq:
+                return None
+            normal.append(key)
+        elif key in _BITS:
+            valid = value.isdigit() and len(value) <= 2 and 8 <= int(value) <= 15
+            if (eq or key == "server_max_window_bits") and not valid:
+                return None
+            if key == "server_max_window_bits":
+                if int(value) < 9:  # zlib cannot deflate with a 256-byte window
+                    return None
+                normal.append(f"{key}={int(value)}")
+            # client_max_window_bits is the client's promise or question: we
+            # inflate with the largest window, which reads any smaller one.
+        else:
+            return None
+    return normal
+
+
+def _negotiate_deflate(values: list[str]) -> tuple[BoundedDeflate, str] | None:
+    for offer in _tokens(values):
+        params = deflate_params(offer)
+        if params is None:
+            continue
+        deflate = BoundedDeflate()
+        answer = deflate.accept("; ".join(["permessage-deflate", *params]))
+        assert isinstance(answer, str)  # the parameters were checked above
+        return deflate, f"permessage-deflate; {answer}" if answer else "permessage-deflate"
+    return None
+
+
 def negotiate(req: Req, options: Options) -> Handshake:
     """Check the upgrade request; agree on subprotocol and extensions."""
     headers = req.headers
@@ -57,45 +117,33 @@ def negotiate(req: Req, options: Options) -> Handshake:
         raise _refuse(400, "Connection must include Upgrade")
     if "websocket" not in [t.lower() for t in _tokens(headers.getall("upgrade"))]:
         raise _refuse(400, "Upgrade must be websocket")
-    if headers.get("sec-websocket-version") != "13":
+    if _one(req, "sec-websocket-version") != "13":
         refusal = _refuse(426, "this server speaks WebSocket version 13 (RFC 6455)")
         refusal.headers = {"Sec-WebSocket-Version": "13", "Upgrade": "websocket"}
         raise refusal
-    key = headers.get("sec-websocket-key", "") or ""
+    key = _one(req, "sec-websocket-key") or ""
     if not _valid_key(key):
-        raise _refuse(400, "Sec-WebSocket-Key must be 16 bytes in base64")
+        raise _refuse(400, "Sec-WebSocket-Key must be 16 bytes in base64, sent once")
     origin = headers.get("origin")
     if options.ws_origins is not None and origin not in options.ws_origins:
         raise _refuse(403, f"origin {origin!r} is not allowed")
 
+    answer = {
+        "Upgrade": "websocket",
+        "Connection": "Upgrade",
+        "Sec-WebSocket-Accept": generate_accept_token(key.encode("ascii")).decode("ascii"),
+    }
     subprotocol = None
     offered = _tokens(headers.getall("sec-websocket-protocol"))
     for mine in options.ws_subprotocols:
         if mine in offered:
             subprotocol = mine
+            answer["Sec-WebSocket-Protocol"] = mine
             break
 
     deflate = None
-    extensions_header = None
     if options.ws_compress:
-        candidate = PerMessageDeflate()
-        accepted = server_extensions_handshake(
-            _tokens(headers.getall("sec-websocket-extensions")), [candidate]
-        )
-        if accepted is not None:
-            deflate, extensions_header = candidate, accepted
-
-    lines = [
-        b"HTTP/1.1 101 Switching Protocols\r\n",
-        b"Upgrade: websocket\r\n",
-        b"Connection: Upgrade\r\n",
-        b"Sec-WebSocket-Accept: %b\r\n" % generate_accept_token(key.encode("ascii")),
-        SERVER_LINE,
-        date_line(),
-    ]
-    if subprotocol is not None:
-        lines.append(b"Sec-WebSocket-Protocol: %b\r\n" % subprotocol.encode("latin-1"))
-    if extensions_header is not None:
-        lines.append(b"Sec-WebSocket-Extensions: %b\r\n" % extensions_header)
-    lines.append(b"\r\n")
-    return Handshake(b"".join(lines), subprotocol, deflate)
+        agreed = _negotiate_deflate(headers.getall("sec-websocket-extensions"))
+        if agreed is not None:
+            deflate, answer["Sec-WebSocket-Extensions"] = agreed
+    return Handshake(answer, subprotocol, deflate)

@@ -1,258 +1,378 @@
-"""The reader: the connection process after the upgrade.
+"""The reader: the connection process after the upgrade, and the owner of
+the socket.
 
-A helper task reads frames and turns them into messages for the handler;
-the process's own task, which traps exits, runs the rest from its mailbox:
-the closing handshake (whoever starts it), pings for idle sockets, and the
-ends of the handler and the writer. Every close frame goes out through the
-writer, behind what was already queued, so nothing sent before it is lost.
+A helper task (`_inbound`) reads frames and turns them into messages for
+the handler, reading no more while the handler has `ws_max_pending`
+waiting. The process's own task (`_Reader.run`) traps exits and decides
+everything else from its mailbox: the closing handshake (whoever starts
+it), failing the connection, pings for silent sockets, and the ends of the
+handler, the writer and the listener. Every close frame goes out through
+the writer, behind what was already queued, so nothing sent before it is
+lost. However the socket ends, `serve_websocket` releases it last.
+
+Failing the connection (RFC 6455 section 7.1.7) happens in `_Reader.fail`
+alone: nothing more reaches the handler, the close frame goes out, the
+sending side is shut, and what the peer still sends is read and dropped
+(bounded in bytes and time) so that it reads the close code rather than a
+reset.
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
 from typing import TYPE_CHECKING, Any, Final
 
 import trio
 from wsproto.connection import Connection, ConnectionState, ConnectionType
-from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessage
+from wsproto.events import BytesMessage, CloseConnection, Ping, TextMessage
 from wsproto.extensions import Extension
 from wsproto.frame_protocol import CloseReason
 
 import actors
-from actors._api import end_process, is_idle
+import actors.lowlevel
+from httpserver.lowlevel import switch_protocols
 
+from . import _close_codes as close_codes
+from ._frames import ping_frame
 from ._handshake import negotiate
+from ._limits import Limits
+from ._socket import Socket
 from ._writer import writer_main
 from ._ws import Ws, by_handler
 
 if TYPE_CHECKING:
     from httpserver import Options, Req
-    from httpserver._connection import Connection as HttpConnection
 
 __all__ = ["serve_websocket"]
 
-CLOSE_TIMEOUT: Final = 5.0  # how long a closing handshake may take
+CLOSE_TIMEOUT: Final = 5.0  # how long a closing handshake (or a drain) may take
 HANDLER_GRACE: Final = 1.0  # how long a closing socket waits for its handler
 RECV_SIZE: Final = 65536
+EVENTS_PER_CHECKPOINT: Final = 256  # frames parsed before other tasks get a turn
 
 
-async def serve_websocket(req: Req, conn: HttpConnection) -> None:
-    """Complete the handshake on `conn`, then serve the socket until it ends."""
-    options = conn.server.options
+async def serve_websocket(options: Options, req: Req) -> None:
+    """Complete the handshake on `req`'s connection, then serve the socket
+    until it ends. Runs in the connection process."""
     handshake = negotiate(req, options)
-    leftover = conn.parser.trailing_data[0] if conn.parser is not None else b""
-    conn.parser = None  # HTTP is over: its parser is not kept
-    await conn.stream.send_all(handshake.response)
-    req.status = 101
-    req._phase = 3
-    conn.upgraded = True
-    extensions: list[Extension] | None = (
-        [handshake.deflate] if handshake.deflate is not None else None
-    )
-    wsconn = Connection(ConnectionType.SERVER, extensions=extensions, trailing_data=leftover)
-    ws = Ws(req, conn, wsconn, handshake, options)
-    actors.trap_exits()
-    ws.writer = actors.spawn(writer_main, ws, link=True)
+    takeover = await switch_protocols(req, handshake.headers)
+    limits = Limits(options.ws_max_message, options.ws_max_fragments)
+    extensions: list[Extension] = [limits]
+    if handshake.deflate is not None:
+        handshake.deflate.limits = limits
+        extensions.insert(0, handshake.deflate)  # Limits counts inflated bytes
+    wsconn = Connection(ConnectionType.SERVER, extensions, trailing_data=takeover.leftover)
+    sock = Socket(takeover.stream, handshake.deflate, options.ws_max_queue)
+    ws = sock.handle = Ws(sock, req, takeover, handshake.subprotocol)
     assert options.ws_loop is not None
-    ws.handler = actors.spawn(options.ws_loop, ws, link=True)
-    by_handler[ws.handler] = ws
-    reason: Any = "normal"
+    actors.trap_exits()
     try:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(_read_frames, ws, options)
-            reason = await _Closing(ws, options).run()
-            nursery.cancel_scope.cancel()
+        sock.writer = actors.spawn(writer_main, sock, link=True)
+        sock.handler = ws._handler = actors.spawn(options.ws_loop, ws, link=True)
+        by_handler[sock.handler] = ws
+        reason = await _Reader(sock, wsconn, limits, options, takeover.listener).run()
     finally:
-        by_handler.pop(ws.handler, None)
-        end_process(ws.writer, "normal")
+        if sock.handler is not None:
+            by_handler.pop(sock.handler, None)
+        sock.release()
     if reason != "normal":
         raise actors.ProcessExit(reason)
 
 
-async def _read_frames(ws: Ws, options: Options) -> None:
-    """Frames in, messages out: ("browser", data) to the handler."""
-    wsconn = ws._wsconn
-    stream = ws._conn.stream
-    handler = ws.handler
-    reader = ws.reader
-    limit = options.ws_max_message
-    parts: list[Any] = []
-    size = 0
-    while True:
-        for event in wsconn.events():
-            kind = type(event)
-            if kind is TextMessage or kind is BytesMessage:
-                data = event.data  # type: ignore[attr-defined]
-                if event.message_finished and not parts:  # type: ignore[attr-defined]
-                    if len(data) > limit:
-                        actors.send(reader, ("$fail", CloseReason.MESSAGE_TOO_BIG, "too big"))
-                        return
-                    actors.send(handler, ("browser", data if kind is TextMessage else bytes(data)))
-                    continue
-                parts.append(data)
-                size += len(data)
-                if size > limit:
-                    actors.send(reader, ("$fail", CloseReason.MESSAGE_TOO_BIG, "too big"))
-                    return
-                if event.message_finished:  # type: ignore[attr-defined]
-                    whole = "".join(parts) if kind is TextMessage else b"".join(parts)
-                    parts, size = [], 0
-                    actors.send(handler, ("browser", whole))
-            elif kind is Ping:
-                ws.to_writer(wsconn.send(event.response()))  # type: ignore[attr-defined]
-            elif kind is Pong:
-                pass  # any frame counts as a sign of life, below
-            elif kind is CloseConnection:
-                if wsconn.state is ConnectionState.OPEN:  # wsproto failed the frames
-                    actors.send(reader, ("$fail", event.code, event.reason))  # type: ignore[attr-defined]
-                else:
-                    actors.send(reader, ("$peer_closed", event.code))  # type: ignore[attr-defined]
-                return
-        try:
-            data = await stream.receive_some(RECV_SIZE)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            data = b""
-        if not data:
-            actors.send(reader, ("$eof",))
-            return
-        ws.last_seen = trio.current_time()
-        wsconn.receive_data(data)
-
-
-def _normal(reason: Any) -> bool:
-    return reason in ("normal", "shutdown") if type(reason) is str else False
-
-
-class _Closing:
-    """The mailbox side of the reader: who closes, and when it is over."""
+class _Reader:
+    """The reader's state: who closed, what is pending at the handler."""
 
     __slots__ = (
         "deadline",
+        "drained",
+        "ended",
+        "failing",
         "got_close",
         "handler_told",
+        "inbound",
+        "inbound_scope",
+        "limits",
         "listener",
         "options",
+        "paused",
         "ping_sent_at",
         "reason",
         "sent_close",
-        "ws",
+        "sizes",
+        "sizes_total",
+        "sock",
+        "wsconn",
     )
 
-    def __init__(self, ws: Ws, options: Options) -> None:
-        self.ws = ws
+    def __init__(
+        self,
+        sock: Socket,
+        wsconn: Connection,
+        limits: Limits,
+        options: Options,
+        listener: actors.Pid,
+    ) -> None:
+        self.sock = sock
+        self.wsconn = wsconn
+        self.limits = limits
         self.options = options
+        self.listener = listener
+        self.inbound_scope = trio.CancelScope()
         self.sent_close = False  # our close frame is on the wire
-        self.got_close = False  # the peer's close frame came
+        self.got_close = False  # the peer's close frame came (or we wait for none)
+        self.failing = False
+        self.drained = False  # failing: the peer closed its side, or sent too much
+        self.ended = False
+        self.inbound = "reading"  # then "draining" or "done"
         self.deadline = math.inf  # for the closing handshake
         self.ping_sent_at: float | None = None
+        self.paused = False  # not reading: the handler has enough waiting
         self.handler_told = False
         self.reason: Any = "normal"  # the reader's own exit reason
-        listener = ws._conn.server.pid
-        self.listener = listener
+        self.sizes: deque[int] = deque()  # of the messages handed over, newest last
+        self.sizes_total = 0
 
-    def close(self, code: int, reason: str = "") -> None:
-        """Start our side of the closing handshake (once)."""
-        ws = self.ws
-        if ws._open:
-            ws._open = False
-            assert ws.writer is not None
-            actors.send(ws.writer, ("$close", code, reason))
-        if self.deadline == math.inf:
-            self.deadline = trio.current_time() + CLOSE_TIMEOUT
+    async def run(self) -> Any:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._inbound)
+            try:
+                await self._mailbox()
+            finally:
+                nursery.cancel_scope.cancel()
+        return self.reason
 
-    def tell_handler(self) -> None:
+    # -- frames in ---------------------------------------------------------------
+
+    async def _inbound(self) -> None:
+        reader = self.sock.reader
+        with self.inbound_scope:
+            end = await self._read_frames()
+            actors.send(reader, end)
+            if end[0] != "$fail":
+                self.inbound = "done"  # the peer closed, or went away
+                return
+        # Failing (decided here, or by `fail` cancelling the scope): drain.
+        self.inbound = "draining"
+        await self._drain()
+        self.inbound = "done"
+        actors.send(reader, ("$drained",))
+
+    async def _read_frames(self) -> tuple[Any, ...]:
+        """Frames in, ("browser", data) out, until the socket closes or fails."""
+        sock = self.sock
+        wsconn = self.wsconn
+        limits = self.limits
+        stream = sock.stream
+        handler = sock.handler
+        max_messages, max_bytes = self.options.ws_max_pending
+        parts: list[Any] = []
+        parsed = 0
+        while True:
+            for event in wsconn.events():
+                kind = type(event)
+                if kind is TextMessage or kind is BytesMessage:
+                    data = event.data  # type: ignore[attr-defined]
+                    if not event.message_finished:  # type: ignore[attr-defined]
+                        parts.append(data)
+                    else:
+                        if parts:
+                            parts.append(data)
+                            data = "".join(parts) if kind is TextMessage else b"".join(parts)
+                            parts = []
+                        elif kind is BytesMessage:
+                            data = bytes(data)
+                        actors.send(handler, ("browser", data))
+                        self.sizes.append(limits.size)
+                        self.sizes_total += limits.size
+                        if len(self.sizes) >= max_messages or self.sizes_total >= max_bytes:
+                            await self._room_at_handler()
+                elif kind is Ping:
+                    sock.answer_ping(bytes(event.payload))  # type: ignore[attr-defined]
+                elif kind is CloseConnection:
+                    code: int = event.code  # type: ignore[attr-defined]
+                    if wsconn.state is ConnectionState.OPEN:  # the frames were bad
+                        why = limits.failure or (code, event.reason or "")  # type: ignore[attr-defined]
+                        return ("$fail", *why)
+                    return ("$peer_closed", code)
+                parsed += 1
+                if parsed >= EVENTS_PER_CHECKPOINT:
+                    parsed = 0
+                    await trio.lowlevel.checkpoint()
+            try:
+                data = await stream.receive_some(RECV_SIZE)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                data = b""
+            if not data:
+                return ("$eof",)
+            sock.last_seen = trio.current_time()
+            wsconn.receive_data(data)
+
+    async def _room_at_handler(self) -> None:
+        """Wait while the handler has `ws_max_pending` messages or bytes
+        waiting (one message alone always goes through): nothing more is
+        read from the socket meanwhile, and TCP slows the client down.
+
+        The sizes of the messages handed over are kept newest last, and
+        trimmed to the handler's mailbox length: exact when the handler
+        takes them in order, and never an underestimate."""
+        handler = self.sock.handler
+        assert handler is not None
+        max_messages, max_bytes = self.options.ws_max_pending
+        sizes = self.sizes
+        while True:
+            waiting = actors.lowlevel.mailbox_len(handler)
+            while len(sizes) > waiting:
+                self.sizes_total -= sizes.popleft()
+            if waiting == 0 or (waiting < max_messages and self.sizes_total < max_bytes):
+                self.paused = False
+                return
+            self.paused = True
+            await actors.lowlevel.wait_mailbox_below(handler, waiting)
+
+    async def _drain(self) -> None:
+        """Read and drop what the peer still sends, until it closes its side
+        or twice the largest message went by: a peer in the middle of a
+        message that was refused at its header still has that much to send."""
+        stream = self.sock.stream
+        budget = 2 * self.options.ws_max_message
+        while budget > 0:
+            try:
+                data = await stream.receive_some(RECV_SIZE)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                return
+            if not data:
+                return
+            budget -= len(data)
+
+    # -- the mailbox ---------------------------------------------------------------
+
+    def _done(self) -> bool:
+        if self.ended:
+            return True
+        return self.sent_close and self.got_close and (self.drained or not self.failing)
+
+    async def _mailbox(self) -> None:
+        sock = self.sock
+        while not self._done():
+            try:
+                msg = await actors.receive(timeout=self._timeout())
+            except actors.ReceiveTimeout:
+                await self._on_timeout()
+                continue
+            match msg:
+                case ("$peer_closed", code):
+                    self.got_close = True
+                    await self._grace()
+                    self._tell_handler()
+                    # Answer with the peer's code, as RFC 6455 section 5.5.1 suggests.
+                    sock.close(1000 if code in (CloseReason.NO_STATUS_RCVD, None) else code)
+                    self._start_deadline()
+                case ("$fail", code, why):
+                    await self.fail((code, why))
+                case ("$overflow",):
+                    await self.fail(close_codes.CLIENT_NOT_READING, grace=False)
+                case ("$eof",):
+                    self.ended = True
+                case ("$close_sent",):
+                    self.sent_close = True
+                    self._start_deadline()
+                    if self.failing:
+                        await self._shut_sending_side()
+                case ("$drained",):
+                    self.drained = True
+                case actors.Exit(pid, reason) if pid == sock.handler:
+                    self.handler_told = True
+                    sock.close(*close_codes.for_handler_exit(reason))
+                    self._start_deadline()
+                case actors.Exit(pid, reason) if pid == sock.writer:
+                    if not (actors.lowlevel.is_normal_exit(reason) and self.sent_close):
+                        self.ended = True  # the writer could not write: the socket is gone
+                case actors.Exit(pid, reason) if pid == self.listener:
+                    self.reason = reason
+                    self._tell_handler()
+                    sock.close(*close_codes.GOING_AWAY)
+                    self._start_deadline()
+                case _:
+                    pass
+        self._tell_handler()
+
+    async def fail(self, why: tuple[int, str], grace: bool = True) -> None:
+        """Fail the connection with close code and reason `why`: the one
+        place a socket is failed (RFC 6455 section 7.1.7)."""
+        if self.failing or self.ended:
+            return
+        self.failing = True
+        self.got_close = True  # a failed connection waits for no close frame
+        self.inbound_scope.cancel()  # nothing more reaches the handler
+        self.drained = self.inbound == "done"  # else it drains now
+        if grace:
+            await self._grace()
+        self._tell_handler()
+        self.sock.close(*why)  # after an overflow the writer has it already
+        self._start_deadline()
+
+    async def _shut_sending_side(self) -> None:
+        """After a failing close frame: FIN, so the peer sees the close."""
+        stream = self.sock.stream
+        if isinstance(stream, trio.SocketStream):
+            try:
+                await stream.send_eof()
+            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                self.ended = True
+
+    async def _grace(self) -> None:
+        """Let the handler answer the messages it already has (bounded), so
+        its answers go out before the close frame. Waits for an event."""
+        handler = self.sock.handler
+        if handler is None or self.handler_told:
+            return
+        with trio.move_on_after(HANDLER_GRACE):
+            await actors.lowlevel.wait_idle(handler)
+
+    def _tell_handler(self) -> None:
         """The socket is closing: end the handler ("normal") with
         ws_autoexit, or send it "closed"."""
         if self.handler_told:
             return
         self.handler_told = True
-        handler = self.ws.handler
+        handler = self.sock.handler
         assert handler is not None
         if self.options.ws_autoexit:
-            end_process(handler, "normal")
+            actors.lowlevel.end_process(handler, "normal")
         else:
             actors.send(handler, "closed")
 
-    async def let_handler_finish(self) -> None:
-        """Before a close, let the handler answer the messages it already
-        has (bounded), so that its answers go out before the close frame."""
-        handler = self.ws.handler
-        assert handler is not None
-        with trio.move_on_after(HANDLER_GRACE):
-            while not is_idle(handler):
-                await trio.lowlevel.checkpoint()
+    def _start_deadline(self) -> None:
+        if self.deadline == math.inf:
+            self.deadline = trio.current_time() + CLOSE_TIMEOUT
 
-    def timeout(self) -> float:
+    # -- timers --------------------------------------------------------------------
+
+    def _timeout(self) -> float:
         now = trio.current_time()
         if self.deadline != math.inf:
             return max(0.0, self.deadline - now)
         if self.ping_sent_at is not None:
             return max(0.0, self.ping_sent_at + self.options.ws_ping_timeout - now)
-        return max(0.0, self.ws.last_seen + self.options.ws_ping_interval - now)
+        return max(0.0, self.sock.last_seen + self.options.ws_ping_interval - now)
 
-    async def run(self) -> Any:
-        ws = self.ws
-        while not (self.sent_close and self.got_close):
-            try:
-                msg = await actors.receive(timeout=self.timeout())
-            except actors.ReceiveTimeout:
-                if self.on_timeout():
-                    break
-                continue
-            match msg:
-                case ("$peer_closed", code):
-                    self.got_close = True
-                    await self.let_handler_finish()
-                    self.tell_handler()
-                    # Answer with the peer's code, as RFC 6455 7.1.5 suggests.
-                    self.close(1000 if code in (CloseReason.NO_STATUS_RCVD, None) else code)
-                case ("$fail", code, why):
-                    await self.let_handler_finish()
-                    self.tell_handler()
-                    self.close(code, why)
-                    self.got_close = True  # a failed connection waits for nothing
-                case ("$eof",):
-                    self.tell_handler()
-                    break
-                case ("$overflow",):
-                    self.tell_handler()
-                    self.close(1008, "the client is not reading")
-                    self.got_close = True
-                case ("$close_sent",):
-                    self.sent_close = True
-                    if self.deadline == math.inf:
-                        self.deadline = trio.current_time() + CLOSE_TIMEOUT
-                case actors.Exit(pid, reason) if pid == ws.handler:
-                    self.handler_told = True
-                    self.close(1000 if _normal(reason) else 1011)
-                case actors.Exit(pid, reason) if pid == ws.writer:
-                    if not _normal(reason) or not self.sent_close:
-                        break  # the writer could not write: the socket is gone
-                case actors.Exit(pid, reason) if pid == self.listener:
-                    self.reason = reason
-                    self.tell_handler()
-                    self.close(1001, "the server is going away")
-                case _:
-                    pass
-        self.tell_handler()
-        return self.reason
-
-    def on_timeout(self) -> bool:
-        """A deadline passed; True when the socket should end now."""
+    async def _on_timeout(self) -> None:
         now = trio.current_time()
-        ws = self.ws
+        sock = self.sock
         if self.deadline != math.inf:
-            return now >= self.deadline  # the closing handshake took too long
+            self.ended = now >= self.deadline  # the closing handshake took too long
+            return
+        if self.paused:  # we are not reading: the peer's silence is ours
+            sock.last_seen = now
+            self.ping_sent_at = None
+            return
         if self.ping_sent_at is not None:
-            if ws.last_seen >= self.ping_sent_at:
+            if sock.last_seen >= self.ping_sent_at:
                 self.ping_sent_at = None  # the peer answered
-                return False
-            if now >= self.ping_sent_at + self.options.ws_ping_timeout:
-                self.tell_handler()
-                self.close(1011, "ping timeout")
-                self.got_close = True
-            return False
-        if now >= ws.last_seen + self.options.ws_ping_interval and ws._open:
+            elif now >= self.ping_sent_at + self.options.ws_ping_timeout:
+                await self.fail(close_codes.PING_TIMEOUT, grace=False)
+            return
+        if now >= sock.last_seen + self.options.ws_ping_interval and sock.open:
             self.ping_sent_at = now
-            ws.to_writer(ws._wsconn.send(Ping(payload=b"trio-misultin")))
-        return False
+            sock.to_writer(ping_frame(b"trio-misultin"))

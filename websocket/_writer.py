@@ -2,7 +2,10 @@
 
 It takes everything waiting in its mailbox at once and writes it with one
 send, so a burst costs one syscall. A ("$close", code, reason) message sends
-the close frame behind all that was queued before it, then the writer ends.
+the close frame behind all that was queued before it; the writer then tells
+the reader and ends. After an overflow (`Socket.purge`) what is queued is
+dropped and the close frame (1008, queued by `Socket.to_writer`) goes out
+alone.
 """
 
 from __future__ import annotations
@@ -10,20 +13,21 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import trio
-from wsproto.connection import ConnectionState
-from wsproto.events import CloseConnection
 
 import actors
 
+from ._frames import close_frame, pong_frame
+from ._socket import PONG
+
 if TYPE_CHECKING:
-    from ._ws import Ws
+    from ._socket import Socket
 
 __all__ = ["writer_main"]
 
 
-async def writer_main(ws: Ws) -> None:
-    stream = ws._conn.stream
-    closing: tuple[str, int, str] | None = None
+async def writer_main(sock: Socket) -> None:
+    stream = sock.stream
+    closing: tuple[int, str] | None = None
     while closing is None:
         batch = [await actors.receive()]
         while True:  # whatever else is already here goes in the same write
@@ -32,28 +36,35 @@ async def writer_main(ws: Ws) -> None:
             except actors.ReceiveTimeout:
                 break
         data = []
+        counted = 0
         for item in batch:
             if type(item) is bytes:
                 data.append(item)
-            elif closing is None:
-                closing = item
-        if ws._purge:  # overflow: what is queued is dropped, 1008 goes out
+                counted += len(item)
+            elif item is PONG:
+                data.extend(pong_frame(payload) for payload in sock.pongs or ())
+                sock.pongs = None
+            else:  # ("$close", code, reason): nothing after it goes out
+                closing = (item[1], item[2])
+                break
+        if sock.purge:  # overflow: the close frame goes out alone
             data = []
-            closing = ("$close", 1008, "the client is not reading")
         if data:
-            payload = b"".join(data)
-            try:
-                await stream.send_all(payload)
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
+            if not await _write(sock, stream, b"".join(data)):
                 return
-            ws._queued -= len(payload)
-        if ws._purge and closing is None:
-            closing = ("$close", 1008, "the client is not reading")
-    _, code, reason = closing
-    wsconn = ws._wsconn
-    if wsconn.state in (ConnectionState.OPEN, ConnectionState.REMOTE_CLOSING):
-        try:
-            await stream.send_all(wsconn.send(CloseConnection(code=code, reason=reason)))
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            return
-    actors.send(ws.reader, ("$close_sent",))
+            sock.queued -= counted
+    if not await _write(sock, stream, close_frame(*closing)):
+        return
+    actors.send(sock.reader, ("$close_sent",))
+
+
+async def _write(sock: Socket, stream: trio.abc.Stream, payload: bytes) -> bool:
+    """Write `payload`; False when the stream is broken or closed."""
+    sock.writing = True
+    try:
+        await stream.send_all(payload)
+    except (trio.BrokenResourceError, trio.ClosedResourceError):
+        return False
+    finally:
+        sock.writing = False
+    return True

@@ -1,0 +1,159 @@
+"""The state of one open WebSocket, owned by its reader (the connection
+process): the stream, the bytes waiting at the writer, the close state.
+
+Handlers never touch it directly: they hold a `Ws`, which points here until
+the socket is released. Every way a socket ends goes through `release`,
+after which no send can reach the stream, whatever handle or list of
+handles a process kept: the file descriptor number may already belong to
+another client.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Final
+
+import trio
+from wsproto.frame_protocol import FrameProtocol
+
+import actors
+import actors.lowlevel
+
+from . import _close_codes as close_codes
+from ._frames import frame
+
+if TYPE_CHECKING:
+    from ._limits import BoundedDeflate
+    from ._ws import Ws
+
+__all__ = ["MAX_PONGS", "PONG", "Socket"]
+
+PONG: Final = ("$pong",)
+"""To the writer: send the pongs `Socket.pongs` holds now (see `answer_ping`)."""
+
+MAX_PONGS: Final = 16
+"""Pongs waiting at the writer, at most: past it, the newest replaces the last."""
+
+
+class Socket:
+    """One open WebSocket, as its three processes share it."""
+
+    __slots__ = (
+        "_fd",
+        "_outbound",
+        "handle",
+        "handler",
+        "last_seen",
+        "max_queue",
+        "open",
+        "pongs",
+        "purge",
+        "queued",
+        "reader",
+        "released",
+        "stream",
+        "writer",
+        "writing",
+    )
+
+    def __init__(
+        self, stream: trio.abc.Stream, deflate: BoundedDeflate | None, max_queue: int
+    ) -> None:
+        self.stream = stream
+        # A plain TCP socket is written at once when nothing waits (no task hop).
+        self._fd = stream.socket.fileno() if isinstance(stream, trio.SocketStream) else -1
+        self._outbound = FrameProtocol(False, [deflate]) if deflate is not None else None
+        self.max_queue = max_queue
+        self.queued = 0  # bytes handed to the writer and not yet written
+        self.writing = False  # the writer is in the middle of a write
+        self.open = True  # no close started yet, by either side
+        self.purge = False  # the writer drops what is queued (overflow)
+        self.released = False
+        self.pongs: list[bytes] | None = None  # payloads of pongs waiting at the writer
+        self.reader: actors.Pid = actors.self()
+        self.writer: actors.Pid | None = None
+        self.handler: actors.Pid | None = None
+        self.handle: Ws | None = None
+        self.last_seen = trio.current_time()
+
+    @property
+    def compressed(self) -> bool:
+        return self._outbound is not None
+
+    # -- sending (from any process) ----------------------------------------------
+
+    def send(self, data: str | bytes) -> None:
+        """Frame `data` (compressed, with permessage-deflate) and send it."""
+        if not self.open:
+            return
+        outbound = self._outbound
+        self.push(frame(data) if outbound is None else bytes(outbound.send_data(data)))
+
+    def push(self, payload: bytes) -> None:
+        """Send framed bytes: straight to the socket when the writer has
+        nothing queued (pongs included) and is not writing, else behind."""
+        if not self.open:
+            return
+        if self.queued == 0 and self._fd >= 0 and not self.writing and self.pongs is None:
+            try:
+                written = os.write(self._fd, payload)
+            except OSError:  # full (BlockingIOError), or broken: the reader sees it
+                written = 0
+            if written == len(payload):
+                return
+            payload = payload[written:]
+        self.to_writer(payload)
+
+    def to_writer(self, payload: bytes) -> None:
+        """Queue bytes at the writer, counted against ws_max_queue (one
+        message alone is always taken); past it the socket closes, 1008."""
+        queued = self.queued
+        if queued and queued + len(payload) > self.max_queue:
+            if self.open:  # what is queued is dropped; the close goes out alone
+                self.open = False
+                self.purge = True
+                assert self.writer is not None
+                actors.send(self.writer, ("$close", *close_codes.CLIENT_NOT_READING))
+                actors.send(self.reader, ("$overflow",))
+            return
+        self.queued = queued + len(payload)
+        assert self.writer is not None
+        actors.send(self.writer, payload)
+
+    def answer_ping(self, payload: bytes) -> None:
+        """Queue a pong. At most MAX_PONGS wait at the writer; past that a
+        later ping's payload replaces the last, as RFC 6455 section 5.5.3
+        allows, so a client that pings and never reads costs no memory."""
+        if not self.open:
+            return
+        pongs = self.pongs
+        if pongs is None:
+            self.pongs = [payload]
+            assert self.writer is not None
+            actors.send(self.writer, PONG)
+        elif len(pongs) < MAX_PONGS:
+            pongs.append(payload)
+        else:
+            pongs[-1] = payload
+
+    def close(self, code: int, reason: str = "") -> None:
+        """Start the closing handshake, behind what is already queued."""
+        if self.open:
+            self.open = False
+            assert self.writer is not None
+            actors.send(self.writer, ("$close", code, reason))
+
+    # -- the end ---------------------------------------------------------------------
+
+    def release(self) -> None:
+        """The socket is over: no handle reaches it any more, the writer
+        ends, and nothing will touch the stream but its closing."""
+        if self.released:
+            return
+        self.released = True
+        self.open = False
+        self._fd = -1
+        if self.handle is not None:
+            self.handle._sock = None
+        if self.writer is not None:
+            actors.lowlevel.end_process(self.writer, "normal")
