@@ -25,6 +25,9 @@ by hand and made before the flood) floods, bounded in time and count:
 A flood whose count is sent before its time bound holds its socket open,
 unread, until the bound: a backlog the server holds still counts. It ends
 early when the server resets or closes the socket.
+"wrote past the limit" counts what the kernel's socket buffers took too
+(a few MiB on loopback): a server that stops reading at the limit still
+shows that much.
 
 One line per flood: its duration; the server's CPU seconds during it
 (/proc/PID/stat utime+stime; "after" is what it spent from the flood's end
@@ -32,7 +35,8 @@ until the hostile client had read the server's last words); the server's
 RSS growth (peak VmRSS, sampled every 100 ms from the flood's start until
 the hostile socket closes, minus VmRSS at the start); the polite echoes'
 p50/p99 latency over messages scheduled during the flood, and how many of
-those failed (no echo, or a broken socket); what ended the hostile socket
+those failed (a broken socket, or no echo by the time the polite client
+stops, --grace s after the hostile socket has closed); what ended the hostile socket
 (a close code read, a reset or EOF, or still open at the bound); and what
 the server accepted (GET /stats: messages the hostile handler took, and
 those still waiting in its mailbox). "quiet p99" is the polite p99 in
