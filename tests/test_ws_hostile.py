@@ -377,3 +377,16 @@ async def test_rfc6455_4_2_1_a_repeated_key_is_refused_with_400() -> None:
     async with actors.node(), ws_server() as port:
         status, _ = await raw_upgrade(port, headers)
         assert status == 400
+
+
+async def test_rfc7692_each_compressed_message_has_the_whole_budget() -> None:
+    """Two compressed messages of 3/4 of the limit each: both arrive."""
+    async with (
+        actors.node(),
+        ws_server(ws_max_message=1 << 20) as port,
+        open_ws(port, deflate=True) as ws,
+    ):
+        for fill in (b"a", b"b"):
+            message = fill * (768 * 1024)
+            await ws.send(message)
+            assert await ws.receive() == message

@@ -5,10 +5,12 @@ wsproto calls every extension it is given for every frame it parses, with
 the frame's header before its payload. `Limits` is such an extension that
 is never negotiated: it sees each header (so a frame declaring more than a
 message may hold is refused at once, not after the bytes came) and each
-payload after inflation (so sizes are UTF-8 bytes, and inflated bytes,
-whatever the wire carried). `BoundedDeflate` inflates no more than what
-is left of the message's budget, so a deflate bomb is stopped after at most
-one budget's worth of output, not after it exploded in memory.
+payload (so sizes are UTF-8 bytes, whatever the wire carried).
+`BoundedDeflate`, after it in the list, counts what it inflates into the
+same budget and inflates no more than what is left of it, so a deflate
+bomb is stopped after one budget's worth of output, not after it exploded
+in memory. (Limits comes first: wsproto copies a payload once per
+extension, and the inflated one is the large one.)
 """
 
 from __future__ import annotations
@@ -57,8 +59,9 @@ class Limits(Extension):
         self.declared = 0  # wire bytes its frames declared so far
         self.fragments = 0
         self.failure: tuple[int, str] | None = None
-        self._header: tuple[Opcode, int] | None = None  # parsed, not yet counted
+        self._header: tuple[Opcode, int, bool] | None = None  # parsed, not yet counted
         self._in_control = False  # the frame being read is a control frame
+        self._compressed = False  # the message being read is (BoundedDeflate counts it)
         self._control = 0
         self._window = -math.inf
 
@@ -83,7 +86,7 @@ class Limits(Extension):
         rsv: RsvBits,
         payload_length: int,
     ) -> CloseReason | RsvBits:
-        self._header = (opcode, payload_length)
+        self._header = (opcode, payload_length, rsv.rsv1)
         if opcode.iscontrol():
             return _NO_RSV
         first = opcode is not Opcode.CONTINUATION
@@ -95,7 +98,7 @@ class Limits(Extension):
             return self._fail(close_codes.TOO_MANY_FRAGMENTS)
         return _NO_RSV
 
-    def _count(self, opcode: Opcode, payload_length: int) -> CloseReason | None:
+    def _count(self, opcode: Opcode, payload_length: int, rsv1: bool) -> CloseReason | None:
         """Count a frame whose payload has started."""
         self._in_control = opcode.iscontrol()
         if self._in_control:
@@ -109,20 +112,27 @@ class Limits(Extension):
             return None
         if opcode is not Opcode.CONTINUATION:  # the first frame of a message
             self.size = self.declared = self.fragments = 0
+            self._compressed = rsv1
         self.fragments += 1
         self.declared += payload_length
         return None
 
+    def begin_payload(self) -> CloseReason | None:
+        """Count the frame whose header was parsed last, once: the first
+        extension to see its payload calls this."""
+        header = self._header
+        if header is None:
+            return None
+        self._header = None
+        return self._count(*header)
+
     def frame_inbound_payload_data(
         self, proto: FrameDecoder | FrameProtocol, data: bytes
     ) -> bytes | CloseReason:
-        header = self._header
-        if header is not None:
-            self._header = None
-            failed = self._count(*header)
-            if failed is not None:
-                return failed
-        if self._in_control:
+        failed = self.begin_payload()
+        if failed is not None:
+            return failed
+        if self._in_control or self._compressed:
             return data
         self.size += len(data)
         if self.size > self.max_message:
@@ -156,16 +166,17 @@ class BoundedDeflate(PerMessageDeflate):
     def _inflate(self, data: bytes) -> bytes | CloseReason:
         decompressor = self._decompressor
         assert decompressor is not None
-        budget = self.limits.left() if self.limits is not None else -1
+        limits = self.limits
         try:
-            if budget < 0:
+            if limits is None:
                 return decompressor.decompress(data)
+            budget = limits.left()
             out = decompressor.decompress(data, budget + 1)
         except zlib.error:
             return CloseReason.INVALID_FRAME_PAYLOAD_DATA
         if len(out) > budget:
-            assert self.limits is not None
-            return self.limits._fail(close_codes.TOO_BIG)
+            return limits._fail(close_codes.TOO_BIG)
+        limits.size += len(out)
         return out
 
     def frame_inbound_payload_data(
@@ -183,8 +194,6 @@ class BoundedDeflate(PerMessageDeflate):
         tail = self._inflate(b"\x00\x00\xff\xff")
         if isinstance(tail, CloseReason):
             return tail
-        if self.limits is not None:  # the tail does not pass through Limits
-            self.limits.size += len(tail)
         if self.client_no_context_takeover:
             self._decompressor = None
         self._inbound_compressed = None

@@ -49,6 +49,7 @@ __all__ = ["serve_websocket"]
 CLOSE_TIMEOUT: Final = 5.0  # how long a closing handshake (or a drain) may take
 HANDLER_GRACE: Final = 1.0  # how long a closing socket waits for its handler
 RECV_SIZE: Final = 65536
+DEFLATE_RECV_SIZE: Final = 4096  # inflates to 4 MiB at most between checkpoints
 EVENTS_PER_CHECKPOINT: Final = 256  # frames parsed before other tasks get a turn
 
 
@@ -61,7 +62,7 @@ async def serve_websocket(options: Options, req: Req) -> None:
     extensions: list[Extension] = [limits]
     if handshake.deflate is not None:
         handshake.deflate.limits = limits
-        extensions.insert(0, handshake.deflate)  # Limits counts inflated bytes
+        extensions.append(handshake.deflate)
     wsconn = Connection(ConnectionType.SERVER, extensions, trailing_data=takeover.leftover)
     sock = Socket(takeover.stream, handshake.deflate, options.ws_max_queue)
     ws = sock.handle = Ws(sock, req, takeover, handshake.subprotocol)
@@ -166,6 +167,7 @@ class _Reader:
         stream = sock.stream
         handler = sock.handler
         max_messages, max_bytes = self.options.ws_max_pending
+        recv_size = DEFLATE_RECV_SIZE if sock.compressed else RECV_SIZE
         parts: list[Any] = []
         parsed = 0
         while True:
@@ -200,7 +202,7 @@ class _Reader:
                     parsed = 0
                     await trio.lowlevel.checkpoint()
             try:
-                data = await stream.receive_some(RECV_SIZE)
+                data = await stream.receive_some(recv_size)
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 data = b""
             if not data:
