@@ -1,0 +1,112 @@
+"""Hostile clients (issue 9, part B): forged client addresses, session
+floods, malformed validators, files that cannot be opened, raw UTF-8 forms."""
+
+from __future__ import annotations
+
+import errno
+from pathlib import Path
+
+import pytest
+
+import actors
+import httpserver
+from httpserver import _files
+from tests.http_helpers import fetch, http_server, raw
+
+# -- files: RFC 9110 13.1.3, and opening before answering ----------------------------
+
+
+@pytest.mark.parametrize(
+    "since",
+    [
+        "Sun, 06 Nov 99999999999999999999 08:49:37 GMT",  # a 20-digit year
+        "Sun, 06 Nov 1994 08:49:37 GMT trailing garbage",
+        "not a date at all",
+        "Sun, 06 Nov 1994 99:99:99 GMT",
+    ],
+)
+async def test_rfc9110_13_1_3_a_malformed_if_modified_since_is_ignored(
+    tmp_path: Path, since: str
+) -> None:
+    (tmp_path / "page.html").write_text("<p>hi</p>")
+
+    async def handler(req: httpserver.Req) -> None:
+        await req.file(str(tmp_path / "page.html"))
+
+    async with actors.node(), http_server(loop=handler, static=str(tmp_path)) as port:
+        for path in ("/static/page.html", "/by-file"):
+            response = await fetch(port, path, headers=[("If-Modified-Since", since)])
+            assert (response.status, response.text) == (200, "<p>hi</p>"), path
+
+
+async def test_rfc9110_13_1_3_if_none_match_outranks_if_modified_since(tmp_path: Path) -> None:
+    (tmp_path / "page.html").write_text("<p>hi</p>")
+    async with actors.node(), http_server(loop=_never, static=str(tmp_path)) as port:
+        first = await fetch(port, "/static/page.html")
+        modified = first.header("last-modified")
+        assert modified is not None
+        cached = await fetch(port, "/static/page.html", headers=[("If-Modified-Since", modified)])
+        assert cached.status == 304
+        both = await fetch(
+            port,
+            "/static/page.html",
+            headers=[("If-Modified-Since", modified), ("If-None-Match", '"x"')],
+        )
+        assert both.status == 200
+
+
+async def _never(req: httpserver.Req) -> None:
+    raise AssertionError("the loop should not run")
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [(errno.EMFILE, 500), (errno.EACCES, 403), (errno.ENOENT, 404)],
+)
+async def test_a_file_that_cannot_be_opened_is_a_whole_error_response(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: int, status: int
+) -> None:
+    (tmp_path / "page.html").write_text("<p>hi</p>")
+
+    async def cannot_open(path: str) -> object:
+        raise OSError(error, "simulated", path)
+
+    monkeypatch.setattr(_files, "open_file", cannot_open)
+
+    async def handler(req: httpserver.Req) -> None:
+        await req.file(str(tmp_path / "page.html"))
+
+    async with actors.node(), http_server(loop=handler, static=str(tmp_path)) as port:
+        for path in ("/static/page.html", "/by-file"):
+            request = f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            data = await raw(port, request.encode())
+            head, _, body = data.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 %d " % status), (path, data[:80])
+            assert b"200 OK" not in data
+            length = [ln for ln in head.split(b"\r\n") if ln.lower().startswith(b"content-length")]
+            assert length == [b"Content-Length: %d" % len(body)]
+        # the connection survives: the next request on a keep-alive socket is served
+        data = await raw(
+            port,
+            b"GET /static/page.html HTTP/1.1\r\nHost: x\r\n\r\n"
+            b"GET /static/nothing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        assert data.count(b"HTTP/1.1 ") == 2
+
+
+# -- forms: raw UTF-8 in an urlencoded body ----------------------------------------
+
+
+async def test_a_urlencoded_body_with_raw_utf8_is_decoded_as_utf8() -> None:
+    async def handler(req: httpserver.Req) -> None:
+        value = httpserver.get_variable("data", await req.parse_post())
+        await req.ok(f"{value}|{len(value)}")
+
+    form = [("Content-Type", "application/x-www-form-urlencoded")]
+    async with actors.node(), http_server(loop=handler) as port:
+        response = await fetch(port, "/", "POST", form, "data=こんにちは".encode())
+        assert response.body.decode() == "こんにちは|5"
+        escaped = await fetch(port, "/", "POST", form, b"data=%E3%81%93+x")
+        assert escaped.body.decode() == "こ x|3"
+        broken = await fetch(port, "/", "POST", form, b"data=\xff\xfe")
+        assert broken.status == 200
