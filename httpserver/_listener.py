@@ -23,6 +23,7 @@ import actors
 
 from ._connection import connection_main
 from ._options import Options
+from ._peer import Trust
 from ._sessions import Sessions
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ class Server:
         self.port: int = sockets[0].getsockname()[1]
         self.connections: dict[actors.Pid, Connection] = {}
         self.sessions = Sessions(options.sessions_expire)
+        self.trust = Trust(options.trusted_proxies)
         self.ssl_context = _ssl_context(options.ssl)
         self.upgrade: Callable[..., Any] | None = _upgrade_handler(options)
         self.draining = False

@@ -15,6 +15,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from ._peer import is_trusted_proxies
+
 __all__ = ["Options"]
 
 
@@ -81,7 +83,13 @@ _TABLE: list[tuple[str, Any, Callable[[Any], bool], str]] = [
     ("auto_recv_body", True, _is_bool, "True or False"),
     ("autoexit", True, _is_bool, "True or False"),
     ("sessions_expire", 600.0, _is_seconds, "seconds > 0"),
-    ("proxy_protocol", False, _is_bool, "True or False"),
+    ("proxy_protocol", False, _is_bool, "True or False (True needs trusted_proxies)"),
+    (
+        "trusted_proxies",
+        (),
+        is_trusted_proxies,
+        "a list of proxy addresses or networks, e.g. ['127.0.0.1', '10.0.0.0/8'], or ['*']",
+    ),
     ("shutdown_timeout", 5.0, _is_seconds, "seconds > 0"),
     ("workers", 1, _is_int(1, 256), "an int from 1 to 256"),
     ("ws_loop", None, _is_callable_or_none, "None or an async function taking a Ws"),
@@ -117,6 +125,7 @@ class Options:
     autoexit: bool
     sessions_expire: float
     proxy_protocol: bool
+    trusted_proxies: tuple[str, ...]
     shutdown_timeout: float
     workers: int
     ws_loop: Callable[..., Any] | None
@@ -146,6 +155,12 @@ class Options:
             if name in given and not check(value):
                 raise ValueError(f"bad server option {name}={value!r}: it must be {good}")
             values[name] = value
+        values["trusted_proxies"] = tuple(values["trusted_proxies"])
+        if values["proxy_protocol"] and not values["trusted_proxies"]:
+            raise ValueError(
+                "bad server options: proxy_protocol=True needs trusted_proxies, the addresses"
+                " of the proxies that send the PROXY line (e.g. ['127.0.0.1'] or ['10.0.0.0/8'])"
+            )
         if values["static"] is not None:
             values["static"] = str(Path(values["static"]).resolve())
         return cls(**values)

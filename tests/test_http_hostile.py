@@ -7,11 +7,12 @@ import errno
 from pathlib import Path
 
 import pytest
+import trio
 
 import actors
 import httpserver
 from httpserver import _files
-from tests.http_helpers import fetch, http_server, raw
+from tests.http_helpers import Response, exchange, fetch, http_server, raw
 
 # -- files: RFC 9110 13.1.3, and opening before answering ----------------------------
 
@@ -110,3 +111,78 @@ async def test_a_urlencoded_body_with_raw_utf8_is_decoded_as_utf8() -> None:
         assert escaped.body.decode() == "こ x|3"
         broken = await fetch(port, "/", "POST", form, b"data=\xff\xfe")
         assert broken.status == 200
+
+
+# -- trusted proxies ---------------------------------------------------------------
+
+
+async def _whoami(req: httpserver.Req) -> None:
+    await req.ok(f"{req.peer[0]} {req.socket_peer[0]}")
+
+
+async def fetch_from(
+    source: str, port: int, path: str = "/", headers: list[tuple[str, str]] | None = None
+) -> Response:
+    """One request from the loopback address `source` (127.0.0.2, ...)."""
+    with trio.fail_after(10):
+        stream = await trio.open_tcp_stream("127.0.0.1", port, local_address=source)
+        async with stream:
+            response, _ = await exchange(stream, path=path, headers=headers or [])
+            return response
+
+
+async def test_forwarding_headers_from_an_untrusted_peer_are_ignored() -> None:
+    forged = [("X-Forwarded-For", "203.0.113.9"), ("X-Real-Ip", "198.51.100.7")]
+    for trusted in ([], ["10.0.0.0/8", "::1"]):
+        async with actors.node(), http_server(loop=_whoami, trusted_proxies=trusted) as port:
+            assert (await fetch(port, headers=forged)).text == "127.0.0.1 127.0.0.1"
+
+
+async def test_forwarding_headers_from_a_trusted_proxy_name_the_rightmost_untrusted() -> None:
+    trusted = ["127.0.0.1", "10.0.0.0/8"]
+    async with actors.node(), http_server(loop=_whoami, trusted_proxies=trusted) as port:
+        chain = [("X-Forwarded-For", "203.0.113.9, 198.51.100.1"), ("X-Forwarded-For", "10.1.2.3")]
+        assert (await fetch(port, headers=chain)).text == "198.51.100.1 127.0.0.1"
+        real = [("X-Real-Ip", "198.51.100.7")]
+        assert (await fetch(port, headers=real)).text == "198.51.100.7 127.0.0.1"
+        garbage = [("X-Forwarded-For", "203.0.113.9, nonsense, 10.0.0.2")]
+        assert (await fetch(port, headers=garbage)).text == "10.0.0.2 127.0.0.1"
+        ported = [("X-Forwarded-For", "[2001:db8::1]:443, 198.51.100.2:8080")]
+        assert (await fetch(port, headers=ported)).text == "198.51.100.2 127.0.0.1"
+        # from 127.0.0.2, not trusted, the same headers prove nothing
+        assert (await fetch_from("127.0.0.2", port, headers=chain)).text == "127.0.0.2 127.0.0.2"
+
+
+async def test_a_stolen_session_cookie_with_a_forged_address_is_not_honoured() -> None:
+    """The victim comes through the trusted proxy 127.0.0.1 from 198.51.100.7;
+    the thief connects straight from 127.0.0.2, forging X-Forwarded-For."""
+
+    async def session(req: httpserver.Req) -> None:
+        session_id, _state = await req.session()
+        await req.ok(session_id)
+
+    victim = [("X-Forwarded-For", "198.51.100.7")]
+    async with actors.node(), http_server(loop=session, trusted_proxies=["127.0.0.1"]) as port:
+        first = await fetch(port, headers=victim)
+        cookie = ("Cookie", f"misultin_session={first.text}")
+        assert (await fetch(port, headers=[*victim, cookie])).text == first.text
+        stolen = await fetch_from("127.0.0.2", port, headers=[*victim, cookie])
+        assert stolen.text != first.text  # a fresh session, not the victim's
+        # fixation: a session minted by the thief "for" the victim's address
+        minted = await fetch_from("127.0.0.2", port, headers=victim)
+        planted = ("Cookie", f"misultin_session={minted.text}")
+        assert (await fetch(port, headers=[*victim, planted])).text != minted.text
+
+
+async def test_the_proxy_line_is_honoured_only_from_a_trusted_proxy() -> None:
+    line = b"PROXY TCP4 192.0.2.1 198.51.100.2 56324 443\r\n"
+    request = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    options = {"loop": _whoami, "proxy_protocol": True}
+    async with actors.node(), http_server(**options, trusted_proxies=["10.0.0.0/8"]) as port:
+        assert (await raw(port, line + request)).startswith(b"HTTP/1.1 400 ")
+    async with actors.node(), http_server(**options, trusted_proxies=["127.0.0.1"]) as port:
+        assert (await raw(port, line + request)).endswith(b"192.0.2.1 192.0.2.1")
+    with pytest.raises(ValueError, match="trusted_proxies"):
+        httpserver.start(port=0, loop=_whoami, proxy_protocol=True)
+    with pytest.raises(ValueError, match="trusted_proxies"):
+        httpserver.start(port=0, loop=_whoami, trusted_proxies=["not an address"])
