@@ -46,7 +46,12 @@ class Server:
         self.sockets = sockets
         self.port: int = sockets[0].getsockname()[1]
         self.connections: dict[actors.Pid, Connection] = {}
-        self.sessions = Sessions(options.sessions_expire)
+        self.sessions = Sessions(
+            options.sessions_expire,
+            options.sessions_max_age,
+            options.sessions_max,
+            clock=trio.current_time,
+        )
         self.trust = Trust(options.trusted_proxies)
         self.ssl_context = _ssl_context(options.ssl)
         self.upgrade: Callable[..., Any] | None = _upgrade_handler(options)
@@ -110,6 +115,7 @@ def info(server: actors.Pid | object) -> dict[str, Any]:
         "port": found.port,
         "connections": len(found.connections),
         "sessions": len(found.sessions),
+        "sessions_evicted": found.sessions.evicted,
         "options": found.options,
     }
 

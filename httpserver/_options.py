@@ -82,7 +82,19 @@ _TABLE: list[tuple[str, Any, Callable[[Any], bool], str]] = [
     ("access_log", None, _is_callable_or_none, "None or a function taking an AccessLog"),
     ("auto_recv_body", True, _is_bool, "True or False"),
     ("autoexit", True, _is_bool, "True or False"),
-    ("sessions_expire", 600.0, _is_seconds, "seconds > 0"),
+    ("sessions_expire", 600.0, _is_seconds, "seconds > 0 (a session idle that long ends)"),
+    (
+        "sessions_max_age",
+        86400.0,
+        _is_seconds,
+        "seconds > 0 (a session ends that long after it began, however busy; its cookie's Max-Age)",
+    ),
+    (
+        "sessions_max",
+        100_000,
+        _is_int(1),
+        "an int >= 1 (past it the least recently used session is evicted)",
+    ),
     ("proxy_protocol", False, _is_bool, "True or False (True needs trusted_proxies)"),
     (
         "trusted_proxies",
@@ -124,6 +136,8 @@ class Options:
     auto_recv_body: bool
     autoexit: bool
     sessions_expire: float
+    sessions_max_age: float
+    sessions_max: int
     proxy_protocol: bool
     trusted_proxies: tuple[str, ...]
     shutdown_timeout: float

@@ -12,6 +12,8 @@ import trio
 import actors
 import httpserver
 from httpserver import _files
+from httpserver._listener import _servers
+from httpserver._sessions import Sessions
 from tests.http_helpers import Response, exchange, fetch, http_server, raw
 
 # -- files: RFC 9110 13.1.3, and opening before answering ----------------------------
@@ -186,3 +188,72 @@ async def test_the_proxy_line_is_honoured_only_from_a_trusted_proxy() -> None:
         httpserver.start(port=0, loop=_whoami, proxy_protocol=True)
     with pytest.raises(ValueError, match="trusted_proxies"):
         httpserver.start(port=0, loop=_whoami, trusted_proxies=["not an address"])
+
+
+# -- sessions: bounded in number and in time ------------------------------------------
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_busy_session_still_ends_at_its_absolute_lifetime() -> None:
+    clock = FakeClock()
+    sessions = Sessions(expire=10, max_age=30, limit=100, clock=clock)
+    session_id = sessions.create("192.0.2.1")
+    for _ in range(5):  # used every 5 s: never idle for 10
+        clock.now += 5
+        assert sessions.lookup(session_id, "192.0.2.1") is not None
+    clock.now += 5.5  # 30.5 s after it began
+    assert sessions.lookup(session_id, "192.0.2.1") is None
+    assert len(sessions) == 0
+
+
+def test_the_sweep_forgets_idle_sessions_and_stops_at_the_first_fresh_one() -> None:
+    clock = FakeClock()
+    sessions = Sessions(expire=10, max_age=3600, limit=10_000, clock=clock)
+    old = [sessions.create("192.0.2.1") for _ in range(300)]
+    clock.now += 6
+    fresh = [sessions.create("192.0.2.1") for _ in range(200)]
+    assert sessions.lookup(old[0], "192.0.2.1") is not None  # used: now among the fresh
+    clock.now += 5  # the 299 other old ones are 11 s idle, the rest 5 s
+    assert sessions.sweep() == 299
+    assert sessions.sweep() == 0
+    assert len(sessions) == 201
+    assert all(sessions.lookup(s, "192.0.2.1") for s in [old[0], *fresh])
+
+
+def test_past_sessions_max_the_least_recently_used_session_is_evicted() -> None:
+    clock = FakeClock()
+    sessions = Sessions(expire=600, max_age=3600, limit=3, clock=clock)
+    a, b, c = (sessions.create("192.0.2.1") for _ in range(3))
+    assert sessions.lookup(a, "192.0.2.1") is not None  # a is now the most recent
+    d = sessions.create("192.0.2.1")
+    assert len(sessions) == 3
+    assert sessions.lookup(b, "192.0.2.1") is None  # b was the least recently used
+    assert all(sessions.lookup(s, "192.0.2.1") for s in (a, c, d))
+    assert sessions.evicted == 1
+
+
+async def test_a_flood_of_cookieless_requests_keeps_at_most_sessions_max() -> None:
+    async def session(req: httpserver.Req) -> None:
+        session_id, _state = await req.session()
+        await req.ok(session_id)
+
+    options = {"loop": session, "sessions_max": 5, "sessions_max_age": 120}
+    async with actors.node(), http_server(**options) as port:
+        first = await fetch(port)
+        cookie = first.header("set-cookie")
+        assert cookie is not None
+        assert "Max-Age=120" in cookie
+        keep = ("Cookie", f"misultin_session={first.text}")
+        for _ in range(20):
+            await fetch(port)
+            assert (await fetch(port, headers=[keep])).text == first.text  # kept: in use
+        (server,) = _servers
+        info = httpserver.info(server)
+        assert (info["sessions"], info["sessions_evicted"]) == (5, 16)
