@@ -104,6 +104,7 @@ _TABLE: list[tuple[str, Any, Callable[[Any], bool], str]] = [
     ),
     ("shutdown_timeout", 5.0, _is_seconds, "seconds > 0"),
     ("workers", 1, _is_int(1, 256), "an int from 1 to 256"),
+    ("handle_signals", True, _is_bool, "True (SIGTERM / SIGINT drain, then exit 0) or False"),
     ("ws_loop", None, _is_callable_or_none, "None or an async function taking a Ws"),
     ("ws_autoexit", True, _is_bool, "True or False"),
     ("ws_max_message", 16 * 1024 * 1024, _is_int(1), "a number of bytes >= 1"),
@@ -142,6 +143,7 @@ class Options:
     trusted_proxies: tuple[str, ...]
     shutdown_timeout: float
     workers: int
+    handle_signals: bool
     ws_loop: Callable[..., Any] | None
     ws_autoexit: bool
     ws_max_message: int
