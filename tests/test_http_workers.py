@@ -52,8 +52,8 @@ async def program(workers: int) -> AsyncIterator[Program]:
                     assert more, "the program ended before it listened"
                     line += more
             first = json.loads(line.split(b"\n")[0])
-            workers = _children(first["pid"])
-            running = Program(process, first["port"], first["pid"], workers, [], trio.Event())
+            children = _children(first["pid"])
+            running = Program(process, first["port"], first["pid"], children, [], trio.Event())
             nursery.start_soon(_collect_log, process.stderr, running)
             yield running
         finally:
