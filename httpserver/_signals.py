@@ -34,7 +34,7 @@ __all__ = ["watch"]
 
 logger = logging.getLogger("httpserver")
 
-_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+SIGNALS = [signal.SIGTERM, signal.SIGINT]  # a worker process keeps SIGTERM alone
 _guards: dict[trio.lowlevel.TrioToken, actors.Pid] = {}  # one per running node
 
 
@@ -48,7 +48,7 @@ def watch(listener: actors.Pid) -> None:
     if guard is None or actors.process_info(guard) is None:
         if signal.getsignal(signal.SIGTERM) not in (signal.SIG_DFL, None):
             return  # the program handles its signals itself: they stay its own
-        receiver = trio.open_signal_receiver(*_SIGNALS)
+        receiver = trio.open_signal_receiver(*SIGNALS)
         signals = receiver.__enter__()  # the handlers are ours from now on
         guard = actors.spawn(_guard_main, token, receiver, signals)
         _guards[token] = guard

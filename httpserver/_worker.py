@@ -19,6 +19,7 @@ import contextlib
 import os
 import pickle
 import runpy
+import signal
 import struct
 import sys
 import traceback
@@ -28,6 +29,8 @@ from typing import IO, Any
 import trio
 
 import actors
+
+from . import _signals
 
 __all__ = ["booting", "main"]
 
@@ -51,6 +54,11 @@ def _main_name() -> str:
 
 
 def main() -> None:
+    # Ctrl-C reaches the whole process group: the main process alone acts on
+    # it (it drains the workers through their lifelines); SIGTERM, sent to a
+    # worker on its own, still drains that worker.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _signals.SIGNALS[:] = [signal.SIGTERM]
     lifeline, status_fd = int(sys.argv[1]), int(sys.argv[2])
     status = os.fdopen(status_fd, "wb", buffering=0)
     try:

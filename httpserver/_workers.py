@@ -27,7 +27,7 @@ import contextlib
 import logging
 import os
 import pickle
-import select
+import selectors
 import ssl
 import struct
 import subprocess
@@ -133,24 +133,37 @@ class Workers:
         pending = {worker.status: worker for worker in self.all}
         lines = dict.fromkeys(pending, b"")
         deadline = time.monotonic() + START_TIMEOUT
-        while pending:
-            left = deadline - time.monotonic()
-            ready, _, _ = select.select(list(pending), [], [], max(left, 0))
-            if not ready:
-                worker = next(iter(pending.values()))
-                raise self._failed(worker, f"did not listen within {START_TIMEOUT:g} s")
-            for fd in ready:
-                data = os.read(fd, 65536)
-                lines[fd] += data
-                worker = pending[fd]
-                if not data:
-                    code = worker.popen.wait()
-                    raise self._failed(worker, f"{_describe_exit(code)} before it listened")
-                line, found, _ = lines[fd].partition(b"\n")
-                if found:
-                    if line != b"ready":
-                        raise self._failed(worker, line.decode(errors="replace"))
-                    del pending[fd]
+        with selectors.DefaultSelector() as selector:
+            for fd in pending:
+                selector.register(fd, selectors.EVENT_READ)
+            while pending:
+                left = deadline - time.monotonic()
+                ready = [key.fd for key, _ in selector.select(max(left, 0))]
+                if not ready:
+                    worker = next(iter(pending.values()))
+                    raise self._failed(worker, f"did not listen within {START_TIMEOUT:g} s")
+                self._read_statuses(ready, pending, lines, selector)
+
+    def _read_statuses(
+        self,
+        ready: list[int],
+        pending: dict[int, _Worker],
+        lines: dict[int, bytes],
+        selector: selectors.BaseSelector,
+    ) -> None:
+        for fd in ready:
+            data = os.read(fd, 65536)
+            lines[fd] += data
+            worker = pending[fd]
+            if not data:
+                code = worker.popen.wait()
+                raise self._failed(worker, f"{_describe_exit(code)} before it listened")
+            line, found, _ = lines[fd].partition(b"\n")
+            if found:
+                if line != b"ready":
+                    raise self._failed(worker, line.decode(errors="replace"))
+                del pending[fd]
+                selector.unregister(fd)
 
     def _failed(self, worker: _Worker, why: str) -> WorkerStartError:
         why = why.removeprefix("error ")

@@ -41,6 +41,7 @@ async def program(workers: int) -> AsyncIterator[Program]:
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
+            start_new_session=True,  # its own process group, as a terminal gives
         )
         try:
             assert process.stdout is not None
@@ -101,9 +102,16 @@ async def pids_serving(port: int, wanted: set[int]) -> set[int]:
     return seen
 
 
-@pytest.mark.parametrize(("workers", "signum"), [(1, signal.SIGINT), (2, signal.SIGTERM)])
+@pytest.mark.parametrize(
+    ("workers", "signum", "group"),
+    [
+        (1, signal.SIGINT, False),
+        (2, signal.SIGTERM, False),  # a deploy: SIGTERM to the main process
+        (2, signal.SIGINT, True),  # Ctrl-C in a terminal: SIGINT to every process
+    ],
+)
 async def test_a_signal_drains_the_requests_in_flight_then_exits_0(
-    workers: int, signum: signal.Signals
+    workers: int, signum: signal.Signals, group: bool
 ) -> None:
     async with program(workers) as running:
         with trio.fail_after(30):
@@ -112,7 +120,10 @@ async def test_a_signal_drains_the_requests_in_flight_then_exits_0(
             received = b""
             while b"first;" not in received:
                 received += await stream.receive_some(65536)
-            os.kill(running.pid, signum)  # the request is in flight
+            if group:  # the request is in flight
+                os.killpg(running.pid, signum)
+            else:
+                os.kill(running.pid, signum)
             while not received.endswith(b"0\r\n\r\n"):
                 more = await stream.receive_some(65536)
                 assert more, received
@@ -124,6 +135,7 @@ async def test_a_signal_drains_the_requests_in_flight_then_exits_0(
         assert received.startswith(b"HTTP/1.1 200 ")
         assert b"6\r\nfirst;\r\n6\r\nsecond\r\n0\r\n\r\n" in received
         assert any("draining" in line for line in running.log)
+        assert not [line for line in running.log if "restart" in line]
 
 
 async def test_a_worker_killed_with_9_is_restarted() -> None:
