@@ -105,7 +105,7 @@ def _describe_exit(code: int | None) -> str:
     if code is None:
         return "is running"
     if code < 0:
-        return f"was killed by signal {code and -code}"
+        return f"was killed by signal {-code}"
     return f"exited with code {code}"
 
 

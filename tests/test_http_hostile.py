@@ -257,3 +257,27 @@ async def test_a_flood_of_cookieless_requests_keeps_at_most_sessions_max() -> No
         (server,) = _servers
         info = httpserver.info(server)
         assert (info["sessions"], info["sessions_evicted"]) == (5, 16)
+
+
+async def test_a_session_used_every_few_seconds_ends_at_sessions_max_age(
+    mock_clock: trio.testing.MockClock,
+) -> None:
+    """The server's clock is trio's: jumped here, never slept on."""
+
+    async def session(req: httpserver.Req) -> None:
+        session_id, _state = await req.session()
+        await req.ok(session_id)
+
+    options = {"loop": session, "sessions_expire": 10, "sessions_max_age": 30}
+    async with actors.node(), http_server(**options) as port:
+        first = await fetch(port)
+        assert "Max-Age=30" in (first.header("set-cookie") or "")
+        cookie = [("Cookie", f"misultin_session={first.text}")]
+        for _ in range(5):  # 25 s of use, never 10 s idle
+            mock_clock.jump(5)
+            again = await fetch(port, headers=cookie)
+            assert (again.text, again.header("set-cookie")) == (first.text, None)
+        mock_clock.jump(6)  # 31 s after it began
+        late = await fetch(port, headers=cookie)
+        assert late.text != first.text
+        assert late.header("set-cookie") is not None
