@@ -34,7 +34,6 @@ __all__ = ["watch"]
 
 logger = logging.getLogger("httpserver")
 
-SIGNALS = [signal.SIGTERM, signal.SIGINT]  # a worker process keeps SIGTERM alone
 _guards: dict[trio.lowlevel.TrioToken, actors.Pid] = {}  # one per running node
 
 
@@ -48,7 +47,10 @@ def watch(listener: actors.Pid) -> None:
     if guard is None or actors.process_info(guard) is None:
         if signal.getsignal(signal.SIGTERM) not in (signal.SIG_DFL, None):
             return  # the program handles its signals itself: they stay its own
-        receiver = trio.open_signal_receiver(*SIGNALS)
+        wanted = [signal.SIGTERM]
+        if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # as a background job,
+            wanted.append(signal.SIGINT)  # or a worker, leaves it: so do we
+        receiver = trio.open_signal_receiver(*wanted)
         signals = receiver.__enter__()  # the handlers are ours from now on
         guard = actors.spawn(_guard_main, token, receiver, signals)
         _guards[token] = guard

@@ -30,8 +30,6 @@ import trio
 
 import actors
 
-from . import _signals
-
 __all__ = ["booting", "main"]
 
 booting = False  # True while a worker imports the program's main module
@@ -58,7 +56,6 @@ def main() -> None:
     # it (it drains the workers through their lifelines); SIGTERM, sent to a
     # worker on its own, still drains that worker.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _signals.SIGNALS[:] = [signal.SIGTERM]
     lifeline, status_fd = int(sys.argv[1]), int(sys.argv[2])
     status = os.fdopen(status_fd, "wb", buffering=0)
     try:
