@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import trio
 
+import httpserver
 from tests.http_helpers import ROOT, fetch, open_stream
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "pidfd_open"), reason="needs Linux pidfds")
@@ -227,3 +228,4 @@ async def test_a_worker_that_cannot_start_makes_start_raise(
     assert complaint in last, stderr
     if script != LAMBDA_LOOP:
         assert last.startswith("httpserver._workers.WorkerStartError: httpserver worker 1 (pid ")
+        assert issubclass(httpserver.WorkerStartError, RuntimeError)
