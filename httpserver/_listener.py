@@ -5,6 +5,8 @@ call, and port 0's choice is known when it returns. The listener process
 runs one accept loop per socket (ranch's acceptor: back off on EMFILE) and
 spawns a linked connection process per connection; it traps exits, so a
 connection's crash touches nothing else, while its own death ends them all.
+With workers=N it also supervises the worker OS processes (`_workers`), and
+every listener is watched by the node's signal guard (`_signals`).
 """
 
 from __future__ import annotations
