@@ -10,9 +10,12 @@ program ends with exit code 0, without the user writing signal code.
 One guard per node does it: the first server started from the main thread
 opens trio's signal receiver (at once, synchronously, so a signal that
 comes right after `start` returns is already ours) and hands it to a guard
-process, which watches every server started after it. When the last server
-stops on its own, the guard closes the receiver and the program's previous
-handlers are back. A program that already handles SIGTERM itself (its
+process, which watches every server started after it. The guard lives as
+long as the node (a server that stops on its own is just forgotten): were
+it to quit with its last server, a server started meanwhile would go
+unwatched, and trio's receivers restore the previous handlers correctly
+only when they close in the reverse order of opening. When the node ends,
+the program's previous handlers are back. A program that already handles SIGTERM itself (its
 own `trio.open_signal_receiver`, say) keeps both signals, as does one
 that starts its servers with `handle_signals=False`; a server started
 outside the main thread never touches them.
@@ -70,10 +73,7 @@ async def _guard_main(
                     case ("$watch", actors.Pid() as pid):
                         watched[actors.monitor(pid)] = pid
                     case actors.Down(ref, _, _):
-                        watched.pop(ref, None)
-                        if not watched:  # every server stopped on its own
-                            nursery.cancel_scope.cancel()
-                            return
+                        watched.pop(ref, None)  # it stopped on its own
                     case ("$signal", signum):
                         await _drain_all(watched, signal.Signals(signum).name)
                         raise SystemExit(0)  # the program ends, as a clean exit

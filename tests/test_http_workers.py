@@ -34,11 +34,11 @@ class Program:
 
 
 @asynccontextmanager
-async def program(workers: int) -> AsyncIterator[Program]:
+async def program(workers: int, *flags: str) -> AsyncIterator[Program]:
     """Run `python -m tests.worker_app --workers N`; yield once it listens."""
     async with trio.open_nursery() as nursery:
         process = await trio.lowlevel.open_process(
-            [sys.executable, "-u", "-m", "tests.worker_app", "--workers", str(workers)],
+            [sys.executable, "-u", "-m", "tests.worker_app", "--workers", str(workers), *flags],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -104,17 +104,18 @@ async def pids_serving(port: int, wanted: set[int]) -> set[int]:
 
 
 @pytest.mark.parametrize(
-    ("workers", "signum", "group"),
+    ("workers", "signum", "group", "flags"),
     [
-        (1, signal.SIGINT, False),
-        (2, signal.SIGTERM, False),  # a deploy: SIGTERM to the main process
-        (2, signal.SIGINT, True),  # Ctrl-C in a terminal: SIGINT to every process
+        (1, signal.SIGINT, False, []),
+        (1, signal.SIGTERM, False, ["--probe"]),  # a server came and went before
+        (2, signal.SIGTERM, False, []),  # a deploy: SIGTERM to the main process
+        (2, signal.SIGINT, True, []),  # Ctrl-C in a terminal: SIGINT to every process
     ],
 )
 async def test_a_signal_drains_the_requests_in_flight_then_exits_0(
-    workers: int, signum: signal.Signals, group: bool
+    workers: int, signum: signal.Signals, group: bool, flags: list[str]
 ) -> None:
-    async with program(workers) as running:
+    async with program(workers, *flags) as running:
         with trio.fail_after(30):
             stream = await open_stream(running.port)
             await stream.send_all(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")

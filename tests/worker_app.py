@@ -31,7 +31,9 @@ async def handle_http(req: httpserver.Req) -> None:
         await req.ok(str(os.getpid()))
 
 
-async def main(workers: int) -> None:
+async def main(workers: int, probe: bool) -> None:
+    if probe:  # a server stopped before the real one starts: signals still drain it
+        await httpserver.stop(httpserver.start(ip="127.0.0.1", port=0, loop=handle_http))
     server = httpserver.start_link(ip="127.0.0.1", port=0, loop=handle_http, workers=workers)
     info = httpserver.info(server)
     print(json.dumps({"port": info["port"], "pid": os.getpid()}), flush=True)
@@ -42,4 +44,6 @@ if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     parser = argparse.ArgumentParser()
     parser.add_argument("--workers", type=int, default=2)
-    actors.run(main, parser.parse_args().workers)
+    parser.add_argument("--probe", action="store_true", help="start and stop a server first")
+    args = parser.parse_args()
+    actors.run(main, args.workers, args.probe)
