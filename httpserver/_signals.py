@@ -99,5 +99,8 @@ async def _drain_all(watched: dict[actors.Ref, actors.Pid], name: str) -> None:
         match await actors.receive():
             case actors.Down(ref, _, _):
                 watched.pop(ref, None)
+            case ("$watch", actors.Pid() as pid):  # restarted by a supervisor meanwhile
+                watched[actors.monitor(pid)] = pid
+                actors.send(pid, ("$stop", None))
             case _:
                 pass
