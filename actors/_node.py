@@ -167,6 +167,11 @@ def _first_leaf(group: BaseExceptionGroup[ProcessExit]) -> ProcessExit:
     return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
 
 
+def _first_exit(group: BaseExceptionGroup[SystemExit]) -> SystemExit:
+    first = group.exceptions[0]
+    return _first_exit(first) if isinstance(first, BaseExceptionGroup) else first
+
+
 @asynccontextmanager
 async def node() -> AsyncIterator[Node]:
     """Open a node; the calling task acts as its first process.
@@ -200,10 +205,15 @@ async def node() -> AsyncIterator[Node]:
         try:
             await nursery_manager.__aexit__(None, None, None)
         except BaseExceptionGroup as group:
-            # Ctrl-C lands in whichever task runs: give it back as itself.
+            # Ctrl-C lands in whichever task runs: give it back as itself. So
+            # does a process's SystemExit (a server ending the program once it
+            # has drained, on SIGTERM): the program exits with its code.
             interrupts, rest = group.split(KeyboardInterrupt)
             if interrupts is not None and rest is None:
                 raise KeyboardInterrupt from None
+            exits, rest = group.split(SystemExit)
+            if exits is not None and rest is None:
+                raise SystemExit(_first_exit(exits).code) from None
             raise
     if failure is not None:
         raise failure

@@ -7,9 +7,11 @@
 With `proxy_protocol=True`, every connection must start with a PROXY v1
 line, sent by the proxy before the client's bytes; the server reads it
 and takes the client's address from it: `req.socket_peer` is then the
-client's (address, port), not the proxy's. (misultin's example read
+client's (address, port), not the proxy's. Only a proxy sends that line,
+so it is honoured only from the addresses in `trusted_proxies` (here the
+proxy runs on this machine); any other peer is refused. (misultin's example read
 `peer_addr`, which is `req.peer` here: that one also believes the headers
-X-Real-Ip and X-Forwarded-For, which any client can send.) A connection
+X-Real-Ip and X-Forwarded-For when they come from a trusted proxy.) A connection
 without the line is refused. Every request is answered "Hello ADDRESS",
 e.g. "Hello 203.0.113.7".
 """
@@ -26,4 +28,6 @@ async def handle_http(req: httpserver.Req) -> None:
 
 
 if __name__ == "__main__":
-    serve_forever(__doc__, proxy_protocol=True, loop=handle_http)
+    serve_forever(
+        __doc__, proxy_protocol=True, trusted_proxies=["127.0.0.1", "::1"], loop=handle_http
+    )

@@ -25,6 +25,7 @@ from ._options import Options as Options
 from ._req import AccessLog as AccessLog
 from ._req import Req as Req
 from ._req import get_variable as get_variable
+from ._workers import WorkerStartError as WorkerStartError
 
 __all__ = [
     "AccessLog",
@@ -34,6 +35,7 @@ __all__ = [
     "Part",
     "Req",
     "ResponseError",
+    "WorkerStartError",
     "get_variable",
     "info",
     "port",

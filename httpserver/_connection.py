@@ -331,6 +331,8 @@ async def _open(conn: Connection, server: Server) -> None:
     if server.overloaded:
         raise HttpError(503, _OVERLOAD)
     if options.proxy_protocol:
+        if not server.trust.trusts(conn.peer[0]):  # only a proxy sends the line
+            raise HttpError(400, b"<h1>400 Bad Request</h1>\r\nnot a trusted proxy")
         conn.scope.deadline = trio.current_time() + min(options.recv_timeout, 5.0)
         try:
             conn.peer = await read_proxy_header(conn.stream)

@@ -8,12 +8,14 @@ segment by segment, so no `..`, no hidden trick, leaves the directory.
 
 from __future__ import annotations
 
+import errno
+import logging
 import mimetypes
 import os
 import stat
 from collections.abc import Mapping
 from email.utils import formatdate, parsedate_to_datetime
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import unquote
 
 import trio
@@ -26,6 +28,15 @@ if TYPE_CHECKING:
 __all__ = ["is_static", "send_file", "serve_static"]
 
 BLOCK: Final = 64 * 1024
+_OPEN_ERRORS: Final = {
+    errno.ENOENT: 404,
+    errno.ENOTDIR: 404,
+    errno.EISDIR: 404,
+    errno.EACCES: 403,
+    errno.EPERM: 403,
+}
+
+logger = logging.getLogger("httpserver")
 
 
 def is_static(target: bytes) -> bool:
@@ -52,17 +63,40 @@ def _unsafe(segment: str) -> bool:
 
 
 async def send_file(req: Req, path: str, attachment: bool, headers: HeadersArg) -> None:
+    # The file is opened before a byte of the answer goes out: a file that
+    # cannot be opened (gone, forbidden, no descriptor left) is a whole
+    # error response, never a 200 head followed by a cut body.
     try:
         info = os.stat(path)
     except OSError:
         info = None
-    if info is None or not stat.S_ISREG(info.st_mode):
+    if info is None or not stat.S_ISREG(info.st_mode):  # a FIFO would block the open
         await req.respond(404, None, error_page(404))
         return
+    try:
+        f = await open_file(path)
+    except OSError as exc:
+        status = _OPEN_ERRORS.get(exc.errno or 0, 500)
+        if status == 500:
+            logger.error("cannot open %s: %s", path, exc)  # noqa: TRY400 - answered, not raised
+        await req.respond(status, None, error_page(status))
+        return
+    async with f:
+        info = os.fstat(f.fileno())  # what was opened, not what the path named before
+        await _send_open_file(req, f, path, info, attachment, headers)
+
+
+async def _send_open_file(
+    req: Req,
+    f: Any,
+    path: str,
+    info: os.stat_result,
+    attachment: bool,
+    headers: HeadersArg,
+) -> None:
     mtime = int(info.st_mtime)
     last_modified = formatdate(mtime, usegmt=True)
-    since = req.headers.get("if-modified-since")
-    if since is not None and _not_modified(since, mtime):
+    if _not_modified(req, mtime):
         await req.respond(304, {"Last-Modified": last_modified})
         return
     _, names = encode_headers(headers)
@@ -82,21 +116,33 @@ async def send_file(req: Req, path: str, attachment: bool, headers: HeadersArg) 
     await conn.write(head, 0)
     if req.method == "HEAD":
         return
-    async with await trio.open_file(path, "rb") as f:
-        left = info.st_size
-        while left > 0:
-            block = await f.read(min(BLOCK, left))
-            if not block:
-                break
-            left -= len(block)
-            await conn.write(block, len(block))
+    left = info.st_size
+    while left > 0:
+        block = await f.read(min(BLOCK, left))
+        if not block:
+            break
+        left -= len(block)
+        await conn.write(block, len(block))
     if left > 0:  # the file shrank under us: the promised length cannot be kept
         req._keep_alive = False
 
 
-def _not_modified(since: str, mtime: int) -> bool:
+async def open_file(path: str) -> Any:
+    """Open `path` for reading on a worker thread (a seam for the tests)."""
+    return await trio.open_file(path, "rb")
+
+
+def _not_modified(req: Req, mtime: int) -> bool:
+    """RFC 9110 13.1.3: If-Modified-Since counts only on GET and HEAD, only
+    without If-None-Match, and only when it is a valid date: anything else
+    (a 20-digit year, garbage) is ignored, never an error."""
+    since = req.headers.get("if-modified-since")
+    if since is None or req.method not in ("GET", "HEAD"):
+        return False
+    if req.headers.get("if-none-match") is not None:
+        return False
     try:
         when = parsedate_to_datetime(since)
-    except (TypeError, ValueError):
+        return mtime <= int(when.timestamp())
+    except (TypeError, ValueError, OverflowError, OSError, IndexError):
         return False
-    return mtime <= int(when.timestamp())

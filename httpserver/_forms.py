@@ -93,7 +93,10 @@ async def parse_post(req: Req, encoding: str) -> Any:
     mime, params = parse_content_type(req.headers.get("content-type"))
     if mime == "application/x-www-form-urlencoded":
         body = await req.body()
-        return parse_qsl(body.decode("latin-1"), keep_blank_values=True, encoding=encoding)
+        # Browsers send raw (not percent-encoded) bytes in the page's charset:
+        # decode them with `encoding` too, as the %XX escapes are.
+        text = body.decode(encoding, "replace")
+        return parse_qsl(text, keep_blank_values=True, encoding=encoding, errors="replace")
     if mime == "multipart/form-data":
         boundary = params.get("boundary")
         if not boundary or len(boundary) > 200:

@@ -5,6 +5,8 @@ call, and port 0's choice is known when it returns. The listener process
 runs one accept loop per socket (ranch's acceptor: back off on EMFILE) and
 spawns a linked connection process per connection; it traps exits, so a
 connection's crash touches nothing else, while its own death ends them all.
+With workers=N it also supervises the worker OS processes (`_workers`), and
+every listener is watched by the node's signal guard (`_signals`).
 """
 
 from __future__ import annotations
@@ -21,12 +23,15 @@ import trio
 
 import actors
 
+from . import _signals, _worker
 from ._connection import connection_main
 from ._options import Options
+from ._peer import Trust
 from ._sessions import Sessions
 
 if TYPE_CHECKING:
     from ._connection import Connection
+    from ._workers import Workers
 
 __all__ = ["Server", "info", "port", "start", "start_link", "stop"]
 
@@ -41,11 +46,17 @@ class Server:
 
     def __init__(self, options: Options, sockets: list[socket.socket]) -> None:
         self.options = options
-        self.workers: list[Any] = []  # the other OS processes, with workers > 1
+        self.workers: Workers | None = None  # the other OS processes, with workers > 1
         self.sockets = sockets
         self.port: int = sockets[0].getsockname()[1]
         self.connections: dict[actors.Pid, Connection] = {}
-        self.sessions = Sessions(options.sessions_expire)
+        self.sessions = Sessions(
+            options.sessions_expire,
+            options.sessions_max_age,
+            options.sessions_max,
+            clock=trio.current_time,
+        )
+        self.trust = Trust(options.trusted_proxies)
         self.ssl_context = _ssl_context(options.ssl)
         self.upgrade: Callable[..., Any] | None = _upgrade_handler(options)
         self.draining = False
@@ -71,6 +82,8 @@ def start_link(**options: Any) -> actors.Pid:
 
 def _start(given: dict[str, Any], link: bool) -> actors.Pid:
     options = Options.of(given)
+    if _worker.booting:  # a worker re-importing a main module without a __main__ guard
+        _worker.refuse_start()
     if options.workers > 1:
         from ._workers import start_workers
 
@@ -79,9 +92,12 @@ def _start(given: dict[str, Any], link: bool) -> actors.Pid:
     return spawn_listener(options, bind(options), link)
 
 
-def spawn_listener(options: Options, sockets: list[socket.socket], link: bool) -> actors.Pid:
+def spawn_listener(
+    options: Options, sockets: list[socket.socket], link: bool, workers: Workers | None = None
+) -> actors.Pid:
     try:
         server = Server(options, sockets)
+        server.workers = workers
         parent = actors.self() if link else None
         pid = actors.spawn(
             _listener_main, server, parent, name=options.name, link=link, trap_exits=True
@@ -92,6 +108,8 @@ def spawn_listener(options: Options, sockets: list[socket.socket], link: bool) -
         raise
     server.pid = pid
     _servers[pid] = server
+    if options.handle_signals:
+        _signals.watch(pid)
     return pid
 
 
@@ -108,7 +126,9 @@ def info(server: actors.Pid | object) -> dict[str, Any]:
         "port": found.port,
         "connections": len(found.connections),
         "sessions": len(found.sessions),
+        "sessions_evicted": found.sessions.evicted,
         "options": found.options,
+        "workers": found.workers.pids if found.workers is not None else [],
     }
 
 
@@ -184,6 +204,9 @@ async def _listener_main(server: Server, parent: actors.Pid | None) -> None:
             for listener in listeners:
                 nursery.start_soon(_accept_loop, server, listener)
             nursery.start_soon(_sweep_sessions, server)
+            if server.workers is not None:
+                for index in range(len(server.workers.all)):
+                    nursery.start_soon(server.workers.supervise, index)
             while True:
                 match await actors.receive():
                     case ("$stop", timeout):
@@ -194,14 +217,18 @@ async def _listener_main(server: Server, parent: actors.Pid | None) -> None:
                         continue  # the Exit of a connection: nothing to do
                 for listener in listeners:
                     listener.close()
-                await _drain(server, timeout)
-                nursery.cancel_scope.cancel()  # the accept loops and the sweeper
+                grace = server.options.shutdown_timeout if timeout is None else timeout
+                async with trio.open_nursery() as draining:
+                    if server.workers is not None:
+                        draining.start_soon(server.workers.stop, grace)
+                    await _drain(server, grace)
+                nursery.cancel_scope.cancel()  # the accept loops, sweeper, supervisors
                 break
     finally:
         for listener in listeners:
             listener.close()
-        for worker in server.workers:
-            worker.terminate()
+        if server.workers is not None:
+            server.workers.abandon()  # (after a drain, already done)
         _servers.pop(me, None)
     if reason != "normal":
         raise actors.ProcessExit(reason)
@@ -231,7 +258,7 @@ async def _sweep_sessions(server: Server) -> None:
         server.sessions.sweep()
 
 
-async def _drain(server: Server, timeout: float | None) -> None:
+async def _drain(server: Server, grace: float) -> None:
     """Idle connections close now; busy ones after their response; after the
     grace period, whatever is left is killed."""
     server.draining = True
@@ -239,7 +266,6 @@ async def _drain(server: Server, timeout: float | None) -> None:
         conn.closing = True
         if not conn.busy or conn.upgraded:  # a WebSocket closes with 1001
             actors.exit(pid, "shutdown")
-    grace = server.options.shutdown_timeout if timeout is None else timeout
     with trio.move_on_after(grace):
         while server.connections:
             await actors.receive(actors.Exit)

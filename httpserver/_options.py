@@ -15,6 +15,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from ._peer import is_trusted_proxies
+
 __all__ = ["Options"]
 
 
@@ -84,10 +86,29 @@ _TABLE: list[tuple[str, Any, Callable[[Any], bool], str]] = [
     ("access_log", None, _is_callable_or_none, "None or a function taking an AccessLog"),
     ("auto_recv_body", True, _is_bool, "True or False"),
     ("autoexit", True, _is_bool, "True or False"),
-    ("sessions_expire", 600.0, _is_seconds, "seconds > 0"),
-    ("proxy_protocol", False, _is_bool, "True or False"),
+    ("sessions_expire", 600.0, _is_seconds, "seconds > 0 (a session idle that long ends)"),
+    (
+        "sessions_max_age",
+        86400.0,
+        _is_seconds,
+        "seconds > 0 (a session ends that long after it began, however busy; its cookie's Max-Age)",
+    ),
+    (
+        "sessions_max",
+        100_000,
+        _is_int(1),
+        "an int >= 1 (past it the least recently used session is evicted)",
+    ),
+    ("proxy_protocol", False, _is_bool, "True or False (True needs trusted_proxies)"),
+    (
+        "trusted_proxies",
+        (),
+        is_trusted_proxies,
+        "a list of proxy addresses or networks, e.g. ['127.0.0.1', '10.0.0.0/8'], or ['*']",
+    ),
     ("shutdown_timeout", 5.0, _is_seconds, "seconds > 0"),
     ("workers", 1, _is_int(1, 256), "an int from 1 to 256"),
+    ("handle_signals", True, _is_bool, "True (SIGTERM / SIGINT drain, then exit 0) or False"),
     ("ws_loop", None, _is_callable_or_none, "None or an async function taking a Ws"),
     ("ws_autoexit", True, _is_bool, "True or False"),
     ("ws_max_message", 16 * 1024 * 1024, _is_int(1), "a number of bytes >= 1"),
@@ -122,9 +143,13 @@ class Options:
     auto_recv_body: bool
     autoexit: bool
     sessions_expire: float
+    sessions_max_age: float
+    sessions_max: int
     proxy_protocol: bool
+    trusted_proxies: tuple[str, ...]
     shutdown_timeout: float
     workers: int
+    handle_signals: bool
     ws_loop: Callable[..., Any] | None
     ws_autoexit: bool
     ws_max_message: int
@@ -155,6 +180,12 @@ class Options:
                 raise ValueError(f"bad server option {name}={value!r}: it must be {good}")
             values[name] = value
         values["ws_max_pending"] = tuple(values["ws_max_pending"])
+        values["trusted_proxies"] = tuple(values["trusted_proxies"])
+        if values["proxy_protocol"] and not values["trusted_proxies"]:
+            raise ValueError(
+                "bad server options: proxy_protocol=True needs trusted_proxies, the addresses"
+                " of the proxies that send the PROXY line (e.g. ['127.0.0.1'] or ['10.0.0.0/8'])"
+            )
         if values["static"] is not None:
             values["static"] = str(Path(values["static"]).resolve())
         return cls(**values)

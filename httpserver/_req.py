@@ -147,22 +147,20 @@ class Req:
 
     @property
     def peer(self) -> tuple[str, int]:
-        """The client's address: X-Real-Ip, else the first X-Forwarded-For,
-        else the socket's peer (see `socket_peer`). Trust these headers only
-        behind a proxy that sets them."""
+        """The client's address: the socket's peer (see `socket_peer`), unless
+        that peer is in the server's `trusted_proxies`: then the rightmost
+        untrusted X-Forwarded-For address, else X-Real-Ip. Sessions are
+        bound to it."""
         host, port = self._conn.peer
-        forwarded = self.headers.get("x-real-ip")
-        if forwarded is None:
-            chain = self.headers.get("x-forwarded-for")
-            if chain is not None:
-                forwarded = chain.split(",")[0]
-        if forwarded is not None and forwarded.strip():
-            return forwarded.strip(), port
-        return host, port
+        trust = self._conn.server.trust
+        if not trust:
+            return host, port
+        return trust.client(host, self.headers), port
 
     @property
     def socket_peer(self) -> tuple[str, int]:
-        """The address of the TCP peer (or the PROXY protocol's source)."""
+        """The address of the TCP peer (or the PROXY line's source, which is
+        honoured only from a trusted proxy)."""
         return self._conn.peer
 
     @property

@@ -1,60 +1,315 @@
-"""`workers=N`: N OS processes serving one port, one node each.
+"""`workers=N`: N OS processes serving one port, supervised as OTP would.
 
 The port is bound with SO_REUSEPORT by this process first (so port 0's
-choice is shared), then by N-1 worker processes started with the "spawn"
-method; the kernel spreads connections over them. Options travel by
-pickle, so `loop` (and `access_log`, `ws_loop`) must be importable
-module-level functions, and `ssl` must be given as a dict of file names.
+choice is shared), then by N-1 worker processes, each a fresh interpreter
+running `httpserver._worker` with one node and one listener; the kernel
+spreads connections over them. Options travel by pickle, so `loop` (and
+`access_log`, `ws_loop`) must be module-level functions a fresh process can
+import, and `ssl` must be a dict of file names.
+
+Each worker holds two pipes to this process:
+- the lifeline, which only this process can write: the options come down
+  it, and its end (this process closed it, stopped, crashed or was killed
+  with -9) tells the worker to drain and exit, so no worker outlives the
+  main process and keeps serving old code;
+- the status pipe: the worker writes "ready" once it listens, or "error
+  ..." saying why it cannot; its end tells this process the worker died.
+
+`start` waits (blocking, as it binds) until every worker listens, so a
+worker that cannot start makes `start` raise with the worker's reason. A
+worker that dies later is restarted by the listener, with back-off, and
+logged (a permanent child, in OTP's words).
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import contextlib
+import logging
+import os
+import pickle
+import selectors
 import ssl
+import struct
+import subprocess
+import sys
+import time
 from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
 
-import actors
+import trio
 
 from ._options import Options
 
-__all__ = ["start_workers"]
+if TYPE_CHECKING:
+    import actors
+
+__all__ = ["WorkerStartError", "Workers", "start_workers"]
+
+logger = logging.getLogger("httpserver")
+
+START_TIMEOUT: Final = 60.0  # a fresh interpreter importing the user's code
+_BACKOFF: Final = (0.1, 0.5, 1.0, 2.0, 5.0, 10.0)  # seconds before restart n
+_STABLE: Final = 30.0  # a worker that lived this long resets the back-off
+_PACKAGE_ROOT: Final = str(Path(__file__).resolve().parent.parent)
+_BOOT: Final = (
+    f"import sys; sys.path.insert(0, {_PACKAGE_ROOT!r}); "
+    "from httpserver._worker import main; main()"
+)
+
+
+class WorkerStartError(RuntimeError):
+    """A worker process could not start; the message says why."""
+
+
+class _Worker:
+    """One worker OS process, seen from the main process."""
+
+    __slots__ = ("lifeline", "number", "popen", "started", "status")
+
+    def __init__(self, number: int, payload: bytes) -> None:
+        self.number = number
+        life_read, self.lifeline = os.pipe()
+        status_read, status_write = os.pipe()
+        self.status = status_read
+        try:
+            self.popen = subprocess.Popen(
+                [sys.executable, "-c", _BOOT, str(life_read), str(status_write)],
+                pass_fds=(life_read, status_write),
+            )
+        except BaseException:
+            os.close(self.lifeline)
+            os.close(status_read)
+            raise
+        finally:
+            os.close(life_read)
+            os.close(status_write)
+        self.started = time.monotonic()
+        data = struct.pack("!I", len(payload)) + payload
+        with contextlib.suppress(BrokenPipeError):  # it died at once: its status says why
+            while data:
+                data = data[os.write(self.lifeline, data) :]
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def release(self) -> None:
+        """Close the lifeline: the worker drains and exits."""
+        if self.lifeline >= 0:
+            os.close(self.lifeline)
+            self.lifeline = -1
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is None:
+        return "is running"
+    if code < 0:
+        return f"was killed by signal {-code}"
+    return f"exited with code {code}"
+
+
+class Workers:
+    """The worker processes of one server, and their supervision."""
+
+    def __init__(self, options: Options, count: int) -> None:
+        self._payload = _payload(options)
+        self.count = count
+        self.stopping = False
+        self.all: list[_Worker] = []
+
+    # -- starting: synchronous, in `start` ---------------------------------------
+
+    def start_all(self) -> None:
+        """Start every worker and wait until each listens, or raise why not."""
+        try:
+            self.all = [_Worker(n, self._payload) for n in range(1, self.count + 1)]
+            self._wait_all_ready()
+        except BaseException:
+            self.kill_all()
+            raise
+
+    def _wait_all_ready(self) -> None:
+        pending = {worker.status: worker for worker in self.all}
+        lines = dict.fromkeys(pending, b"")
+        deadline = time.monotonic() + START_TIMEOUT
+        with selectors.DefaultSelector() as selector:
+            for fd in pending:
+                selector.register(fd, selectors.EVENT_READ)
+            while pending:
+                left = deadline - time.monotonic()
+                ready = [key.fd for key, _ in selector.select(max(left, 0))]
+                if not ready:
+                    worker = next(iter(pending.values()))
+                    raise self._failed(worker, f"did not listen within {START_TIMEOUT:g} s")
+                self._read_statuses(ready, pending, lines, selector)
+
+    def _read_statuses(
+        self,
+        ready: list[int],
+        pending: dict[int, _Worker],
+        lines: dict[int, bytes],
+        selector: selectors.BaseSelector,
+    ) -> None:
+        for fd in ready:
+            data = os.read(fd, 65536)
+            lines[fd] += data
+            worker = pending[fd]
+            if not data:
+                code = worker.popen.wait()
+                raise self._failed(worker, f"{_describe_exit(code)} before it listened")
+            line, found, _ = lines[fd].partition(b"\n")
+            if found:
+                if line != b"ready":
+                    raise self._failed(worker, line.decode(errors="replace"))
+                del pending[fd]
+                selector.unregister(fd)
+
+    def _failed(self, worker: _Worker, why: str) -> WorkerStartError:
+        why = why.removeprefix("error ")
+        return WorkerStartError(f"httpserver worker {worker.number} (pid {worker.pid}): {why}")
+
+    def kill_all(self) -> None:
+        for worker in self.all:
+            worker.release()
+            with contextlib.suppress(OSError):
+                worker.popen.kill()
+                worker.popen.wait()
+            with contextlib.suppress(OSError):
+                os.close(worker.status)
+
+    # -- supervising: in the listener's nursery -------------------------------------
+
+    async def supervise(self, index: int) -> None:
+        """Keep worker `index` running: when it dies, log it and start a new
+        one after a back-off that grows while it keeps dying young."""
+        failures = 0
+        worker = self.all[index]
+        ready = True
+        while True:
+            if ready:
+                await _wait_closed(worker.status)
+            code = await trio.to_thread.run_sync(worker.popen.wait, abandon_on_cancel=True)
+            worker.release()
+            if self.stopping:
+                return
+            lived = time.monotonic() - worker.started
+            failures = 0 if lived >= _STABLE else failures + 1
+            delay = _BACKOFF[min(failures, len(_BACKOFF) - 1)]
+            logger.error(
+                "httpserver worker %d (pid %d) %s after %.1f s; restarting it in %g s",
+                worker.number,
+                worker.pid,
+                _describe_exit(code),
+                lived,
+                delay,
+            )
+            await trio.sleep(delay)
+            if self.is_stopping():  # (a method: mypy would think the flag unchanged)
+                return
+            worker = _Worker(worker.number, self._payload)
+            self.all[index] = worker
+            os.set_blocking(worker.status, False)
+            why = await _wait_ready(worker.status)
+            ready = why is None
+            if ready:
+                logger.warning("httpserver worker %d restarted: pid %d", worker.number, worker.pid)
+            else:
+                logger.error("httpserver worker %d could not restart: %s", worker.number, why)
+                os.close(worker.status)
+                with contextlib.suppress(OSError):
+                    worker.popen.kill()
+
+    async def stop(self, grace: float) -> None:
+        """Drain the workers: each finishes its requests (within `grace`) and
+        exits; one still there a second after that is killed."""
+        self.stopping = True
+        for worker in self.all:
+            worker.release()
+        with trio.move_on_after(grace + 1.0):
+            for worker in self.all:
+                await trio.to_thread.run_sync(worker.popen.wait, abandon_on_cancel=True)
+        for worker in self.all:
+            if worker.popen.poll() is None:
+                logger.error("httpserver worker %d did not drain in time: killed", worker.number)
+                worker.popen.kill()
+
+    def abandon(self) -> None:
+        """The listener is ending without a drain: release every worker (each
+        drains on its own and exits)."""
+        self.stopping = True
+        for worker in self.all:
+            worker.release()
+
+    def is_stopping(self) -> bool:
+        return self.stopping
+
+    @property
+    def pids(self) -> list[int]:
+        return [worker.pid for worker in self.all]
+
+
+async def _wait_closed(fd: int) -> None:
+    """Until the worker's end of the status pipe closes (it died)."""
+    async with trio.lowlevel.FdStream(fd) as stream:
+        while await stream.receive_some(4096):
+            pass
+
+
+async def _wait_ready(fd: int) -> str | None:
+    """None once a new worker says "ready"; else why it did not. The status
+    pipe stays open (its end is how the death of this worker is seen)."""
+    line = b""
+    with trio.move_on_after(START_TIMEOUT):
+        while b"\n" not in line:
+            await trio.lowlevel.wait_readable(fd)
+            data = os.read(fd, 65536)
+            if not data:
+                return "it died before it listened"
+            line += data
+        text = line.partition(b"\n")[0].decode(errors="replace")
+        return None if text == "ready" else text.removeprefix("error ")
+    return f"it did not listen within {START_TIMEOUT:g} s"
+
+
+def _payload(options: Options) -> bytes:
+    """What a worker needs, pickled: the options, and where to find the code
+    they name (sys.path, and the main module, as multiprocessing's "spawn"
+    re-imports it under the name __mp_main__)."""
+    try:
+        pickled = pickle.dumps(options)
+    except Exception as exc:
+        raise TypeError(
+            f"workers > 1 sends the options to other processes by pickle, and they do not"
+            f" pickle ({exc}): loop, ws_loop and access_log must be module-level functions"
+        ) from exc
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    if spec is not None and spec.name:
+        where: tuple[str, str] | None = ("name", spec.name)
+    elif getattr(main, "__file__", None):
+        where = ("path", os.path.abspath(str(main.__file__)))  # type: ignore[union-attr]
+    else:
+        where = None  # an interactive session: nothing to re-import
+    return pickle.dumps(
+        {"sys_path": list(sys.path), "argv": list(sys.argv), "main": where, "options": pickled}
+    )
 
 
 def start_workers(options: Options, link: bool) -> actors.Pid:
+    """Bind, start N-1 workers and wait until they listen, then spawn this
+    process's listener, which supervises them."""
     from ._listener import bind, spawn_listener
 
     if isinstance(options.ssl, ssl.SSLContext):
         raise TypeError("workers > 1 needs ssl given as a dict of file names, not an SSLContext")
     sockets = bind(options)
-    chosen = replace(options, port=sockets[0].getsockname()[1], name=None)
-    context = multiprocessing.get_context("spawn")
-    workers = []
     try:
-        for _ in range(options.workers - 1):
-            worker = context.Process(target=_worker, args=(chosen,), daemon=True)
-            worker.start()
-            workers.append(worker)
+        chosen = replace(options, port=sockets[0].getsockname()[1], name=None)
+        workers = Workers(chosen, options.workers - 1)
+        workers.start_all()
     except BaseException:
-        for worker in workers:
-            worker.terminate()
         for sock in sockets:
             sock.close()
         raise
-    pid = spawn_listener(options, sockets, link)
-    from ._listener import _servers
-
-    _servers[pid].workers = workers
-    return pid
-
-
-def _worker(options: Options) -> None:
-    """A worker OS process: one node, one listener on the shared port."""
-    actors.run(_worker_node, options)
-
-
-async def _worker_node(options: Options) -> None:
-    from ._listener import bind, spawn_listener
-
-    listener = spawn_listener(options, bind(options), link=True)
-    ref = actors.monitor(listener)
-    await actors.receive(actors.Down(ref, listener, actors.ANY))
+    return spawn_listener(options, sockets, link, workers)

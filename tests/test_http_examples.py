@@ -182,6 +182,8 @@ async def test_unicode_form_posts_a_japanese_string() -> None:
         body = f"data={quote('こんにちは')}".encode()
         response = await fetch(server.port, "/", "POST", form, body)
         assert 'Unicode string is: "こんにちは", and its length is 5' in response.body.decode()
+        raw_utf8 = await fetch(server.port, "/", "POST", form, "data=こんにちは".encode())
+        assert 'Unicode string is: "こんにちは", and its length is 5' in raw_utf8.body.decode()
         response = await fetch(server.port, "/", "POST", form, b"other=1")
         assert response.text == "No data value submitted."
         response = await fetch(server.port, "/nowhere")

@@ -1,0 +1,152 @@
+"""A worker OS process of `workers=N` (the other side of `_workers`).
+
+It is started as `python -c "...main()" LIFELINE STATUS` with two pipe
+ends: it reads its options from the lifeline, re-imports the program's
+main module as `__mp_main__` (so that `__main__.handle_http` unpickles, as
+with multiprocessing's "spawn"), binds the shared port, starts a listener
+and writes "ready" on the status pipe, or "error WHY" and exits 1. When the
+lifeline ends (the main process stopped or died, even by kill -9) it
+drains its listener and exits, so it never serves on without its parent.
+
+A main module that starts a server at import time (no
+`if __name__ == "__main__":`) would start it again here: while it is being
+imported, `booting` is set and `start` refuses, saying so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import runpy
+import signal
+import struct
+import sys
+import traceback
+import types
+from typing import IO, Any
+
+import trio
+
+import actors
+
+__all__ = ["booting", "main"]
+
+booting = False  # True while a worker imports the program's main module
+refused: str | None = None  # why `start` refused during that import
+
+
+def refuse_start() -> None:
+    """Called by `start`: in a worker importing the main module, refuse."""
+    global refused
+    refused = (
+        f"the main module {_main_name()} started a server when a worker process imported it:"
+        ' with workers > 1, start the server under `if __name__ == "__main__":`'
+    )
+    raise RuntimeError(refused)
+
+
+def _main_name() -> str:
+    module = sys.modules.get("__mp_main__")
+    return repr(getattr(module, "__file__", None) or getattr(module, "__name__", "__main__"))
+
+
+def main() -> None:
+    # Ctrl-C reaches the whole process group: the main process alone acts on
+    # it (it drains the workers through their lifelines); SIGTERM, sent to a
+    # worker on its own, still drains that worker.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    lifeline, status_fd = int(sys.argv[1]), int(sys.argv[2])
+    status = os.fdopen(status_fd, "wb", buffering=0)
+    try:
+        payload = pickle.loads(
+            _read_exactly(lifeline, struct.unpack("!I", _read_exactly(lifeline, 4))[0])
+        )
+        sys.path[:] = payload["sys_path"]
+        sys.argv[:] = payload["argv"]
+        _import_main(payload["main"])
+        try:
+            options = pickle.loads(payload["options"])
+        except Exception as exc:
+            raise RuntimeError(
+                f"cannot load the server's options ({type(exc).__name__}: {exc}): loop, ws_loop"
+                " and access_log must be module-level functions that a fresh process can import,"
+                ' not defined inside a function or under `if __name__ == "__main__":`'
+            ) from exc
+    except BaseException as exc:
+        traceback.print_exc()
+        _report(status, f"error {_reason(exc)}")
+        sys.exit(1)
+    reason = actors.run(_worker_node, options, lifeline, status)
+    sys.exit(0 if reason == "normal" else 1)
+
+
+def _reason(exc: BaseException) -> str:
+    if refused is not None:
+        return refused
+    text = f"{type(exc).__name__}: {exc}" if not isinstance(exc, RuntimeError) else str(exc)
+    return " ".join(text.split())  # one line
+
+
+def _read_exactly(fd: int, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        more = os.read(fd, size - len(data))
+        if not more:
+            raise EOFError("the main process closed the lifeline before sending the options")
+        data += more
+    return data
+
+
+def _report(status: IO[bytes], line: str) -> None:
+    with contextlib.suppress(OSError):  # the main process is gone: nobody to tell
+        status.write(line.encode() + b"\n")
+
+
+def _import_main(where: tuple[str, str] | None) -> None:
+    """Run the program's main module as `__mp_main__` and alias it as
+    `__main__` (its `if __name__ == "__main__":` block does not run)."""
+    global booting
+    if where is None:
+        return
+    kind, value = where
+    if kind == "name" and (value == "__main__" or value.endswith(".__main__")):
+        return  # `python -m package`: re-running it would run the program
+    booting = True
+    try:
+        if kind == "name":
+            content = runpy.run_module(value, run_name="__mp_main__", alter_sys=True)
+        else:
+            content = runpy.run_path(value, run_name="__mp_main__")
+    finally:
+        booting = False
+    if refused is not None:  # start refused, and the module swallowed it
+        raise RuntimeError(refused)
+    module = types.ModuleType("__mp_main__")
+    module.__dict__.update(content)
+    sys.modules["__main__"] = sys.modules["__mp_main__"] = module
+
+
+async def _worker_node(options: Any, lifeline: int, status: IO[bytes]) -> object:
+    from ._listener import bind, spawn_listener
+
+    try:
+        listener = spawn_listener(options, bind(options), link=False)
+    except Exception as exc:
+        _report(status, f"error {_reason(exc)}")
+        return exc
+    ref = actors.monitor(listener)
+    _report(status, "ready")
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(_watch_lifeline, lifeline, listener)
+        down = await actors.receive(actors.Down(ref, listener, actors.ANY))
+        nursery.cancel_scope.cancel()
+    return down.reason
+
+
+async def _watch_lifeline(fd: int, listener: actors.Pid) -> None:
+    """The main process closed the lifeline (or died): drain, then exit."""
+    async with trio.lowlevel.FdStream(fd) as stream:
+        while await stream.receive_some(4096):
+            pass
+    actors.send(listener, ("$stop", None))
