@@ -155,13 +155,15 @@ async def test_forwarding_headers_from_a_trusted_proxy_name_the_rightmost_untrus
         assert (await fetch_from("127.0.0.2", port, headers=chain)).text == "127.0.0.2 127.0.0.2"
 
 
+async def session(req: httpserver.Req) -> None:
+    """Answers with the request's session id (made if it has none)."""
+    session_id, _state = await req.session()
+    await req.ok(session_id)
+
+
 async def test_a_stolen_session_cookie_with_a_forged_address_is_not_honoured() -> None:
     """The victim comes through the trusted proxy 127.0.0.1 from 198.51.100.7;
     the thief connects straight from 127.0.0.2, forging X-Forwarded-For."""
-
-    async def session(req: httpserver.Req) -> None:
-        session_id, _state = await req.session()
-        await req.ok(session_id)
 
     victim = [("X-Forwarded-For", "198.51.100.7")]
     async with actors.node(), http_server(loop=session, trusted_proxies=["127.0.0.1"]) as port:
@@ -240,10 +242,6 @@ def test_past_sessions_max_the_least_recently_used_session_is_evicted() -> None:
 
 
 async def test_a_flood_of_cookieless_requests_keeps_at_most_sessions_max() -> None:
-    async def session(req: httpserver.Req) -> None:
-        session_id, _state = await req.session()
-        await req.ok(session_id)
-
     options = {"loop": session, "sessions_max": 5, "sessions_max_age": 120}
     async with actors.node(), http_server(**options) as port:
         first = await fetch(port)
@@ -263,10 +261,6 @@ async def test_a_session_used_every_few_seconds_ends_at_sessions_max_age(
     mock_clock: trio.testing.MockClock,
 ) -> None:
     """The server's clock is trio's: jumped here, never slept on."""
-
-    async def session(req: httpserver.Req) -> None:
-        session_id, _state = await req.session()
-        await req.ok(session_id)
 
     options = {"loop": session, "sessions_expire": 10, "sessions_max_age": 30}
     async with actors.node(), http_server(**options) as port:
