@@ -131,7 +131,7 @@ class _Reader:
         self.paused = False  # not reading: the handler has enough waiting
         self.handler_told = False
         self.reason: Any = "normal"  # the reader's own exit reason
-        self.sizes: deque[int] = deque()  # of the messages handed over, newest last
+        self.sizes: deque[int] | None = None  # of the messages handed over, newest last
         self.sizes_total = 0
 
     async def run(self) -> Any:
@@ -185,9 +185,12 @@ class _Reader:
                         elif kind is BytesMessage:
                             data = bytes(data)
                         actors.send(handler, ("browser", data))
-                        self.sizes.append(limits.size)
+                        sizes = self.sizes
+                        if sizes is None:  # made on the first message: idle sockets are many
+                            sizes = self.sizes = deque()
+                        sizes.append(limits.size)
                         self.sizes_total += limits.size
-                        if len(self.sizes) >= max_messages or self.sizes_total >= max_bytes:
+                        if len(sizes) >= max_messages or self.sizes_total >= max_bytes:
                             await self._room_at_handler()
                 elif kind is Ping:
                     sock.answer_ping(bytes(event.payload))  # type: ignore[attr-defined]
@@ -222,6 +225,7 @@ class _Reader:
         assert handler is not None
         max_messages, max_bytes = self.options.ws_max_pending
         sizes = self.sizes
+        assert sizes is not None
         while True:
             waiting = actors.lowlevel.mailbox_len(handler)
             while len(sizes) > waiting:
