@@ -22,6 +22,7 @@ import trio
 import actors
 
 from ._connection import connection_main
+from ._fdlimit import connection_cap, raise_fd_limit
 from ._options import Options
 from ._sessions import Sessions
 
@@ -45,6 +46,7 @@ class Server:
         self.sockets = sockets
         self.port: int = sockets[0].getsockname()[1]
         self.connections: dict[actors.Pid, Connection] = {}
+        self.max_connections = connection_cap(options.max_connections, raise_fd_limit())
         self.sessions = Sessions(options.sessions_expire)
         self.ssl_context = _ssl_context(options.ssl)
         self.upgrade: Callable[..., Any] | None = _upgrade_handler(options)
@@ -53,7 +55,7 @@ class Server:
 
     @property
     def overloaded(self) -> bool:
-        return len(self.connections) > self.options.max_connections
+        return len(self.connections) > self.max_connections
 
 
 _servers: dict[actors.Pid, Server] = {}
@@ -107,6 +109,7 @@ def info(server: actors.Pid | object) -> dict[str, Any]:
         "ip": found.options.ip,
         "port": found.port,
         "connections": len(found.connections),
+        "max_connections": found.max_connections,
         "sessions": len(found.sessions),
         "options": found.options,
     }
