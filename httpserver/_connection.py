@@ -206,6 +206,7 @@ class Connection:
         while True:
             parser = h11.Connection(h11.SERVER, max_incomplete_event_size=max_head)
             self.parser = parser
+            self.req = None  # an error from here on is this cycle's, not the last answer's
             if self._leftover:
                 parser.receive_data(self._leftover)
             head = self._leftover

@@ -56,6 +56,21 @@ async def test_rfc9110_15_5_9_a_trickled_head_gets_408_within_recv_timeout() -> 
         assert trio.current_time() - start < 1.5
 
 
+async def test_rfc9110_15_5_9_a_trickled_second_head_on_keep_alive_gets_408() -> None:
+    # The error belongs to the request being read, not to the one answered before it.
+    async with actors.node(), http_server(loop=echo_size, recv_timeout=0.4) as port:
+        with trio.fail_after(3):
+            data = await answer_to_trickle(
+                port,
+                b"GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\n",
+                b"Host: x\r\n" + b"X-Slow: abc\r\n" * 100,
+                0.05,
+            )
+        first, _, second = data.partition(b"\r\n\r\n0")
+        assert first.startswith(b"HTTP/1.1 200 OK\r\n")
+        assert second.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
+
+
 async def test_rfc9110_15_5_9_a_trickled_body_gets_408_below_body_min_rate() -> None:
     # 20 bytes/s is below body_min_rate=100: the 0.4 s grace runs out.
     async with (
