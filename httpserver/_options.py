@@ -73,7 +73,9 @@ _TABLE: list[tuple[str, Any, Callable[[Any], bool], str]] = [
     ("ip", "0.0.0.0", _is_ip, "an IPv4 or IPv6 address such as '127.0.0.1' or '::1'"),
     ("port", 80, _is_int(0, 65535), "an int from 0 to 65535 (0 picks a free port)"),
     ("name", None, lambda v: True, "a name to register the listener process under"),
-    ("backlog", 128, _is_int(1), "an int >= 1"),
+    # Connections the kernel completes before accept takes them (capped by
+    # net.core.somaxconn): room for a burst, as uvicorn's and gunicorn's 2048.
+    ("backlog", 2048, _is_int(1), "an int >= 1"),
     # Capped at start by the fd limit (see _fdlimit): half of RLIMIT_NOFILE less a reserve.
     ("max_connections", 4096, _is_int(1), "an int >= 1"),
     ("post_max_size", 4 * 1024 * 1024, _is_int(0), "a number of bytes >= 0"),
