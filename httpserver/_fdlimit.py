@@ -43,9 +43,12 @@ def connection_cap(max_connections: int, fd_limit: int | None) -> int:
     fitting = max(1, (fd_limit - RESERVE) // 2)
     if fitting < max_connections:
         logger.warning(
-            "max_connections=%d is more than the fd limit (%d) allows; serving %d at most",
+            "max_connections=%d: the fd limit of %d holds two fds per connection for %d"
+            " (%d kept for the rest); serving %d at most",
             max_connections,
             fd_limit,
+            fitting,
+            RESERVE,
             fitting,
         )
         return fitting
