@@ -6,8 +6,8 @@ The server is examples/hello_world.py, default options (recv_timeout 30 s,
 body_min_rate 1024 B/s, send_timeout 30 s), in its own process pinned to one
 CPU (bench/_harness.py); this process is the clients, pinned to another.
 For `--duration` seconds (30) three attacks run at once, `--connections`
-(1000) connections each, every connection replaced by a new one when the
-server closes it:
+(1000) connections each, opened at RAMP (500) a second in all, every
+connection replaced by a new one when the server closes it:
 
   slowloris  a request head trickled: the request line, then one header
              line every 5 s, never the blank line. Deadline: recv_timeout
@@ -68,6 +68,7 @@ NORMAL_EVERY = 0.1
 NORMAL_OK_WITHIN = 1.0
 TCP_CLOSE, TCP_CLOSE_WAIT = 7, 8  # tcpi_state, the first byte of struct tcp_info
 PIPELINED = 5
+RAMP = 500  # attacking connections opened per second at the start (slowhttptest's default: 50)
 PLACEMENT_NOTES = PlacementNotes(
     one_cpu="only one CPU ({cpus}): the server and the clients run unpinned, sharing it",
     no_taskset="taskset is missing: the server and the clients run unpinned",
@@ -102,7 +103,7 @@ class Attack:
 @dataclass
 class Normal:
     latencies: list[float] = field(default_factory=list)  # of 200s
-    slow_at: list[float] = field(default_factory=list)  # when (into the attack) a slow one began
+    slow: list[tuple[float, float]] = field(default_factory=list)  # (began into the attack, took)
     attempts: int = 0
     ok_within: int = 0
     failures: dict[str, int] = field(default_factory=dict)
@@ -247,7 +248,7 @@ async def normal_client(port: int, until: float, into: Normal) -> None:
             into.latencies.append(took)
             into.ok_within += took <= NORMAL_OK_WITHIN
             if took > NORMAL_OK_WITHIN:
-                into.slow_at.append(start - began)
+                into.slow.append((start - began, took))
         else:
             status = answer.split(b"\r\n", 1)[0].decode("latin-1") or "(closed)"
             into.failures[status] = into.failures.get(status, 0) + 1
@@ -283,11 +284,10 @@ async def run_attack(
         until = trio.current_time() + duration
         async with trio.open_nursery() as nursery:
             nursery.start_soon(normal_client, server.port, until, normal)
-            for index in range(connections):
+            for _ in range(connections):
                 for kind in KINDS:
                     nursery.start_soon(attacker, kind, server.port, until, wait, attacks[kind])
-                if index % 50 == 49:
-                    await trio.sleep(0.1)  # a ramp: 1,500 connections a second
+                await trio.sleep(len(KINDS) / RAMP)
         outer.cancel_scope.cancel()
     return attacks, normal, peaks
 
@@ -318,7 +318,7 @@ def report(
             "p50_ms": statistics.median(lat) * 1e3 if lat else float("nan"),
             "p99_ms": percentile(lat, 0.99) * 1e3,
             "failures": normal.failures,
-            "slow_began_at_s": [round(t, 1) for t in normal.slow_at],
+            "slow": [(round(at, 1), round(took, 2)) for at, took in normal.slow],
         },
         "server": {"before": before, "during_max": during, "after": after},
         "attacks": {
@@ -351,9 +351,15 @@ def print_report(result: dict[str, Any], connections: int, duration: float, wher
         f"({n['success_rate']:.1%}); p50 {n['p50_ms']:.1f} ms, p99 {n['p99_ms']:.1f} ms"
         + (f"; failures {n['failures']}" if n["failures"] else "")
     )
-    if n["slow_began_at_s"]:
-        print(f"  the requests over 1 s began at (s into the attack): {n['slow_began_at_s']}")
+    if n["slow"]:
+        slow = ", ".join(f"{took:.2f} s at {at:.1f} s" for at, took in n["slow"])
+        print(f"  over 1 s: {slow} (into the attack)")
     s = result["server"]
+    c = result["cpu"]
+    print(
+        f"CPU over the run: server {c['server_cpu']:.0%} of one core, "
+        f"clients {c['clients_cpu']:.0%}; load average {os.getloadavg()[0]:.2f}"
+    )
     print()
     print(f"{'server':8} {'RSS MiB':>9} {'open fds':>9}")
     for label, key in (("before", "before"), ("during", "during_max"), ("after", "after")):
@@ -407,11 +413,18 @@ def main() -> None:
         ) as server,
     ):
         before = {"rss": server.vm_rss(), "fds": open_fds(server.proc.pid)}
+        cpu = (server.cpu_seconds(), time.process_time(), time.monotonic())
         attacks, normal, during = trio.run(run_attack, server, args.connections, args.duration)
+        wall = time.monotonic() - cpu[2]
+        load = {
+            "server_cpu": (server.cpu_seconds() - cpu[0]) / wall,
+            "clients_cpu": (time.process_time() - cpu[1]) / wall,
+        }
         server.check_alive()
         time.sleep(2)  # for the last closes to be torn down
         after = {"rss": server.vm_rss(), "fds": open_fds(server.proc.pid)}
     result = report(attacks, normal, before, during, after)
+    result["cpu"] = load
     if args.json:
         print(json.dumps(result))
     else:
