@@ -120,7 +120,7 @@ class Connection:
         """
         stream = self.stream
         view = memoryview(data)
-        if type(stream) is trio.SocketStream:
+        if type(stream) is trio.SocketStream:  # not under TLS
             try:
                 sent = os.write(stream.socket.fileno(), data)
             except BlockingIOError:
@@ -227,7 +227,7 @@ class Connection:
             received = len(head)
             event = parser.next_event()
             if event is h11.NEED_DATA:
-                self.busy = False
+                self.busy = bool(head)  # part of a pipelined head is a request begun
                 if self.closing:
                     return
                 deadline = trio.current_time() + options.recv_timeout  # for the whole head
@@ -378,7 +378,9 @@ async def _watch(conn: Connection) -> None:
         conn._ahead.append(bytes(data))  # a pipelined request: kept for later
         conn._ahead_size += len(data)
         if conn._ahead_size > limit:
-            logger.info("%r: %d bytes sent while a comet handler waits; closing", conn.peer, limit)
+            logger.info(
+                "%r: over %d bytes sent while a comet handler waits; closing", conn.peer, limit
+            )
             conn.client_gone()
             return
 

@@ -22,12 +22,11 @@ def _is_int(low: int, high: float = float("inf")) -> Callable[[Any], bool]:
     return lambda v: isinstance(v, int) and not isinstance(v, bool) and low <= v <= high
 
 
-def _is_seconds(v: Any) -> bool:
+def _is_positive(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and v > 0
 
 
-def _is_rate(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and v > 0
+_is_seconds = _is_rate = _is_positive
 
 
 def _is_bool(v: Any) -> bool:
