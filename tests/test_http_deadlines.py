@@ -3,6 +3,8 @@ takes none, is closed within its deadline (RFC 9110 15.5.9: 408)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import trio
 
 import actors
@@ -205,3 +207,25 @@ async def test_send_timeout_closes_a_client_that_reads_a_trickle() -> None:
                     if slow:
                         await trio.sleep(0.05)  # the client's pace under test
         assert received < len(big)
+
+
+async def test_send_timeout_ends_a_file_response_to_a_client_that_does_not_read(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "big.bin"
+    path.write_bytes(b"f" * (16 * 1024 * 1024))
+    returned = trio.Event()
+
+    async def sends_file(req: httpserver.Req) -> None:
+        await req.file(str(path))  # one write per 64 KiB block
+        returned.set()
+
+    async with (
+        actors.node(),
+        http_server(loop=sends_file, send_timeout=0.3, autoexit=False) as port,
+    ):
+        stream = await trio.open_tcp_stream("127.0.0.1", port)
+        async with stream:
+            await stream.send_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            with trio.fail_after(5):
+                await returned.wait()
