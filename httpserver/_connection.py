@@ -2,9 +2,16 @@
 
 A fresh h11 parser serves each request cycle, seeded with whatever bytes
 the previous one had left (pipelining); the response is written by `Req`.
-One cancel scope per connection carries the receive deadline: it is set
-while a request head or body is awaited and lifted while the handler runs.
-Every way a request can be bad ends here, as one status and a close.
+Deadlines are per request, never per read, so that trickling bytes buys a
+client nothing. One cancel scope per connection carries the receive
+deadline, set while a head or body is awaited and lifted while the handler
+runs: the whole head must come within `recv_timeout` of the wait's start
+(408 if some of it came, a silent close if none did); the body has
+`recv_timeout` plus one second per `body_min_rate` bytes received, counted
+only while the server waits for it (408 if nothing was answered yet). Each
+write has `send_timeout` per piece of at most `_SEND_PIECE` bytes: a client
+that does not take them is treated as gone. Every way a request can be bad
+ends here, as one status and a close.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
 import time
 from typing import TYPE_CHECKING, Final
 
@@ -20,8 +28,10 @@ import trio
 
 import actors
 
+from ._body import discard_body, receive_body
 from ._errors import HttpError
 from ._files import is_static, serve_static
+from ._framing import check_head, check_request_line
 from ._proxy import ProxyProtocolError, read_proxy_header
 from ._req import AccessLog, Req
 from ._response import SERVER_LINE, date_line, encode_headers, error_page, status_line
@@ -35,6 +45,7 @@ logger = logging.getLogger("httpserver")
 
 RECV_SIZE: Final = 65536
 _HEAD_SLACK: Final = 16 * 1024  # room for headers beside a maximal request line
+_SEND_PIECE: Final = 256 * 1024  # each piece of a write gets send_timeout to go out
 _OVERLOAD: Final = b"Server is experiencing heavy load, please try again in a few minutes."
 
 
@@ -42,8 +53,11 @@ class Connection:
     """The state of one connection, owned by its process."""
 
     __slots__ = (
+        "_ahead",
+        "_ahead_size",
         "_leftover",
         "_watcher",
+        "body_waited",
         "busy",
         "closing",
         "gone",
@@ -71,20 +85,59 @@ class Connection:
         self.req: Req | None = None
         self.parser: h11.Connection | None = None
         self.sent_body = 0
+        self.body_waited = 0.0  # seconds spent waiting for this request's body
         self._leftover = b""
+        self._ahead: list[bytes] = []  # what the comet watcher read ahead
+        self._ahead_size = 0
         self._watcher: actors.Pid | None = None
 
     # -- I/O used by Req -----------------------------------------------------
 
     async def write(self, data: bytes, body_bytes: int) -> None:
+        """Send `data`; a client that takes no piece of it within
+        send_timeout is gone, as one that closed (what follows is dropped)."""
         if self.gone:
             return  # as misultin: what is written to a closed client is dropped
         try:
-            await self.stream.send_all(data)
+            sent = await self._send(data)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             self.client_gone()
-        else:
+            return
+        if sent:
             self.sent_body += body_bytes
+        else:
+            timeout = self.server.options.send_timeout
+            logger.info("%r: the client took nothing for %s s; closing", self.peer, timeout)
+            self.client_gone()
+
+    async def _send(self, data: bytes) -> bool:
+        """Whether each piece of `data` went out within send_timeout.
+
+        On plain TCP the bytes are first written straight to the socket:
+        almost always they all fit in its buffer, and then no deadline is
+        armed at all (a cancel scope per write cost more than the write).
+        Only what does not fit waits, under send_timeout per piece.
+        """
+        stream = self.stream
+        view = memoryview(data)
+        if type(stream) is trio.SocketStream:  # not under TLS
+            try:
+                sent = os.write(stream.socket.fileno(), data)
+            except BlockingIOError:
+                sent = 0
+            except OSError:
+                raise trio.BrokenResourceError from None
+            if sent == len(data):
+                await trio.lowlevel.checkpoint()
+                return True
+            view = view[sent:]
+        timeout = self.server.options.send_timeout
+        for start in range(0, len(view), _SEND_PIECE):
+            with trio.move_on_after(timeout) as timer:
+                await stream.send_all(view[start : start + _SEND_PIECE])
+            if timer.cancelled_caught:
+                return False
+        return True
 
     def client_gone(self) -> None:
         """The client closed while a handler runs: with `autoexit` the
@@ -98,10 +151,11 @@ class Connection:
         else:
             actors.send(self.pid, "closed")
 
-    async def _receive(self) -> bytes:
-        """Bytes from the peer within recv_timeout (b"" at its end)."""
+    async def _receive_by(self, deadline: float) -> bytes:
+        """Bytes from the peer before `deadline` (b"" at its end); past it,
+        the connection's scope is cancelled."""
         scope = self.scope
-        scope.deadline = trio.current_time() + self.server.options.recv_timeout
+        scope.deadline = deadline
         try:
             return bytes(await self.stream.receive_some(RECV_SIZE))
         finally:
@@ -115,11 +169,18 @@ class Connection:
         assert parser is not None
         if req.expect_continue and not req.started:
             req.expect_continue = False
-            await self.stream.send_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+            await self.write(b"HTTP/1.1 100 Continue\r\n\r\n", 0)
         while True:
             event = parser.next_event()
             if event is h11.NEED_DATA:
-                parser.receive_data(await self._receive())
+                options = self.server.options
+                allowed = options.recv_timeout + req._body_seen / options.body_min_rate
+                start = trio.current_time()
+                try:
+                    data = await self._receive_by(start + allowed - self.body_waited)
+                finally:
+                    self.body_waited += trio.current_time() - start
+                parser.receive_data(data)
                 continue
             if type(event) is h11.Data:
                 req._body_seen += len(event.data)
@@ -143,6 +204,11 @@ class Connection:
             ref = actors.monitor(watcher)
             actors.exit(watcher, "kill")
             await actors.receive(actors.Down(ref, watcher, actors.ANY))
+        if self._ahead:  # a pipelined request came while the handler ran
+            assert self.parser is not None
+            self.parser.receive_data(b"".join(self._ahead))
+            self._ahead = []
+            self._ahead_size = 0
 
     # -- the request loop -------------------------------------------------------
 
@@ -154,39 +220,48 @@ class Connection:
         while True:
             parser = h11.Connection(h11.SERVER, max_incomplete_event_size=max_head)
             self.parser = parser
+            self.req = None  # an error from here on is this cycle's, not the last answer's
             if self._leftover:
                 parser.receive_data(self._leftover)
-            received = len(self._leftover)
+            head = self._leftover
+            received = len(head)
             event = parser.next_event()
             if event is h11.NEED_DATA:
-                self.busy = False
+                self.busy = bool(head)  # part of a pipelined head is a request begun
                 if self.closing:
                     return
+                deadline = trio.current_time() + options.recv_timeout  # for the whole head
+                pieces = [head] if head else []
                 while event is h11.NEED_DATA:
-                    data = await self._receive()
+                    data = await self._receive_by(deadline)
                     if not data and not parser.trailing_data[0]:
                         return  # the client closed between requests
                     self.busy = True
                     received += len(data)
+                    pieces.append(data)
                     parser.receive_data(data)
                     event = parser.next_event()
+                head = pieces[0] if len(pieces) == 1 else b"".join(pieces)
             self.busy = True
             if type(event) is not h11.Request:
                 return  # ConnectionClosed
             if len(event.target) > options.get_url_max_size:
                 raise HttpError(414)
+            check_head(head)
+            target = check_request_line(event.method, event.target, event.http_version)
             # h11 bounds only a head still incomplete; one that came whole is
             # measured here (only when enough bytes came for it to matter).
             if received > max_head and received - len(parser.trailing_data[0]) > max_head:
                 raise HttpError(431)
-            req = Req(self, event)
+            req = Req(self, event, target)
             self.req = req
             self.sent_body = 0
+            self.body_waited = 0.0
             if req._body_left:
                 if req._content_length is not None and req._content_length > options.post_max_size:
                     raise HttpError(413)
                 if options.auto_recv_body:
-                    await req.body()
+                    await receive_body(req)
             else:
                 parser.next_event()  # the EndOfMessage of a body-less request
             if req.is_websocket and self.server.upgrade is not None:
@@ -210,6 +285,7 @@ class Connection:
                     if self._watcher is not None:
                         await self._stop_watching()
             await self._finish(req)
+            discard_body(req)
             if not req.keep_alive or self.closing:
                 return
             if req._body_left:  # the handler left the body unread: drop it
@@ -286,7 +362,11 @@ def _access_entry(req: Req, conn: Connection) -> AccessLog:
 
 async def _watch(conn: Connection) -> None:
     """Comet: read ahead on the socket while the handler runs; tell the
-    handler (or end it, with autoexit) when the client goes away."""
+    handler (or end it, with autoexit) when the client goes away. What is
+    read is kept for the next request, up to the size of a request head:
+    past that it is no pipelined request but a flood, and the connection
+    is dropped as if the client had gone."""
+    limit = conn.server.options.get_url_max_size + _HEAD_SLACK
     while True:
         try:
             data = await conn.stream.receive_some(RECV_SIZE)
@@ -295,7 +375,14 @@ async def _watch(conn: Connection) -> None:
         if not data:
             conn.client_gone()
             return
-        conn._leftover += data  # a pipelined request: kept for later
+        conn._ahead.append(bytes(data))  # a pipelined request: kept for later
+        conn._ahead_size += len(data)
+        if conn._ahead_size > limit:
+            logger.info(
+                "%r: over %d bytes sent while a comet handler waits; closing", conn.peer, limit
+            )
+            conn.client_gone()
+            return
 
 
 async def connection_main(server: Server, stream: trio.abc.Stream, peer: tuple[str, int]) -> None:
@@ -318,6 +405,8 @@ async def connection_main(server: Server, stream: trio.abc.Stream, peer: tuple[s
                 await conn.reject(408)
     finally:
         server.connections.pop(conn.pid, None)
+        if conn.req is not None:
+            discard_body(conn.req)
         if conn._watcher is not None:
             actors.exit(conn._watcher, "kill")
         with trio.move_on_after(1) as cleanup:

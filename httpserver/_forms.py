@@ -2,7 +2,10 @@
 
 The multipart parser reads the body piece by piece (`Req.body_recv`), so a
 large upload never sits whole in memory: each part goes to a spooled file
-that moves to disk past `SPOOL_SIZE` bytes.
+that moves to disk past `SPOOL_SIZE` bytes. That holds with auto_recv_body
+too: the server then spooled the body to a file, which is read back in
+pieces. The parser works on at most `_FEED` bytes at a time, so each step
+copies little, and a part's headers are limited however the bytes came.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ __all__ = ["Part", "parse_content_type", "parse_post"]
 SPOOL_SIZE: Final = 1024 * 1024  # a part larger than this goes to disk
 _MAX_PART_HEAD: Final = 16 * 1024
 _MAX_PARTS: Final = 1000
+_FEED: Final = 64 * 1024
 
 
 @dataclass
@@ -131,9 +135,10 @@ class MultipartParser:
         self._current: Part | None = None
 
     def feed(self, data: bytes) -> None:
-        self._buffer += data
-        while self._step():
-            pass
+        for start in range(0, len(data), _FEED):
+            self._buffer += data[start : start + _FEED]
+            while self._step():
+                pass
 
     def finish(self) -> list[Part]:
         if self._state != "end":
@@ -180,7 +185,7 @@ class MultipartParser:
             self._state = "head"
             return True
         if state == "head":
-            end = buf.find(b"\r\n\r\n")
+            end = buf.find(b"\r\n\r\n", 0, _MAX_PART_HEAD + 4)
             if end < 0:
                 if len(buf) > _MAX_PART_HEAD:
                     raise self._bad("multipart part headers too long")

@@ -25,6 +25,7 @@ import actors
 
 from . import _signals, _worker
 from ._connection import connection_main
+from ._fdlimit import connection_cap, raise_fd_limit
 from ._options import Options
 from ._peer import Trust
 from ._sessions import Sessions
@@ -50,6 +51,7 @@ class Server:
         self.sockets = sockets
         self.port: int = sockets[0].getsockname()[1]
         self.connections: dict[actors.Pid, Connection] = {}
+        self.max_connections = connection_cap(options.max_connections, raise_fd_limit())
         self.sessions = Sessions(
             options.sessions_expire,
             options.sessions_max_age,
@@ -64,7 +66,7 @@ class Server:
 
     @property
     def overloaded(self) -> bool:
-        return len(self.connections) > self.options.max_connections
+        return len(self.connections) > self.max_connections
 
 
 _servers: dict[actors.Pid, Server] = {}
@@ -125,6 +127,7 @@ def info(server: actors.Pid | object) -> dict[str, Any]:
         "ip": found.options.ip,
         "port": found.port,
         "connections": len(found.connections),
+        "max_connections": found.max_connections,
         "sessions": len(found.sessions),
         "sessions_evicted": found.sessions.evicted,
         "options": found.options,

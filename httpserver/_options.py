@@ -24,8 +24,11 @@ def _is_int(low: int, high: float = float("inf")) -> Callable[[Any], bool]:
     return lambda v: isinstance(v, int) and not isinstance(v, bool) and low <= v <= high
 
 
-def _is_seconds(v: Any) -> bool:
+def _is_positive(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and v > 0
+
+
+_is_seconds = _is_rate = _is_positive
 
 
 def _is_bool(v: Any) -> bool:
@@ -75,11 +78,19 @@ _TABLE: list[tuple[str, Any, Callable[[Any], bool], str]] = [
     ("ip", "0.0.0.0", _is_ip, "an IPv4 or IPv6 address such as '127.0.0.1' or '::1'"),
     ("port", 80, _is_int(0, 65535), "an int from 0 to 65535 (0 picks a free port)"),
     ("name", None, lambda v: True, "a name to register the listener process under"),
-    ("backlog", 128, _is_int(1), "an int >= 1"),
+    # Connections the kernel completes before accept takes them (capped by
+    # net.core.somaxconn): room for a burst, as uvicorn's and gunicorn's 2048.
+    ("backlog", 2048, _is_int(1), "an int >= 1"),
+    # Capped at start by the fd limit (see _fdlimit): half of RLIMIT_NOFILE less a reserve.
     ("max_connections", 4096, _is_int(1), "an int >= 1"),
     ("post_max_size", 4 * 1024 * 1024, _is_int(0), "a number of bytes >= 0"),
     ("get_url_max_size", 2000, _is_int(1), "a number of bytes >= 1"),
+    # The whole request head must come within it; an idle keep-alive closes after it.
     ("recv_timeout", 30.0, _is_seconds, "seconds > 0"),
+    # A body has recv_timeout, plus 1 s per body_min_rate bytes received (Apache's MinRate).
+    ("body_min_rate", 1024, _is_rate, "bytes per second > 0, e.g. 1024"),
+    # A client that takes no piece (256 KiB) of a response for this long is closed.
+    ("send_timeout", 30.0, _is_seconds, "seconds > 0"),
     ("compress", False, _is_bool, "True or False"),
     ("static", None, _is_static, "None or an existing directory"),
     ("ssl", None, _is_ssl, "None, an ssl.SSLContext, or {'certfile', 'keyfile', 'password'}"),
@@ -136,6 +147,8 @@ class Options:
     post_max_size: int
     get_url_max_size: int
     recv_timeout: float
+    body_min_rate: float
+    send_timeout: float
     compress: bool
     static: str | None
     ssl: Any

@@ -1,7 +1,7 @@
 """HAProxy's PROXY protocol, version 1: the client's address before HTTP.
 
-The header is peeked at and then read to its exact length, so not one byte
-of what follows (HTTP, or a TLS handshake) is taken from the socket.
+The header is peeked at and taken up to its CRLF and no further, so not one
+byte of what follows (HTTP, or a TLS handshake) is taken from the socket.
 """
 
 from __future__ import annotations
@@ -21,22 +21,34 @@ class ProxyProtocolError(Exception):
 
 
 async def read_proxy_header(stream: trio.abc.Stream) -> tuple[str, int]:
-    """Consume the PROXY line from `stream`; the (address, port) it names."""
+    """Consume the PROXY line from `stream`; the (address, port) it names.
+
+    Each peek waits for data (trio parks the task until the socket is
+    readable). What a peek shows without the line's end is all line, so it
+    is taken, and the next peek then waits for bytes not seen yet: no
+    polling, and never a byte past the CRLF.
+    """
     if not isinstance(stream, trio.SocketStream):
         raise ProxyProtocolError("the PROXY protocol needs a plain TCP socket")
     sock = stream.socket
-    peeked = b""
-    while b"\r\n" not in peeked:
-        peeked = await sock.recv(_MAX_LINE, socket.MSG_PEEK)
-        if not peeked or (len(peeked) >= _MAX_LINE and b"\r\n" not in peeked):
-            raise ProxyProtocolError("expected a PROXY v1 line ending in CRLF")
-        if b"\r\n" not in peeked:
-            await trio.sleep(0.01)  # the rest of the line is on its way
-    line = peeked[: peeked.index(b"\r\n") + 2]
     taken = b""
-    while len(taken) < len(line):
-        taken += await sock.recv(len(line) - len(taken))
-    return parse_proxy_line(line)
+    while True:
+        peeked = await sock.recv(_MAX_LINE - len(taken), socket.MSG_PEEK)
+        if not peeked:
+            raise ProxyProtocolError("expected a PROXY v1 line ending in CRLF")
+        seen = taken + peeked
+        end = seen.find(b"\r\n", max(len(taken) - 1, 0))
+        want = len(peeked) if end < 0 else end + 2 - len(taken)
+        while want > 0:  # all of it is in the socket's buffer already
+            got = await sock.recv(want)
+            if not got:
+                raise ProxyProtocolError("expected a PROXY v1 line ending in CRLF")
+            taken += got
+            want -= len(got)
+        if end >= 0:
+            return parse_proxy_line(taken)
+        if len(taken) >= _MAX_LINE:
+            raise ProxyProtocolError("expected a PROXY v1 line ending in CRLF")
 
 
 def parse_proxy_line(line: bytes) -> tuple[str, int]:

@@ -9,12 +9,12 @@ is an error that says so rather than a broken byte stream.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Final, NamedTuple
+from typing import IO, TYPE_CHECKING, Any, Final, NamedTuple
 from urllib.parse import parse_qsl, unquote
 
 import h11
 
-from . import _cookies, _files, _forms
+from . import _body, _cookies, _files, _forms
 from ._compress import compress_body
 from ._errors import ResponseError
 from ._headers import Headers
@@ -48,6 +48,7 @@ class Req:
 
     __slots__ = (
         "_body",
+        "_body_file",
         "_body_left",
         "_body_seen",
         "_chunked",
@@ -67,10 +68,10 @@ class Req:
         "version",
     )
 
-    def __init__(self, conn: Connection, request: h11.Request) -> None:
+    def __init__(self, conn: Connection, request: h11.Request, target: bytes | None = None) -> None:
         self._conn = conn
         self.method: str = request.method.decode("ascii")
-        self.target: bytes = request.target
+        self.target: bytes = request.target if target is None else target
         self.version: str = request.http_version.decode("ascii")
         raw: list[tuple[bytes, bytes]] = list(request.headers)  # names lowercased
         self.headers = Headers(raw)
@@ -88,15 +89,21 @@ class Req:
                 tokens += b"," + value.lower()
             elif name == b"expect":
                 expect = value.lower() == b"100-continue"
-        self._content_length = length
-        self._chunked = chunked
         self.expect_continue = expect
         self._upgrade = b"upgrade" in tokens
         if self.version == "1.1":
             self._keep_alive = b"close" not in tokens
         else:
             self._keep_alive = b"keep-alive" in tokens
+        if chunked and (length is not None or self.version != "1.1"):
+            # Framing a proxy may have read otherwise (RFC 9112 6.1, 6.3): the
+            # body is chunked, as h11 reads it, and the connection closes after.
+            length = None
+            self._keep_alive = False
+        self._content_length = length
+        self._chunked = chunked
         self._body: bytes | None = None
+        self._body_file: IO[bytes] | None = None  # a large body read ahead, see _body
         self._body_left = chunked or bool(length)  # body bytes still unread
         self._body_seen = 0
         self._query_start = self.target.find(b"?")
@@ -193,7 +200,11 @@ class Req:
     # -- the request body ---------------------------------------------------------
 
     async def body(self) -> bytes:
-        """The whole body (read now unless the server already did)."""
+        """The whole body (read now unless the server already did; a large
+        body the server put in a temporary file is read back from it)."""
+        if self._body_file is not None:
+            self._body = self._body_file.read()
+            _body.discard_body(self)
         if self._body is None:
             parts = []
             while True:
@@ -207,6 +218,11 @@ class Req:
     async def body_recv(self) -> bytes:
         """The next piece of the body, or b"" at its end (with
         `auto_recv_body=False`, for streaming uploads)."""
+        if self._body_file is not None:
+            part = self._body_file.read(_body.PIECE)
+            if not part:
+                _body.discard_body(self)
+            return part
         if self._body is not None:
             part, self._body = self._body, b""
             return part

@@ -4,7 +4,8 @@ h11 parses requests here but does not write responses: a whole h11 response
 costs about as much as parsing the request, and h11 refuses HTTP/1.0
 keep-alive and close-delimited streams, both of which misultin speaks. So
 responses are joined from pre-encoded bytes, and every header a user gives
-is checked for CR, LF and NUL, the one thing that can break framing.
+is checked for control characters (CR, LF and NUL would break framing) and
+for characters that latin-1, the encoding of HTTP/1.1 headers, cannot carry.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ _PHRASES: dict[int, str] = {s.value: s.phrase for s in HTTPStatus} | {
 _STATUS_LINES: dict[int, bytes] = {
     code: f"HTTP/1.1 {code} {phrase}\r\n".encode() for code, phrase in _PHRASES.items()
 }
-_BAD_HEADER: Final = re.compile(r"[\r\n\x00]")
+_BAD_HEADER: Final = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]|[^\x00-\xff]")
 _TOKEN: Final = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 
 
@@ -75,8 +76,9 @@ def date_line() -> bytes:
 def encode_headers(headers: HeadersArg) -> tuple[list[bytes], set[str]]:
     """User headers as encoded lines, and the set of their lowercased names.
 
-    Raises ValueError for a name that is not an HTTP token, or a name or
-    value with CR, LF or NUL (header injection).
+    Raises ValueError, naming the header, for a name that is not an HTTP
+    token, a value with a control character other than HTAB (CR, LF and NUL
+    would inject headers), or one latin-1 cannot encode.
     """
     if headers is None:
         return [], set()
@@ -85,8 +87,15 @@ def encode_headers(headers: HeadersArg) -> tuple[list[bytes], set[str]]:
     names = set()
     for name, value in items:
         value = str(value)
-        if not _TOKEN.match(name) or _BAD_HEADER.search(value):
-            raise ValueError(f"invalid response header {name!r}: {value!r}")
+        if not _TOKEN.match(name):
+            raise ValueError(f"invalid response header name {name!r}: it must be a token")
+        bad = _BAD_HEADER.search(value)
+        if bad is not None:
+            why = "a control character" if bad.group() < "\x80" else "a character beyond latin-1"
+            raise ValueError(
+                f"invalid response header {name!r}: {value!r} has {why} ({bad.group()!r});"
+                " encode it (e.g. RFC 8187 or percent-encoding) first"
+            )
         lines.append(f"{name}: {value}\r\n".encode("latin-1"))
         names.add(name.lower())
     return lines, names
