@@ -157,7 +157,10 @@ async def test_the_proxy_line_trickled_is_read_whole_and_nothing_past_it() -> No
     async def peer(req: httpserver.Req) -> None:
         await req.ok(f"{req.socket_peer[0]}:{req.socket_peer[1]} {req.path}")
 
-    async with actors.node(), http_server(loop=peer, proxy_protocol=True) as port:
+    async with (
+        actors.node(),
+        http_server(loop=peer, proxy_protocol=True, trusted_proxies=["127.0.0.1"]) as port,
+    ):
         stream = await trio.open_tcp_stream("127.0.0.1", port)
         async with stream:
             line = b"PROXY TCP4 192.0.2.7 198.51.100.1 4242 80\r\n"
@@ -173,7 +176,10 @@ async def test_the_proxy_line_trickled_is_read_whole_and_nothing_past_it() -> No
 
 
 async def test_incomplete_proxy_lines_wait_without_burning_cpu() -> None:
-    async with actors.node(), http_server(loop=hello, proxy_protocol=True) as port:
+    async with (
+        actors.node(),
+        http_server(loop=hello, proxy_protocol=True, trusted_proxies=["127.0.0.1"]) as port,
+    ):
         streams = []
         for _ in range(100):
             stream = await trio.open_tcp_stream("127.0.0.1", port)
