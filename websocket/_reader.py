@@ -92,11 +92,10 @@ class _Reader:
         "got_close",
         "handler_told",
         "inbound",
-        "inbound_scope",
         "limits",
         "listener",
         "options",
-        "paused",
+        "pause_scope",
         "ping_sent_at",
         "reason",
         "sent_close",
@@ -119,7 +118,6 @@ class _Reader:
         self.limits = limits
         self.options = options
         self.listener = listener
-        self.inbound_scope = trio.CancelScope()
         self.sent_close = False  # our close frame is on the wire
         self.got_close = False  # the peer's close frame came (or we wait for none)
         self.failing = False
@@ -128,39 +126,79 @@ class _Reader:
         self.inbound = "reading"  # then "draining" or "done"
         self.deadline = math.inf  # for the closing handshake
         self.ping_sent_at: float | None = None
-        self.paused = False  # not reading: the handler has enough waiting
+        self.pause_scope: trio.CancelScope | None = None  # not reading: the handler has enough
         self.handler_told = False
         self.reason: Any = "normal"  # the reader's own exit reason
         self.sizes: deque[int] | None = None  # of the messages handed over, newest last
         self.sizes_total = 0
 
     async def run(self) -> Any:
+        """Serve the socket until it ends; return the reader's exit reason.
+
+        The mailbox loop waits here, not in a method of its own: a coroutine
+        frame less for every idle socket."""
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._inbound)
             try:
-                await self._mailbox()
+                while not self._done():
+                    try:
+                        msg = await actors.receive(timeout=self._timeout())
+                    except actors.ReceiveTimeout:
+                        await self._on_timeout()
+                    else:
+                        await self._on_message(msg)
+                self._tell_handler()
             finally:
                 nursery.cancel_scope.cancel()
         return self.reason
 
+    async def _on_message(self, msg: Any) -> None:
+        """What the reader's mailbox says: from the frame task, the writer,
+        and the exits of the handler, the writer and the listener."""
+        sock = self.sock
+        match msg:
+            case ("$peer_closed", code):
+                self.got_close = True
+                await self._grace()
+                self._tell_handler()
+                # Answer with the peer's code, as RFC 6455 section 5.5.1 suggests.
+                sock.close(1000 if code in (CloseReason.NO_STATUS_RCVD, None) else code)
+                self._start_deadline()
+            case ("$fail", code, why):
+                await self.fail((code, why))
+            case ("$overflow",):
+                await self.fail(close_codes.CLIENT_NOT_READING, grace=False)
+            case ("$eof",):
+                self.ended = True
+            case ("$close_sent",):
+                self.sent_close = True
+                self._start_deadline()
+                if self.failing:
+                    await self._shut_sending_side()
+            case ("$drained",):
+                self.drained = True
+            case actors.Exit(pid, reason) if pid == sock.handler:
+                self.handler_told = True
+                sock.close(*close_codes.for_handler_exit(reason))
+                self._start_deadline()
+            case actors.Exit(pid, reason) if pid == sock.writer:
+                if not (actors.lowlevel.is_normal_exit(reason) and self.sent_close):
+                    self.ended = True  # the writer could not write: the socket is gone
+            case actors.Exit(pid, reason) if pid == self.listener:
+                self.reason = reason
+                self._tell_handler()
+                sock.close(*close_codes.GOING_AWAY)
+                self._start_deadline()
+            case _:
+                pass
+
     # -- frames in ---------------------------------------------------------------
 
     async def _inbound(self) -> None:
-        reader = self.sock.reader
-        with self.inbound_scope:
-            end = await self._read_frames()
-            actors.send(reader, end)
-            if end[0] != "$fail":
-                self.inbound = "done"  # the peer closed, or went away
-                return
-        # Failing (decided here, or by `fail` cancelling the scope): drain.
-        self.inbound = "draining"
-        await self._drain()
-        self.inbound = "done"
-        actors.send(reader, ("$drained",))
-
-    async def _read_frames(self) -> tuple[Any, ...]:
-        """Frames in, ("browser", data) out, until the socket closes or fails."""
+        """The frame task: frames in, ("browser", data) out, until the socket
+        closes or fails; when failing (found here, or told by `fail` through
+        `self.failing`), it drains. One coroutine frame and no cancel scope
+        of its own while it reads: idle sockets are many."""
         sock = self.sock
         wsconn = self.wsconn
         limits = self.limits
@@ -170,8 +208,11 @@ class _Reader:
         recv_size = DEFLATE_RECV_SIZE if sock.compressed else RECV_SIZE
         parts: list[Any] = []
         parsed = 0
-        while True:
+        end: tuple[Any, ...] | None = None
+        while end is None:
             for event in wsconn.events():
+                if self.failing:
+                    break
                 kind = type(event)
                 if kind is TextMessage or kind is BytesMessage:
                     data = event.data  # type: ignore[attr-defined]
@@ -198,20 +239,41 @@ class _Reader:
                     code: int = event.code  # type: ignore[attr-defined]
                     if wsconn.state is ConnectionState.OPEN:  # the frames were bad
                         why = limits.failure or (code, event.reason or "")  # type: ignore[attr-defined]
-                        return ("$fail", *why)
-                    return ("$peer_closed", code)
+                        end = ("$fail", *why)
+                    else:
+                        end = ("$peer_closed", code)
+                    break
                 parsed += 1
                 if parsed >= EVENTS_PER_CHECKPOINT:
                     parsed = 0
                     await trio.lowlevel.checkpoint()
+            if end is not None or self.failing:
+                break
             try:
                 data = await stream.receive_some(recv_size)
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 data = b""
+            if self._failed_meanwhile():
+                break
             if not data:
-                return ("$eof",)
+                end = ("$eof",)
+                break
             sock.last_seen = trio.current_time()
             wsconn.receive_data(data)
+        if end is not None:
+            actors.send(sock.reader, end)
+            if end[0] != "$fail":
+                self.inbound = "done"  # the peer closed, or went away
+                return
+        self.inbound = "draining"
+        await self._drain()
+        self.inbound = "done"
+        actors.send(sock.reader, ("$drained",))
+
+    def _failed_meanwhile(self) -> bool:
+        """Whether `fail` ran while the frame task awaited (a method: type
+        checkers take an attribute read before an await as still true)."""
+        return self.failing
 
     async def _room_at_handler(self) -> None:
         """Wait while the handler has `ws_max_pending` messages or bytes
@@ -231,10 +293,12 @@ class _Reader:
             while len(sizes) > waiting:
                 self.sizes_total -= sizes.popleft()
             if waiting == 0 or (waiting < max_messages and self.sizes_total < max_bytes):
-                self.paused = False
                 return
-            self.paused = True
-            await actors.lowlevel.wait_mailbox_below(handler, waiting)
+            with trio.CancelScope() as self.pause_scope:  # `fail` cancels it
+                await actors.lowlevel.wait_mailbox_below(handler, waiting)
+            self.pause_scope = None
+            if self.failing:
+                return
 
     async def _drain(self) -> None:
         """Read and drop what the peer still sends, until it closes its side
@@ -258,51 +322,6 @@ class _Reader:
             return True
         return self.sent_close and self.got_close and (self.drained or not self.failing)
 
-    async def _mailbox(self) -> None:
-        sock = self.sock
-        while not self._done():
-            try:
-                msg = await actors.receive(timeout=self._timeout())
-            except actors.ReceiveTimeout:
-                await self._on_timeout()
-                continue
-            match msg:
-                case ("$peer_closed", code):
-                    self.got_close = True
-                    await self._grace()
-                    self._tell_handler()
-                    # Answer with the peer's code, as RFC 6455 section 5.5.1 suggests.
-                    sock.close(1000 if code in (CloseReason.NO_STATUS_RCVD, None) else code)
-                    self._start_deadline()
-                case ("$fail", code, why):
-                    await self.fail((code, why))
-                case ("$overflow",):
-                    await self.fail(close_codes.CLIENT_NOT_READING, grace=False)
-                case ("$eof",):
-                    self.ended = True
-                case ("$close_sent",):
-                    self.sent_close = True
-                    self._start_deadline()
-                    if self.failing:
-                        await self._shut_sending_side()
-                case ("$drained",):
-                    self.drained = True
-                case actors.Exit(pid, reason) if pid == sock.handler:
-                    self.handler_told = True
-                    sock.close(*close_codes.for_handler_exit(reason))
-                    self._start_deadline()
-                case actors.Exit(pid, reason) if pid == sock.writer:
-                    if not (actors.lowlevel.is_normal_exit(reason) and self.sent_close):
-                        self.ended = True  # the writer could not write: the socket is gone
-                case actors.Exit(pid, reason) if pid == self.listener:
-                    self.reason = reason
-                    self._tell_handler()
-                    sock.close(*close_codes.GOING_AWAY)
-                    self._start_deadline()
-                case _:
-                    pass
-        self._tell_handler()
-
     async def fail(self, why: tuple[int, str], grace: bool = True) -> None:
         """Fail the connection with close code and reason `why`: the one
         place a socket is failed (RFC 6455 section 7.1.7)."""
@@ -310,8 +329,9 @@ class _Reader:
             return
         self.failing = True
         self.got_close = True  # a failed connection waits for no close frame
-        self.inbound_scope.cancel()  # nothing more reaches the handler
-        self.drained = self.inbound == "done"  # else it drains now
+        if self.pause_scope is not None:
+            self.pause_scope.cancel()  # the frame task drains now, delivering nothing
+        self.drained = self.inbound == "done"
         if grace:
             await self._grace()
         self._tell_handler()
@@ -369,7 +389,7 @@ class _Reader:
         if self.deadline != math.inf:
             self.ended = now >= self.deadline  # the closing handshake took too long
             return
-        if self.paused:  # we are not reading: the peer's silence is ours
+        if self.pause_scope is not None:  # we are not reading: the silence is ours
             sock.last_seen = now
             self.ping_sent_at = None
             return
