@@ -31,7 +31,7 @@ import actors
 from ._body import discard_body, receive_body
 from ._errors import HttpError
 from ._files import is_static, serve_static
-from ._framing import check_head, check_request_line
+from ._framing import check_head, check_request_line, check_trailers, target_authority
 from ._proxy import ProxyProtocolError, read_proxy_header
 from ._req import AccessLog, Req
 from ._response import SERVER_LINE, date_line, encode_headers, error_page, status_line
@@ -169,7 +169,8 @@ class Connection:
         assert parser is not None
         if req.expect_continue and not req.started:
             req.expect_continue = False
-            await self.write(b"HTTP/1.1 100 Continue\r\n\r\n", 0)
+            if req.version == "1.1":  # RFC 9110 10.1.1: an HTTP/1.0 expectation is ignored
+                await self.write(b"HTTP/1.1 100 Continue\r\n\r\n", 0)
         while True:
             event = parser.next_event()
             if event is h11.NEED_DATA:
@@ -189,6 +190,9 @@ class Connection:
                     raise HttpError(413)
                 return bytes(event.data)
             req._body_left = False
+            if type(event) is h11.EndOfMessage and event.headers:
+                req._keep_alive = False  # trailers are discarded, and end the connection
+                check_trailers(list(event.headers))
             return b""
 
     # -- comet: see a client close while the handler runs --------------------
@@ -253,7 +257,7 @@ class Connection:
             # measured here (only when enough bytes came for it to matter).
             if received > max_head and received - len(parser.trailing_data[0]) > max_head:
                 raise HttpError(431)
-            req = Req(self, event, target)
+            req = Req(self, event, target, target_authority(event.target))
             self.req = req
             self.sent_body = 0
             self.body_waited = 0.0

@@ -20,6 +20,7 @@ from urllib.parse import unquote
 
 import trio
 
+from ._body import discard_body
 from ._response import HeadersArg, encode_headers, error_page
 
 if TYPE_CHECKING:
@@ -73,6 +74,7 @@ async def send_file(req: Req, path: str, attachment: bool, headers: HeadersArg) 
     if info is None or not stat.S_ISREG(info.st_mode):  # a FIFO would block the open
         await req.respond(404, None, error_page(404))
         return
+    discard_body(req)  # a connection holds two fds at most: its socket and this file
     try:
         f = await open_file(path)
     except OSError as exc:

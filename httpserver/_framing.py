@@ -33,7 +33,7 @@ __all__ = ["check_head", "check_request_line"]
 # The first match is the end of the head (a blank line), unless something
 # bad comes first: a control character, or a line that starts with SP/HTAB.
 _HEAD_SCAN: Final = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\n[ \t]|\n\r?\n")
-_ABSOLUTE: Final = re.compile(rb"[A-Za-z][A-Za-z0-9+.\-]*://[^/?#]*")
+_ABSOLUTE: Final = re.compile(rb"[A-Za-z][A-Za-z0-9+.\-]*://([^/?#]*)")
 
 
 def _bad(why: str) -> HttpError:
@@ -73,3 +73,29 @@ def check_request_line(method: bytes, target: bytes, version: bytes) -> bytes:
     if rest[:1] == b"#":
         rest = b""
     return rest if rest[:1] == b"/" else b"/" + rest
+
+
+def target_authority(target: bytes) -> bytes | None:
+    """The host of an absolute-form target, which RFC 9112 3.2.2 says the
+    server uses instead of the Host header; None for any other form."""
+    if target[:1] == b"/":
+        return None
+    absolute = _ABSOLUTE.match(target)
+    if absolute is None:
+        return None
+    authority = absolute.group(1)
+    return authority.rpartition(b"@")[2]  # never the userinfo
+
+
+_CONTROL: Final = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def check_trailers(fields: list[tuple[bytes, bytes]]) -> None:
+    """Refuse a chunked body's trailer fields with a control character.
+
+    The server discards trailers (RFC 9110 6.5.1 allows it); h11 has
+    already unfolded any obs-fold in them, so the connection that carried
+    trailers is closed after its response instead (see `read_body`)."""
+    for name, value in fields:
+        if _CONTROL.search(name) or _CONTROL.search(value):
+            raise _bad("a trailer field has a control character")

@@ -68,12 +68,21 @@ class Req:
         "version",
     )
 
-    def __init__(self, conn: Connection, request: h11.Request, target: bytes | None = None) -> None:
+    def __init__(
+        self,
+        conn: Connection,
+        request: h11.Request,
+        target: bytes | None = None,
+        host: bytes | None = None,
+    ) -> None:
         self._conn = conn
         self.method: str = request.method.decode("ascii")
         self.target: bytes = request.target if target is None else target
         self.version: str = request.http_version.decode("ascii")
         raw: list[tuple[bytes, bytes]] = list(request.headers)  # names lowercased
+        if host is not None:  # an absolute-form target's host replaces Host (RFC 9112 3.2.2)
+            raw = [(k, v) for k, v in raw if k != b"host"]
+            raw.append((b"host", host))
         self.headers = Headers(raw)
         # One pass over the headers for what framing and keep-alive need.
         length: int | None = None
@@ -330,7 +339,9 @@ class Req:
     async def file(self, path: str, attachment: bool = False, headers: HeadersArg = None) -> None:
         """Send a file in blocks (never read whole into memory), with its
         Content-Type and Last-Modified; 304 if not modified since; 404 if
-        missing. `attachment` asks the browser to save it."""
+        missing. `attachment` asks the browser to save it. A request body
+        over 64 KiB not read by then is dropped: the connection holds its
+        socket and this file, no third descriptor."""
         self._check_not_started("send a file")
         await _files.send_file(self, path, attachment, headers)
 

@@ -15,7 +15,6 @@ extension, and the inflated one is the large one.)
 
 from __future__ import annotations
 
-import math
 import zlib
 from typing import TYPE_CHECKING, Final
 
@@ -63,7 +62,7 @@ class Limits(Extension):
         self._in_control = False  # the frame being read is a control frame
         self._compressed = False  # the message being read is (BoundedDeflate counts it)
         self._control = 0
-        self._window = -math.inf
+        self._window = 0.0  # when the current window of control frames began
 
     def enabled(self) -> bool:
         return True
@@ -103,6 +102,8 @@ class Limits(Extension):
         self._in_control = opcode.iscontrol()
         if self._in_control:
             if opcode is not Opcode.CLOSE:
+                if self._control == 0:  # the first of a window of one second
+                    self._window = trio.current_time()
                 self._control += 1
                 if self._control > CONTROL_FRAMES_PER_SECOND:
                     now = trio.current_time()
