@@ -390,3 +390,35 @@ async def test_rfc7692_each_compressed_message_has_the_whole_budget() -> None:
             message = fill * (768 * 1024)
             await ws.send(message)
             assert await ws.receive() == message
+
+
+async def test_a_client_that_sends_but_never_reads_is_closed_when_the_writer_stalls(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Frames from the client keep the socket alive to the ping timer, but
+    a writer that gets no piece through for ws_ping_timeout means the client
+    is not reading: 1008, as HTTP's send_timeout."""
+
+    async def pusher(ws: websocket.Ws) -> None:
+        actors.send("test", ("handler", actors.self()))
+        await actors.receive(("browser", actors.ANY))
+        for _ in range(64):  # 8 MiB: more than the socket buffers take
+            ws.send(b"p" * 131072)
+        await actors.receive("never sent")
+
+    options = {"ws_loop": pusher, "ws_ping_interval": 10, "ws_ping_timeout": 10}
+    async with actors.node(), ws_server(**options) as port:
+        actors.register("test")
+        async with open_ws(port) as ws:
+            _, handler = await actors.receive(("handler", actors.ANY), timeout=10)
+            ref = actors.monitor(handler)
+            await ws.send("go")
+            for _ in range(60):  # a pong every 3 s for 3 minutes, never reading
+                try:
+                    down = await actors.receive(actors.Down(ref, handler, actors.ANY), timeout=3)
+                    break
+                except actors.ReceiveTimeout:
+                    await ws.send_raw(client_frame(0xA, b"still here"))
+            else:
+                pytest.fail("the socket of a client that never reads stayed open")
+        assert down.reason == "normal"  # ended by the socket's close (ws_autoexit)

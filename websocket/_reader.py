@@ -389,6 +389,11 @@ class _Reader:
         if self.deadline != math.inf:
             self.ended = now >= self.deadline  # the closing handshake took too long
             return
+        if sock.writing and now - sock.write_since >= self.options.ws_ping_timeout:
+            # The client takes none of what we send (it may well send us
+            # frames meanwhile): as HTTP's send_timeout, it is not reading.
+            await self.fail(close_codes.CLIENT_NOT_READING, grace=False)
+            return
         if self.pause_scope is not None:  # we are not reading: the silence is ours
             sock.last_seen = now
             self.ping_sent_at = None

@@ -52,6 +52,7 @@ class Socket:
         "reader",
         "released",
         "stream",
+        "write_since",
         "writer",
         "writing",
     )
@@ -66,6 +67,7 @@ class Socket:
         self.max_queue = max_queue
         self.queued = 0  # bytes handed to the writer and not yet written
         self.writing = False  # the writer is in the middle of a write
+        self.write_since = 0.0  # when that write began
         self.open = True  # no close started yet, by either side
         self.purge = False  # the writer drops what is queued (overflow)
         self.released = False

@@ -10,7 +10,7 @@ alone.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import trio
 
@@ -22,7 +22,9 @@ from ._socket import PONG
 if TYPE_CHECKING:
     from ._socket import Socket
 
-__all__ = ["writer_main"]
+__all__ = ["WRITE_PIECE", "writer_main"]
+
+WRITE_PIECE: Final = 256 * 1024
 
 
 async def writer_main(sock: Socket) -> None:
@@ -62,7 +64,13 @@ async def _write(sock: Socket, stream: trio.abc.Stream, payload: bytes) -> bool:
     """Write `payload`; False when the stream is broken or closed."""
     sock.writing = True
     try:
-        await stream.send_all(payload)
+        # In pieces, each stamped: the reader closes a socket that takes no
+        # piece for ws_ping_timeout (`Socket.write_since`), however slowly
+        # but surely a large write goes on.
+        view = memoryview(payload)
+        for start in range(0, len(view), WRITE_PIECE):
+            sock.write_since = trio.current_time()
+            await stream.send_all(view[start : start + WRITE_PIECE])
     except (trio.BrokenResourceError, trio.ClosedResourceError):
         return False
     finally:
