@@ -252,7 +252,8 @@ def registered() -> list[object]:
 
 
 def join(group: object, pid: Pid | None = None) -> None:
-    """Add `pid` (default: the caller) to `group`; it leaves when it dies."""
+    """Add `pid` (default: the caller) to `group`; it leaves when it dies.
+    As in OTP's pg, a process that joins twice is a member twice."""
     caller = current("join")
     proc = caller if pid is None else _process_of(pid)
     if proc is None:
@@ -261,19 +262,23 @@ def join(group: object, pid: Pid | None = None) -> None:
 
 
 def leave(group: object, pid: Pid | None = None) -> None:
-    """Remove `pid` (default: the caller) from `group`."""
+    """Undo one join of `pid` (default: the caller) to `group`."""
     caller = current("leave")
     proc = caller if pid is None else pid._proc
     if proc is not None:
         caller.node.leave(group, proc)
-        if proc._groups:
-            proc._groups.discard(group)
 
 
 def members(group: object) -> list[Pid]:
-    """The live members of `group`, in the order they joined."""
-    found = current("members").node.groups.get(group)
-    return [proc.pid for proc in found] if found else []
+    """The live members of `group`, in the order they first joined, each
+    as many times as it joined."""
+    node = current("members").node
+    found = node.groups.get(group)
+    if not found:
+        return []
+    if group not in node.rejoins:  # every member joined once: the common case
+        return [proc.pid for proc in found]
+    return [proc.pid for proc, joins in found.items() for _ in range(joins)]
 
 
 # -- introspection ----------------------------------------------------------

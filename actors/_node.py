@@ -41,7 +41,8 @@ class Node:
         self._next = 0
         self.procs: dict[int, Process] = {}
         self.names: dict[object, Process] = {}
-        self.groups: dict[object, dict[Process, None]] = {}
+        self.groups: dict[object, dict[Process, int]] = {}
+        self.rejoins: dict[object, int] = {}  # joins past the first, per group
         self.timers = Timers()
         nursery.start_soon(self.timers.run, name="actors.timers")
 
@@ -70,8 +71,8 @@ class Node:
         if proc.name is not None and self.names.get(proc.name) is proc:
             del self.names[proc.name]
         if proc._groups:
-            for group in proc._groups:
-                self.leave(group, proc)
+            for group in list(proc._groups):
+                self.leave(group, proc, every=True)
             proc._groups = None
         links, proc._links = proc._links, None
         watchers, proc._watchers = proc._watchers, None
@@ -94,19 +95,43 @@ class Node:
                     watcher.deliver(Down(ref, pid, reason))
 
     # -- process groups (OTP's pg, local) ------------------------------------
+    # A member is counted once per join, as in OTP: `members` lists it that
+    # many times and each `leave` undoes one join. Per group, a dict from
+    # process to its count keeps the order of first joins and O(1) exits.
 
     def join(self, group: object, proc: Process) -> None:
-        self.groups.setdefault(group, {})[proc] = None
+        members = self.groups.setdefault(group, {})
+        joins = members.get(proc, 0)
+        members[proc] = joins + 1
+        if joins:
+            self.rejoins[group] = self.rejoins.get(group, 0) + 1
         if proc._groups is None:
             proc._groups = set()
         proc._groups.add(group)
 
-    def leave(self, group: object, proc: Process) -> None:
+    def leave(self, group: object, proc: Process, every: bool = False) -> bool:
+        """Undo one join of `proc` (all of them with `every`); False if it
+        was not a member."""
         members = self.groups.get(group)
-        if members is not None:
-            members.pop(proc, None)
-            if not members:
-                del self.groups[group]
+        if members is None or proc not in members:
+            return False
+        joins = members[proc]
+        if joins > 1:
+            undone = joins - 1 if every else 1
+            rejoins = self.rejoins[group] - undone
+            if rejoins:
+                self.rejoins[group] = rejoins
+            else:
+                del self.rejoins[group]
+            if not every:
+                members[proc] = joins - 1
+                return True
+        del members[proc]
+        if not members:
+            del self.groups[group]
+        if proc._groups is not None:
+            proc._groups.discard(group)
+        return True
 
     def shutdown(self) -> None:
         """End every process: cancel the node's nursery."""

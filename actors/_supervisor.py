@@ -13,6 +13,7 @@ import inspect
 import logging
 import math
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any, Final, Literal
 
@@ -297,10 +298,18 @@ class _SupervisorServer(GenServer):
 
     # -- requests --------------------------------------------------------------
 
-    async def handle_call(self, request: tuple[str, Any], from_: From) -> Any:
-        what, arg = request
+    async def handle_call(self, request: Any, from_: From) -> Any:
+        """The management requests, by name; anything else is answered with
+        an error, and the supervisor goes on (OTP's supervisor does too)."""
+        handler = (
+            _REQUESTS.get(request[0])
+            if type(request) is tuple and len(request) == 2 and type(request[0]) is str
+            else None
+        )
+        if handler is None:
+            return ("error", ValueError(f"unknown supervisor request {request!r}"))
         try:
-            return ("ok", await getattr(self, "_" + what)(arg))
+            return ("ok", await handler(self, request[1]))
         except (LookupError, ValueError, TypeError, RuntimeError) as exc:
             return ("error", exc)
 
@@ -356,6 +365,17 @@ class _SupervisorServer(GenServer):
             "supervisors": sum(c.spec.type == "supervisor" for c in self.children),
             "workers": sum(c.spec.type == "worker" for c in self.children),
         }
+
+
+# The requests a supervisor answers: the management functions, by name.
+_REQUESTS: Final[dict[str, Callable[[_SupervisorServer, Any], Awaitable[Any]]]] = {
+    "start_child": _SupervisorServer._start_child,
+    "terminate_child": _SupervisorServer._terminate_child,
+    "restart_child": _SupervisorServer._restart_child,
+    "delete_child": _SupervisorServer._delete_child,
+    "which_children": _SupervisorServer._which_children,
+    "count_children": _SupervisorServer._count_children,
+}
 
 
 async def _await(body: Any) -> None:

@@ -83,6 +83,29 @@ async def test_groups_join_leave_members_in_join_order() -> None:
         assert actors.process_info(a)["groups"] == ["room"]  # type: ignore[index]
 
 
+async def test_pg_join_twice_is_a_member_twice_and_leave_undoes_one_join() -> None:
+    """OTP pg: "A process can join a group many times and must then leave
+    the group the same number of times"; a death leaves every join."""
+    async with actors.node():
+        a, b = actors.spawn(forever()), actors.spawn(forever())
+        actors.join("room", a)
+        actors.join("room", b)
+        actors.join("room", a)
+        assert actors.members("room") == [a, a, b]
+        actors.leave("room", a)
+        assert actors.members("room") == [a, b]
+        actors.leave("room", a)
+        assert actors.members("room") == [b]
+        assert actors.process_info(a)["groups"] == []  # type: ignore[index]
+        actors.join("room", b)
+        actors.join("room", b)
+        actors.exit(b, "kill")
+        await wait_down(b)
+        assert actors.members("room") == []
+        actors.join("room", a)
+        assert actors.members("room") == [a]  # no join of the dead is left over
+
+
 async def test_a_member_leaves_every_group_when_it_dies() -> None:
     async with actors.node():
         pids = [actors.spawn(forever()) for _ in range(10)]

@@ -461,3 +461,22 @@ async def test_simple_one_for_one_keeps_no_child_for_an_ignored_start() -> None:
             assert await actors.start_child(sup) is None
         assert await actors.which_children(sup) == []
         assert (await actors.count_children(sup))["workers"] == 0
+
+
+@pytest.mark.parametrize(
+    "request_", [("stop", None), ("_stop", None), "which_children", ("nope", 1, 2), 42]
+)
+async def test_supervisor_answers_an_unknown_request_with_an_error_and_goes_on(
+    request_: Any,
+) -> None:
+    """OTP's supervisor answers a call it does not know with an error; it
+    never reaches a private helper by name, and its children stay up."""
+    async with actors.node():
+        actors.register("test")
+        sup = Supervisor.start_link(three())
+        before = await ups(3)
+        status, error = await actors.call(sup, request_)
+        assert status == "error"
+        assert "unknown supervisor request" in str(error)
+        assert {c.id: c.pid for c in await actors.which_children(sup)} == before
+        await nothing_more()
