@@ -86,7 +86,7 @@ class Limits(Extension):
         payload_length: int,
     ) -> CloseReason | RsvBits:
         self._header = (opcode, payload_length, rsv.rsv1)
-        if opcode.iscontrol():
+        if opcode >= Opcode.CLOSE:  # a control frame
             return _NO_RSV
         first = opcode is not Opcode.CONTINUATION
         declared = payload_length + (0 if first else self.declared)
@@ -99,7 +99,7 @@ class Limits(Extension):
 
     def _count(self, opcode: Opcode, payload_length: int, rsv1: bool) -> CloseReason | None:
         """Count a frame whose payload has started."""
-        self._in_control = opcode.iscontrol()
+        self._in_control = opcode >= Opcode.CLOSE  # 0x8 and up: control frames
         if self._in_control:
             if opcode is not Opcode.CLOSE:
                 if self._control == 0:  # the first of a window of one second
@@ -118,21 +118,15 @@ class Limits(Extension):
         self.declared += payload_length
         return None
 
-    def begin_payload(self) -> CloseReason | None:
-        """Count the frame whose header was parsed last, once: the first
-        extension to see its payload calls this."""
-        header = self._header
-        if header is None:
-            return None
-        self._header = None
-        return self._count(*header)
-
     def frame_inbound_payload_data(
         self, proto: FrameDecoder | FrameProtocol, data: bytes
     ) -> bytes | CloseReason:
-        failed = self.begin_payload()
-        if failed is not None:
-            return failed
+        header = self._header
+        if header is not None:  # the frame's payload starts: count the frame, once
+            self._header = None
+            failed = self._count(*header)
+            if failed is not None:
+                return failed
         if self._in_control or self._compressed:
             return data
         self.size += len(data)
