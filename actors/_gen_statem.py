@@ -264,9 +264,8 @@ class _Engine:
         if options.events:
             self.queue.extendleft(reversed(options.events))
         for event_type, (seconds, content) in options.timeouts.items():
-            if event_type == "timeout" and self.queue:
-                continue  # a queued event would cancel it at once
-            self.set_timer(event_type, seconds, content)
+            self.set_timer(event_type, seconds, content)  # an event time-out with
+            # events queued is set too, and the next event cancels it, as OTP's
         return None
 
     # -- events and timers ------------------------------------------------------

@@ -381,6 +381,32 @@ async def test_gen_statem_zero_timeouts_come_after_queued_events_before_unreceiv
         ]
 
 
+async def test_gen_statem_a_zero_timeout_comes_before_a_timer_that_expired_earlier(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """OTP: a time-out zero goes before any event not yet received, and an
+    expired timer's event is one (in Erlang, a message in the mailbox)."""
+
+    async def rules(event_type: Any, content: Any, state: Any, data: Any) -> Any:
+        if content == "arm":
+            return Keep(data, [GenericTimeout("late", 5, "expired at 5 s")])
+        if content == "slow":
+            await trio.sleep(10)  # the "late" timer expires meanwhile
+            return Keep(data, [GenericTimeout("zero", 0, "set at 10 s")])
+        return Keep(data)
+
+    async with actors.node():
+        pid = await Scripted.start(rules, actors.self())
+        actors.cast(pid, "arm")
+        actors.cast(pid, "slow")
+        assert await seen_all(4) == [
+            ("a", "cast", "arm"),
+            ("a", "cast", "slow"),
+            ("a", ("timeout", "zero"), "set at 10 s"),
+            ("a", ("timeout", "late"), "expired at 5 s"),
+        ]
+
+
 async def test_gen_statem_event_timeout_zero_fires_only_if_no_event_is_queued() -> None:
     table = {
         "arm": Keep(None, [EventTimeout(0, "idle")]),
