@@ -1,6 +1,6 @@
 """Erlang-style processes on trio: spawn, send, selective receive, links,
 monitors, exit signals, a registry, process groups, and the OTP behaviours
-GenServer and Supervisor.
+GenServer, GenStatem and Supervisor.
 
     import actors
 
@@ -51,6 +51,7 @@ from ._errors import NameNotRegistered as NameNotRegistered
 from ._errors import NotInProcess as NotInProcess
 from ._errors import ProcessExit as ProcessExit
 from ._errors import ReceiveTimeout as ReceiveTimeout
+from ._errors import StartError as StartError
 from ._gen_server import NOREPLY as NOREPLY
 from ._gen_server import From as From
 from ._gen_server import GenServer as GenServer
@@ -58,6 +59,7 @@ from ._gen_server import Stop as Stop
 from ._gen_server import call as call
 from ._gen_server import cast as cast
 from ._gen_server import reply as reply
+from ._gen_statem import GenStatem as GenStatem
 from ._ids import Down as Down
 from ._ids import Exit as Exit
 from ._ids import Pid as Pid
@@ -66,6 +68,13 @@ from ._node import Node as Node
 from ._node import node as node
 from ._node import run as run
 from ._patterns import ANY as ANY
+from ._statem_actions import EventTimeout as EventTimeout
+from ._statem_actions import GenericTimeout as GenericTimeout
+from ._statem_actions import Keep as Keep
+from ._statem_actions import NextEvent as NextEvent
+from ._statem_actions import Postpone as Postpone
+from ._statem_actions import Reply as Reply
+from ._statem_actions import StateTimeout as StateTimeout
 from ._supervisor import Supervisor as Supervisor
 from ._supervisor import count_children as count_children
 from ._supervisor import delete_child as delete_child
@@ -82,16 +91,25 @@ __all__ = [
     "ChildInfo",
     "ChildSpec",
     "Down",
+    "EventTimeout",
     "Exit",
     "From",
     "GenServer",
+    "GenStatem",
+    "GenericTimeout",
+    "Keep",
     "NameNotRegistered",
+    "NextEvent",
     "Node",
     "NotInProcess",
     "Pid",
+    "Postpone",
     "ProcessExit",
     "ReceiveTimeout",
     "Ref",
+    "Reply",
+    "StartError",
+    "StateTimeout",
     "Stop",
     "Supervisor",
     "call",

@@ -11,6 +11,7 @@ __all__ = [
     "NotInProcess",
     "ProcessExit",
     "ReceiveTimeout",
+    "StartError",
 ]
 
 
@@ -67,3 +68,16 @@ class CallExit(Exception):
 
     def __str__(self) -> str:
         return f"the server exited: {self.reason!r}"
+
+
+class StartError(Exception):
+    """`start` / `start_link` of a process that did not start: its `init`
+    raised (`reason` is the exception), returned `Stop(reason)`, or the
+    process was killed before `init` returned."""
+
+    def __init__(self, reason: Any) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"the process did not start: {self.reason!r}"

@@ -88,3 +88,24 @@ async def test_supervised_app_brings_its_killed_web_listener_back_on_the_same_po
                 except OSError:
                     await trio.testing.wait_all_tasks_blocked()
         assert "'flaky crashes': 0" in again.text
+
+
+async def test_code_lock_opens_on_its_code_and_its_state_timeout_locks_it_again() -> None:
+    """examples.code_lock: the last presses must equal the code; the open
+    state's state time-out locks the door again by itself."""
+    from tests.http_helpers import example, fetch
+
+    args = ("--code", "123", "--open-seconds", "1", "--forget-seconds", "60")
+    async with example("code_lock", *args) as app:
+        assert "Code lock" in (await fetch(app.port, "/")).text
+        assert (await fetch(app.port, "/state")).text == "locked 0\n"
+        for digit in "912":
+            assert (await fetch(app.port, f"/press/{digit}")).text == "locked\n"
+        assert (await fetch(app.port, "/state")).text == "locked 3\n"
+        assert (await fetch(app.port, "/press/3")).text == "open\n"  # 1, 2, 3
+        assert (await fetch(app.port, "/state")).text == "open 0\n"
+        assert (await fetch(app.port, "/press/x")).status == 404
+        output = await app.wait_for("the door locks again")
+        assert "the door locks again" in output
+        assert output.count("the door is open") == 1
+        assert (await fetch(app.port, "/state")).text == "locked 0\n"

@@ -12,6 +12,8 @@ CONTRACT = {
         "ANY", "link", "unlink", "monitor", "demonitor", "exit", "trap_exits", "register",
         "unregister", "whereis", "registered", "join", "leave", "members", "processes",
         "process_info", "Exit", "Down", "Pid", "Ref", "NameNotRegistered", "ReceiveTimeout",
+        "GenStatem", "Keep", "Stop", "Reply", "Postpone", "NextEvent", "StateTimeout",
+        "EventTimeout", "GenericTimeout", "StartError",
     ],
 }  # fmt: skip
 
