@@ -149,6 +149,7 @@ async def main(
     port = httpserver.port(probe)
     await httpserver.stop(probe)
     sup = app(crash_every, job_every, ip, port)
+    await actors.count_children(sup)  # answered once its children are started
     say(f"app supervisor {sup} started its children: tally, pool, flaky, feeder, web")
     print(f"listening on http://{ip}:{port}/", flush=True)
     with trio.move_on_after(duration if duration is not None else float("inf")):
