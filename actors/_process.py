@@ -276,16 +276,12 @@ async def receive(*patterns: object, timeout: float | None = None) -> Any:
             if queue:
                 if not patterns:
                     return queue.popleft()
-                length = len(queue)
-                fresh = length - proc._scanned  # arrived since the last scan
-                if fresh == 1:  # the usual wake-up: one message, at the end
-                    if matches_any(patterns, queue[-1]):
-                        return queue.pop()
-                elif fresh > 0:
-                    index = _find_fresh(queue, patterns, fresh)
-                    if index >= 0:
-                        return _pop(queue, index)
-                proc._scanned = length
+                # Only what arrived since the last scan. (Kept small: every
+                # local or stack slot more makes each parked frame 8 bytes bigger.)
+                index = _find_fresh(queue, patterns, proc._scanned)
+                if index >= 0:
+                    return _pop(queue, index)
+                proc._scanned = len(queue)
             if timer is not None and timer.fired:
                 raise ReceiveTimeout(f"no matching message within {timeout} s")
     finally:
@@ -329,15 +325,21 @@ def _find(queue: deque[Any], patterns: tuple[object, ...]) -> int:
     return -1
 
 
-def _find_fresh(queue: deque[Any], patterns: tuple[object, ...], fresh: int) -> int:
-    """The index of the oldest match among the last `fresh` messages, or -1.
+def _find_fresh(queue: deque[Any], patterns: tuple[object, ...], scanned: int) -> int:
+    """The index of the oldest match among the messages after the first
+    `scanned` ones, or -1.
 
-    `reversed` starts at the deque's right end, so this walks `fresh`
-    messages, never the scanned ones before them (`islice(queue, start,
+    `reversed` starts at the deque's right end, so this walks only those
+    messages, never the scanned ones before them (`islice(queue, scanned,
     None)` would step over all of those on every wake-up).
     """
-    newest_first = list(islice(reversed(queue), fresh))
     last = len(queue) - 1
+    fresh = last + 1 - scanned
+    if fresh == 1:  # the usual wake-up: one new message, at the end
+        return last if matches_any(patterns, queue[-1]) else -1
+    if fresh <= 0:
+        return -1
+    newest_first = list(islice(reversed(queue), fresh))
     for back in range(fresh - 1, -1, -1):  # oldest first
         if matches_any(patterns, newest_first[back]):
             return last - back
