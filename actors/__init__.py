@@ -21,6 +21,7 @@ GenServer, GenStatem and Supervisor.
 """
 
 from . import lowlevel as lowlevel
+from . import testing as testing
 from ._api import demonitor as demonitor
 from ._api import exit as exit  # noqa: A004 - Erlang's name, used as actors.exit
 from ._api import join as join

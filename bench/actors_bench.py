@@ -7,9 +7,13 @@ processes passing a token 100 times (messages/s); spawning 100,000 processes
 that wait in receive (seconds, and bytes per process from VmRSS, each
 measured in a fresh interpreter). Anchors: the same workload on bare trio
 with memory channels, and with a deque and lowlevel park/reschedule.
-Then gen_server call round trips/s beside raw ping-pong between two
-processes, and the restart latency of a supervised child (crash order to
-the new child's first message) beside a bare trio loop that catches the
+Then a selective receive whose match comes behind 50,000 non-matching
+messages, each sent while the receiver is parked so that each wakes it,
+beside 50,000 plain receives of the same sends (seconds; a receive that
+rescanned its queue on every wake-up would be quadratic here); gen_server
+call round trips/s beside raw ping-pong between two processes, and the
+restart latency of a supervised child (crash order to the new child's
+first message) beside a bare trio loop that catches the
 crash and starts the task again.
 Throughput ratios are ours/anchor (higher is better); time and memory
 ratios are ours/anchor (lower is better).
@@ -77,6 +81,32 @@ async def actors_ring(size: int, laps: int) -> float:
     await trio.lowlevel.checkpoint()
     start = trio.current_time()
     actors.send(pids[0], size * laps)
+    await actors.receive("done")
+    return trio.current_time() - start
+
+
+async def actors_behind(count: int, selective: bool) -> float:
+    """Send `count` non-matching messages one at a time, each once the
+    receiver is parked again (so that each one wakes it), then "match".
+    The receiver waits in one selective receive for "match", or, as the
+    anchor, takes every message with plain receives."""
+    me = actors.self()
+
+    async def receiver() -> None:
+        if selective:
+            await actors.receive("match")
+        else:
+            for _ in range(count + 1):
+                await actors.receive()
+        actors.send(me, "done")
+
+    pid = actors.spawn(receiver)
+    await actors.lowlevel.wait_idle(pid)
+    start = trio.current_time()
+    for i in range(count):
+        actors.send(pid, i)
+        await actors.lowlevel.wait_idle(pid)
+    actors.send(pid, "match")
     await actors.receive("done")
     return trio.current_time() - start
 
@@ -244,6 +274,17 @@ def measure_all(rounds: int, quick: bool) -> dict[str, dict[str, Any]]:
     med = {k: statistics.median(v) for k, v in rg.items()}
     figures["ring_vs_lowlevel"] = figure(med["actors"], med["lowlevel"], "messages/s", True)
     figures["ring_vs_channels"] = figure(med["actors"], med["channels"], "messages/s", True)
+
+    # A selective receive whose match comes behind `behind` messages that
+    # each woke it, beside plain receives of the same sends, same run.
+    behind = 10_000 if quick else 50_000
+    sel: dict[str, list[float]] = {"selective": [], "plain": []}
+    for _ in range(rounds):
+        sel["selective"].append(in_node(actors_behind, behind, True))
+        sel["plain"].append(in_node(actors_behind, behind, False))
+    figures[f"selective_behind_{behind // 1000}k_vs_plain"] = figure(
+        statistics.median(sel["selective"]), statistics.median(sel["plain"]), "seconds", False
+    )
 
     # gen_server calls beside raw ping-pong between two processes, same run.
     calls: dict[str, list[float]] = {"call": [], "ping_pong": []}

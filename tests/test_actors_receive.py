@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import pytest
@@ -11,7 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import actors
+import actors.lowlevel
+import actors.testing
 from actors import ANY
+from actors._api import _process_of
 from tests.conftest import wait_down
 
 
@@ -300,3 +305,204 @@ async def test_a_flush_by_a_helper_while_parked_loses_no_message() -> None:
             nursery.start_soon(helper)
             assert await actors.receive("b", timeout=5) == "b"
         assert await actors.receive(timeout=0) == "x"
+
+
+# -- a parked selective receive scans only what arrived since its last scan --
+
+
+class CountingDeque(deque[Any]):
+    """A mailbox that counts the messages iterated over, from either end."""
+
+    walked = 0
+
+    def __iter__(self) -> Iterator[Any]:
+        for msg in super().__iter__():
+            self.walked += 1
+            yield msg
+
+    def __reversed__(self) -> Iterator[Any]:
+        for msg in super().__reversed__():
+            self.walked += 1
+            yield msg
+
+
+def counting_mailbox(pid: actors.Pid) -> CountingDeque:
+    proc = _process_of(pid)
+    assert proc is not None
+    assert proc._queue is None
+    queue = proc._queue = CountingDeque()
+    return queue
+
+
+async def test_receive_selective_wakeups_scan_only_new_messages() -> None:
+    """Messages that arrive one at a time, each waking the receive: each is
+    tested once, and no wake-up walks the messages scanned before it."""
+    tested: list[Any] = []
+
+    def wanted(msg: Any) -> bool:
+        tested.append(msg)
+        return bool(msg == "yes")
+
+    async with actors.node():
+        me = actors.self()
+        mailbox = counting_mailbox(me)
+        for i in range(100):
+            actors.send(me, f"queued {i}")
+
+        async def sender() -> None:
+            for i in range(300):
+                await actors.lowlevel.wait_idle(me)  # parked again: the next send wakes it
+                actors.send(me, i)
+            await actors.lowlevel.wait_idle(me)
+            actors.send(me, "yes")
+
+        actors.spawn(sender)
+        assert await actors.receive(wanted, timeout=5) == "yes"
+        assert len(tested) == 401
+        assert len(set(map(repr, tested))) == 401
+        # The first search walks the 100 queued messages; then 300 wake-ups
+        # of one message each. Walking the scanned prefix again would make
+        # this about 300 * 250.
+        assert mailbox.walked <= 401
+        assert actors.lowlevel.mailbox_len(me) == 400
+        assert await actors.receive(timeout=0) == "queued 0"
+
+
+async def test_a_flush_while_parked_does_not_make_the_receive_test_old_messages_again() -> None:
+    tested: list[Any] = []
+
+    def wanted(msg: Any) -> bool:
+        tested.append(msg)
+        return bool(msg == "yes")
+
+    async with actors.node():
+        me = actors.self()
+        ref = actors.monitor("nobody")  # Down(ref, "nobody", "noproc") queued at once
+        for i in range(5):
+            actors.send(me, i)
+
+        async def helper() -> None:
+            await actors.lowlevel.wait_idle(me)
+            actors.demonitor(ref, flush=True)  # removes the Down, scanned already
+            actors.send(me, "late")
+            await actors.lowlevel.wait_idle(me)
+            actors.send(me, "yes")
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(helper)
+            assert await actors.receive(wanted, timeout=5) == "yes"
+        assert tested == [actors.Down(ref, "nobody", "noproc"), 0, 1, 2, 3, 4, "late", "yes"]
+        assert await actors.testing.drain() == [0, 1, 2, 3, 4, "late"]
+
+
+async def test_the_fast_paths_schedule_point_comes_before_its_search() -> None:
+    """After 64 ready receives, the 65th yields to the scheduler once, and
+    still tests each message once."""
+    tested: list[Any] = []
+    ran: list[str] = []
+
+    def wanted(msg: Any) -> bool:
+        tested.append(msg)
+        return bool(msg == "yes")
+
+    async def other() -> None:
+        ran.append("other")
+
+    async with actors.node():
+        me = actors.self()
+        for i in range(64):
+            actors.send(me, ("ready", i))
+        for i in range(3):
+            actors.send(me, i)
+        actors.send(me, "yes")
+        async with trio.open_nursery() as nursery:
+            for i in range(64):
+                assert await actors.receive(("ready", ANY)) == ("ready", i)
+            nursery.start_soon(other)
+            assert ran == []  # no schedule point in 64 ready receives
+            with trio.testing.assert_checkpoints():  # the 65th is one
+                assert await actors.receive(wanted) == "yes"
+        assert tested == [0, 1, 2, "yes"]
+
+
+async def test_a_receive_after_a_timed_out_selective_one_looks_at_every_message(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async def sender(to: actors.Pid) -> None:
+        await trio.sleep(1)
+        actors.send(to, ("b", 1))  # arrives while the first receive waits
+        await trio.sleep(1)
+        actors.send(to, ("a", 2))  # arrives while the second receive waits
+        await trio.sleep(2)
+        actors.send(to, ("b", 3))  # arrives while the third receive waits
+
+    async with actors.node():
+        me = actors.self()
+        actors.send(me, ("a", 0))
+        actors.spawn(sender, me)
+        with pytest.raises(actors.ReceiveTimeout):
+            await actors.receive(("c", ANY), timeout=1.5)
+        assert actors.process_info(me)["message_queue_len"] == 2  # type: ignore[index]
+        assert await actors.receive(("b", ANY), timeout=5) == ("b", 1)  # scanned before
+        with pytest.raises(actors.ReceiveTimeout):
+            await actors.receive(("c", ANY), timeout=1)
+        # Scanned by the timed-out receives, and ("b", 3) arriving after.
+        assert await actors.receive(("a", 2), timeout=0) == ("a", 2)
+        assert await actors.receive(("b", ANY), timeout=5) == ("b", 3)
+        assert await actors.testing.drain() == [("a", 0)]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    batches=st.lists(
+        st.tuples(
+            st.lists(st.integers(0, 9), max_size=5),
+            st.sampled_from([None, "before", "after"]),  # when a flush comes
+        ),
+        max_size=8,
+    )
+)
+def test_a_parked_receive_takes_matches_in_order_through_batches_and_flushes(
+    batches: list[tuple[list[int], str | None]],
+) -> None:
+    """Batches of messages wake a parked selective receive (several fresh
+    messages per wake-up); flushes of non-matching messages come while it
+    is parked, or after a batch woke it and before it ran. Matches come
+    out in order, and the mailbox keeps the rest, in order and counted."""
+
+    def big(msg: Any) -> bool:
+        return isinstance(msg, int) and msg >= 8
+
+    async def receiver(test: actors.Pid) -> None:
+        while True:
+            msg = await actors.receive(big, "dump")
+            if msg == "dump":
+                actors.send(test, ("rest", await actors.testing.drain()))
+                return
+            actors.send(test, ("got", msg))
+
+    async def check() -> None:
+        pid = actors.spawn(receiver, actors.self())
+        proc = _process_of(pid)
+        assert proc is not None
+        model: list[int] = []
+        for batch, flush in batches:
+            await actors.lowlevel.wait_idle(pid)
+            if flush == "before":
+                proc.take(lambda m: m == 0)
+                model = [m for m in model if m != 0]
+            for msg in batch:
+                actors.send(pid, msg)
+            model += batch
+            if flush == "after":
+                proc.take(lambda m: m == 0)
+                model = [m for m in model if m != 0]
+            await actors.lowlevel.wait_idle(pid)
+            got = [m for _, m in await actors.testing.drain(("got", ANY))]
+            assert got == [m for m in model if big(m)]
+            model = [m for m in model if not big(m)]
+            assert actors.lowlevel.mailbox_len(pid) == len(model)
+        actors.send(pid, "dump")
+        assert await actors.receive(("rest", ANY), timeout=5) == ("rest", model)
+
+    actors.run(check)

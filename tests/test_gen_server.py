@@ -12,6 +12,7 @@ import trio.testing
 
 import actors
 from actors import ANY, NOREPLY, Exit, From, GenServer, Stop
+from actors.testing import drain
 from tests.conftest import wait_down
 
 
@@ -353,15 +354,6 @@ class Recorded(GenServer):
         actors.send(self.watcher, ("terminate", reason))
         if self.fail:
             raise RuntimeError("terminate failed")
-
-
-async def drain(pattern: Any) -> list[Any]:
-    found = []
-    while True:
-        try:
-            found.append(await actors.receive(pattern, timeout=0))
-        except actors.ReceiveTimeout:
-            return found
 
 
 async def test_terminate_runs_once_even_when_it_raises() -> None:
