@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 import pytest
@@ -27,6 +27,17 @@ async def echo() -> None:
                 actors.send(sender, "pong")
             case "stop":
                 return
+
+
+def recording(wanted: object, tested: list[Any]) -> Callable[[Any], bool]:
+    """A receive pattern matching `wanted` that records every message it is
+    tried on, to count how often a receive looks at each message."""
+
+    def pattern(msg: Any) -> bool:
+        tested.append(msg)
+        return bool(msg == wanted)
+
+    return pattern
 
 
 async def test_the_design_example_round_trip() -> None:
@@ -187,10 +198,7 @@ async def test_a_message_that_comes_before_the_timeout_is_returned(
 
 async def test_a_waiting_receive_matches_each_new_message_once() -> None:
     seen: list[Any] = []
-
-    def wanted(msg: Any) -> bool:
-        seen.append(msg)
-        return bool(msg == "yes")
+    wanted = recording("yes", seen)
 
     async def sender(to: actors.Pid, go: trio.Event) -> None:
         await go.wait()
@@ -338,10 +346,7 @@ async def test_receive_selective_wakeups_scan_only_new_messages() -> None:
     """Messages that arrive one at a time, each waking the receive: each is
     tested once, and no wake-up walks the messages scanned before it."""
     tested: list[Any] = []
-
-    def wanted(msg: Any) -> bool:
-        tested.append(msg)
-        return bool(msg == "yes")
+    wanted = recording("yes", tested)
 
     async with actors.node():
         me = actors.self()
@@ -370,10 +375,7 @@ async def test_receive_selective_wakeups_scan_only_new_messages() -> None:
 
 async def test_a_flush_while_parked_does_not_make_the_receive_test_old_messages_again() -> None:
     tested: list[Any] = []
-
-    def wanted(msg: Any) -> bool:
-        tested.append(msg)
-        return bool(msg == "yes")
+    wanted = recording("yes", tested)
 
     async with actors.node():
         me = actors.self()
@@ -400,10 +402,7 @@ async def test_the_fast_paths_schedule_point_comes_before_its_search() -> None:
     still tests each message once."""
     tested: list[Any] = []
     ran: list[str] = []
-
-    def wanted(msg: Any) -> bool:
-        tested.append(msg)
-        return bool(msg == "yes")
+    wanted = recording("yes", tested)
 
     async def other() -> None:
         ran.append("other")
