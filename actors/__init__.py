@@ -69,6 +69,7 @@ from ._node import Node as Node
 from ._node import node as node
 from ._node import run as run
 from ._patterns import ANY as ANY
+from ._start import starter as starter
 from ._statem_actions import EventTimeout as EventTimeout
 from ._statem_actions import GenericTimeout as GenericTimeout
 from ._statem_actions import Keep as Keep
@@ -140,6 +141,7 @@ __all__ = [
     "spawn_link",
     "spawn_monitor",
     "start_child",
+    "starter",
     "terminate_child",
     "trap_exits",
     "unlink",

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
+from ._start import is_starter
+
 __all__ = ["ChildInfo", "ChildSpec", "child"]
 
 Restart = Literal["permanent", "transient", "temporary"]
@@ -29,10 +31,16 @@ class ChildSpec:
     type: Kind
 
     @property
+    def is_starter(self) -> bool:
+        """Whether `start` is marked a starter (`actors.starter`): the
+        supervisor awaits it for the child's Pid."""
+        return is_starter(self.start)
+
+    @property
     def is_body(self) -> bool:
         """Whether `start` is an async function run as the child's body
-        (rather than a function that returns the child's Pid)."""
-        return inspect.iscoroutinefunction(self.start)
+        (rather than one that returns the child's Pid)."""
+        return inspect.iscoroutinefunction(self.start) and not self.is_starter
 
 
 class ChildInfo(NamedTuple):
@@ -51,9 +59,12 @@ def child(
     shutdown: float | str | None = None,
     type: Kind | None = None,  # noqa: A002 - OTP's name for it
 ) -> ChildSpec:
-    """Describe a child: `start(*args)` is either an async function (run as
-    the child's body) or a function that returns a linked Pid (such as
-    `MyServer.start_link`; use functools.partial for keyword arguments).
+    """Describe a child. `start(*args)` is one of: a starter, awaited for
+    the Pid of a started, linked process (`MyServer.start_link`,
+    `Supervisor.start_link`, or an async function marked `@actors.starter`);
+    an async function, run as the child's body; or a plain function that
+    returns a Pid or None (`httpserver.start_link`). Use functools.partial
+    for keyword arguments.
 
     `restart`: "permanent" (always), "transient" (unless it ends "normal",
     "shutdown" or ("shutdown", anything)), "temporary" (never).

@@ -13,10 +13,11 @@ import inspect
 from collections.abc import Callable
 from typing import Any, ClassVar, Final, NamedTuple
 
-from ._api import demonitor_from, monitor_from, spawn
+from ._api import demonitor_from, monitor_from
 from ._errors import CallExit, CallTimeout, ReceiveTimeout
 from ._ids import Down, Exit, Pid, Ref
 from ._process import RUNNING, current, receive
+from ._start import Starter, start_process, starter
 
 __all__ = ["NOREPLY", "From", "GenServer", "Stop", "call", "cast", "reply"]
 
@@ -118,7 +119,8 @@ class GenServer:
 
     Callbacks may be `async def` or plain `def`. State lives on `self`.
 
-    - `init(*args)`: runs first, in the new process; an exception ends it.
+    - `init(*args)`: runs first, in the new process, while its starter
+      waits; an exception ends it.
     - `handle_call(request, from_)`: its return value is the reply; return
       `NOREPLY` to answer later with `reply(from_, value)`.
     - `handle_cast(msg)`, `handle_info(msg)`: casts, and every other message.
@@ -126,10 +128,11 @@ class GenServer:
       returned `Stop` or raised, or because its parent (the process that
       called `start_link`) exited while the server traps exits.
 
-    Any callback may return `Stop(reason)`. Set the class attribute
-    `trap_exits = True` for a server that traps exits from its first
-    instant (`start` returns before `init` runs, so a signal sent at once
-    would otherwise find it not yet trapping).
+    `await Cls.start(*args)` / `await Cls.start_link(*args)` return the
+    Pid once `init` has returned; an `init` that raises or returns
+    `Stop(reason)` makes them raise `StartError`. Any callback may return
+    `Stop(reason)`. Set the class attribute `trap_exits = True` for a
+    server that traps exits from its first instant, before `init` runs.
     """
 
     trap_exits: ClassVar[bool] = False
@@ -151,15 +154,27 @@ class GenServer:
         return None
 
     @classmethod
-    def start(cls, *args: Any, name: object = None) -> Pid:
-        """Start the server as a new process; return its Pid at once."""
-        return spawn(_serve, cls, args, None, name=name, trap_exits=cls.trap_exits)
+    @starter
+    async def start(cls, *args: Any, name: object = None) -> Pid:
+        """Start the server as a new process; return its Pid once `init`
+        has returned. `StartError(reason)` if `init` raised or stopped."""
+        return await _start(cls, args, name, link=False)
 
     @classmethod
-    def start_link(cls, *args: Any, name: object = None) -> Pid:
-        """`start`, linked to the caller, which becomes the server's parent."""
-        parent = current("start_link").pid
-        return spawn(_serve, cls, args, parent, name=name, link=True, trap_exits=cls.trap_exits)
+    @starter
+    async def start_link(cls, *args: Any, name: object = None) -> Pid:
+        """`start`, linked to the caller, which becomes the server's parent.
+        A failed start raises `StartError` and does not kill the caller."""
+        return await _start(cls, args, name, link=True)
+
+
+async def _start(cls: type[GenServer], args: tuple[Any, ...], name: object, link: bool) -> Pid:
+    if args and not hasattr(cls, "init"):
+        raise TypeError(f"{cls.__name__} has no init() to take its start arguments {args!r}")
+    what = "start_link" if link else "start"
+    return await start_process(
+        what, _serve, (cls, args), name=name, link=link, trap_exits=cls.trap_exits
+    )
 
 
 def _bound(server: GenServer, name: str) -> tuple[Callable[..., Any], bool]:
@@ -168,20 +183,25 @@ def _bound(server: GenServer, name: str) -> tuple[Callable[..., Any], bool]:
     return callback, inspect.iscoroutinefunction(callback)
 
 
-async def _serve(cls: type[GenServer], args: tuple[Any, ...], parent: Pid | None) -> None:
+async def _serve(cls: type[GenServer], args: tuple[Any, ...], starter: Starter) -> None:
     """The body of every GenServer process."""
     me = current("start")
     server = cls()
     result = None
-    if hasattr(server, "init"):
-        init, init_async = _bound(server, "init")
-        result = init(*args)
-        if init_async:
-            result = await result
-    elif args:
-        raise TypeError(f"{cls.__name__} has no init() to take its start arguments {args!r}")
+    try:
+        if hasattr(server, "init"):
+            init, init_async = _bound(server, "init")
+            result = init(*args)
+            if init_async:
+                result = await result
+    except Exception as exc:
+        starter.failed(exc)
+        raise
     if type(result) is Stop:
+        starter.failed(result.reason)
         me.die(result.reason)
+    starter.started()
+    parent = starter.parent
     handle_call, call_async = _bound(server, "handle_call")
     handle_cast, cast_async = _bound(server, "handle_cast")
     handle_info, info_async = _bound(server, "handle_info")

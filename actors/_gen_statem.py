@@ -25,18 +25,16 @@ from typing import Any, ClassVar, Final
 
 import trio
 
-from ._api import demonitor_from, monitor_from, spawn, unlink
-from ._errors import ReceiveTimeout, StartError
+from ._errors import ReceiveTimeout
 from ._gen_server import _CALL, _CAST, _NOTHING, Stop, reply
-from ._ids import Down, Exit, Pid, Ref
+from ._ids import Exit, Pid
 from ._process import RUNNING, current, receive
+from ._start import Starter, start_process, starter
 from ._statem_actions import Transition, parse_result
 
 __all__ = ["GenStatem"]
 
 _MODES: Final = ("handle_event_function", "state_functions")
-_ACK: Final = object()  # (_ACK, ref, reason or _STARTED): init is over
-_STARTED: Final = object()
 # Attributes that a state of `state_functions` may not name.
 _NOT_STATES: Final = frozenset(
     {"init", "terminate", "handle_event", "start", "start_link", "callback_mode"}
@@ -84,12 +82,14 @@ class GenStatem:
         return None
 
     @classmethod
+    @starter
     async def start(cls, *args: Any, name: object = None) -> Pid:
         """Start the machine as a new process; return its Pid once `init`
         has returned. `StartError(reason)` if `init` raised or stopped."""
         return await _start(cls, args, name, link=False)
 
     @classmethod
+    @starter
     async def start_link(cls, *args: Any, name: object = None) -> Pid:
         """`start`, linked to the caller, which becomes the machine's parent.
         A failed start raises `StartError` and does not kill the caller."""
@@ -104,38 +104,17 @@ async def _call(fn: Callable[..., Any], *args: Any) -> Any:
 
 
 async def _start(cls: type[GenStatem], args: tuple[Any, ...], name: object, link: bool) -> Pid:
-    caller = current("start_link" if link else "start")
+    what = "start_link" if link else "start"
     if cls.callback_mode not in _MODES:
         raise ValueError(f"{cls.__name__}.callback_mode must be one of {_MODES}")
     if not hasattr(cls, "init"):
         raise TypeError(f"{cls.__name__} has no init() to give its initial state")
-    ref = Ref()
-    pid = spawn(
-        _main, cls, args, caller.pid, ref, link, name=name, link=link, trap_exits=cls.trap_exits
+    return await start_process(
+        what, _main, (cls, args), name=name, link=link, trap_exits=cls.trap_exits
     )
-    watch = monitor_from(caller, pid)
-
-    def answered(msg: Any) -> bool:
-        if type(msg) is tuple:
-            return len(msg) == 3 and msg[0] is _ACK and msg[1] is ref
-        return type(msg) is Down and msg.ref is watch
-
-    try:
-        answer = await receive(answered)
-        if type(answer) is Down:  # killed during init
-            raise StartError(answer.reason)
-        if answer[2] is not _STARTED:
-            # Wait for its end, so that its name is free when we raise.
-            await receive(lambda msg: type(msg) is Down and msg.ref is watch)
-            raise StartError(answer[2])
-    finally:
-        demonitor_from(caller, watch, flush=True)
-    return pid
 
 
-async def _main(
-    cls: type[GenStatem], args: tuple[Any, ...], starter: Pid, ref: Ref, linked: bool
-) -> None:
+async def _main(cls: type[GenStatem], args: tuple[Any, ...], starter: Starter) -> None:
     """The body of every GenStatem process."""
     me = current("start")
     machine = cls()
@@ -144,13 +123,13 @@ async def _main(
         if type(result) is not Stop:
             state, data, actions = _initial(cls, result)
     except Exception as exc:
-        _answer(starter, ref, linked, exc)
+        starter.failed(exc)
         raise
     if type(result) is Stop:
-        _answer(starter, ref, linked, result.reason)
+        starter.failed(result.reason)
         me.die(result.reason)
-    _answer(starter, ref, False, _STARTED)
-    engine = _Engine(machine, starter if linked else None, state, data)
+    starter.started()
+    engine = _Engine(machine, starter.parent, state, data)
     event: Event | None = None
     try:
         stop = await engine.transition((state, data, actions), None)
@@ -181,16 +160,6 @@ def _initial(cls: type[GenStatem], result: Any) -> tuple[Any, Any, Any]:
             "(state, data, actions) or Stop(reason)"
         )
     return (*result, ()) if len(result) == 2 else (result[0], result[1], result[2])
-
-
-def _answer(starter: Pid, ref: Ref, linked: bool, outcome: Any) -> None:
-    """Tell the starter how init went. A failed start unlinks first: the
-    caller of start_link gets StartError, not our exit signal."""
-    if linked:
-        unlink(starter)
-    proc = starter._proc
-    if proc is not None:
-        proc.deliver((_ACK, ref, outcome))
 
 
 def _is_call(event_type: Any) -> bool:

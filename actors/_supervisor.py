@@ -23,12 +23,13 @@ from ._api import exit as exit_process
 from ._api import link, monitor, spawn, unlink
 from ._child_spec import ChildInfo, ChildSpec
 from ._crash import logger
-from ._errors import ReceiveTimeout
+from ._errors import ReceiveTimeout, StartError
 from ._gen_server import From, GenServer, Stop, call
 from ._ids import Down, Exit, Pid
 from ._patterns import ANY
 from ._process import current, receive
 from ._reasons import is_normal_exit
+from ._start import starter
 
 __all__ = [
     "Supervisor",
@@ -53,13 +54,17 @@ class _Child:
 class Supervisor:
     """Start supervisors; manage their children.
 
-    `Supervisor.start_link([child(...), ...], strategy="one_for_one",
-    intensity=3, period=5, name=None)` returns the supervisor's Pid at once;
-    the children start, in order, before it handles any request.
+    `await Supervisor.start_link([child(...), ...], strategy="one_for_one",
+    intensity=3, period=5, name=None)` starts the children one after
+    another, each started before the next, and returns the supervisor's
+    Pid once all are. A child that fails to start stops those already
+    started and the start raises `StartError(("shutdown",
+    ("failed_to_start_child", id, reason)))`.
     """
 
     @classmethod
-    def start_link(
+    @starter
+    async def start_link(
         cls,
         children: list[ChildSpec] | tuple[ChildSpec, ...] = (),
         strategy: Strategy = "one_for_one",
@@ -69,12 +74,13 @@ class Supervisor:
     ) -> Pid:
         """Start a supervisor linked to the caller (its parent)."""
         _check(children, strategy, intensity, period)
-        return _SupervisorServer.start_link(
+        return await _SupervisorServer.start_link(
             list(children), strategy, intensity, period, name, name=name
         )
 
     @classmethod
-    def start(
+    @starter
+    async def start(
         cls,
         children: list[ChildSpec] | tuple[ChildSpec, ...] = (),
         strategy: Strategy = "one_for_one",
@@ -84,12 +90,15 @@ class Supervisor:
     ) -> Pid:
         """Start a supervisor that is not linked to the caller."""
         _check(children, strategy, intensity, period)
-        return _SupervisorServer.start(list(children), strategy, intensity, period, name, name=name)
+        return await _SupervisorServer.start(
+            list(children), strategy, intensity, period, name, name=name
+        )
 
     @staticmethod
     async def start_child(sup: Pid | object, *args: Any) -> Pid | None:
         """Add and start a child: a `ChildSpec`, or for "simple_one_for_one"
-        the extra arguments appended to the template's."""
+        the extra arguments appended to the template's. Returns once it has
+        started; `StartError(reason)` if it did not."""
         pid: Pid | None = await _request(sup, "start_child", args)
         return pid
 
@@ -101,7 +110,7 @@ class Supervisor:
 
     @staticmethod
     async def restart_child(sup: Pid | object, child_id: object) -> Pid | None:
-        """Start again a child that was terminated."""
+        """Start again a child that was terminated (`StartError` if it fails)."""
         pid: Pid | None = await _request(sup, "restart_child", child_id)
         return pid
 
@@ -173,37 +182,34 @@ class _SupervisorServer(GenServer):
         self.simple = strategy == "simple_one_for_one"
         self.template = specs[0] if self.simple else None
         self.children: list[_Child] = [] if self.simple else [_Child(s) for s in specs]
-        for child in self.children:
+        for child in self.children:  # in order, each started before the next
             try:
-                self._start(child)
-            except Exception as exc:
+                await self._start(child)
+            except StartError as exc:
                 _report(
                     logging.ERROR,
                     f"{self.label} could not start child {child.spec.id!r}: "
-                    f"{exc!r}; stopping the others and exiting",
+                    f"{exc.reason!r}; stopping the ones started and exiting",
                 )
                 await self.terminate("shutdown")
-                return Stop(("failed_to_start_child", child.spec.id, exc))
+                return Stop(("shutdown", ("failed_to_start_child", child.spec.id, exc.reason)))
         return None
 
     # -- starting and stopping one child --------------------------------------
 
-    def _start(self, child: _Child) -> Pid | None:
+    async def _start(self, child: _Child) -> Pid | None:
+        """Start one child, linked; `StartError(reason)` if it did not start."""
         spec = child.spec
-        if spec.is_body:
-            pid: Any = spawn(spec.start, *spec.args, link=True)
-        else:
-            pid = spec.start(*spec.args)
-            if inspect.iscoroutine(pid):  # an object with an async __call__
-                pid = spawn(_await, pid, link=True)
-            elif pid is not None and not isinstance(pid, Pid):
-                raise TypeError(f"child {spec.id!r}: start returned {pid!r}, not a Pid or None")
-            if pid is not None:
-                link(pid)
+        try:
+            pid = await _run_start(spec)
+        except StartError:
+            raise
+        except Exception as exc:
+            raise StartError(exc) from exc
         child.pid = pid
         if pid is not None:
             _report(logging.INFO, f"{self.label} started child {spec.id!r} as {pid!r}")
-        return pid  # type: ignore[no-any-return]
+        return pid
 
     async def _stop(self, child: _Child) -> None:
         pid, child.pid = child.pid, None
@@ -270,19 +276,19 @@ class _SupervisorServer(GenServer):
             for other in reversed(group):  # `child` too, if a failed attempt started it
                 await self._stop(other)
             try:
-                self._start_group(child, group)
-            except Exception as exc:
-                ended = f"{self.label}: restarting {_names(group)} failed with {exc!r}"
-                reason = exc
+                await self._start_group(child, group)
+            except StartError as exc:  # counts as a restart, as in OTP
+                ended = f"{self.label}: restarting {_names(group)} failed with {exc.reason!r}"
+                reason = exc.reason
             else:
                 return None
 
-    def _start_group(self, child: _Child, group: list[_Child]) -> None:
+    async def _start_group(self, child: _Child, group: list[_Child]) -> None:
         for other in group:
             if other.spec.restart == "temporary" and other is not child:
                 self.children.remove(other)  # stopped by the strategy: gone
             else:
-                self._start(other)
+                await self._start(other)
 
     def _affected(self, child: _Child) -> list[_Child]:
         """The children the strategy restarts when `child` ends, in start order."""
@@ -310,7 +316,7 @@ class _SupervisorServer(GenServer):
             return ("error", ValueError(f"unknown supervisor request {request!r}"))
         try:
             return ("ok", await handler(self, request[1]))
-        except (LookupError, ValueError, TypeError, RuntimeError) as exc:
+        except (LookupError, ValueError, TypeError, RuntimeError, StartError) as exc:
             return ("error", exc)
 
     async def _start_child(self, args: tuple[Any, ...]) -> Pid | None:
@@ -324,7 +330,7 @@ class _SupervisorServer(GenServer):
             if any(c.spec.id == spec.id for c in self.children):
                 raise ValueError(f"a child with id {spec.id!r} already exists")
             child = _Child(spec)
-        pid = self._start(child)
+        pid = await self._start(child)
         if pid is not None or not self.simple:  # a dynamic child that started nothing is not kept
             self.children.append(child)
         return pid
@@ -345,7 +351,7 @@ class _SupervisorServer(GenServer):
         child = self._find(key)
         if child.pid is not None:
             raise RuntimeError(f"child {key!r} is running; terminate it first")
-        return self._start(child)
+        return await self._start(child)
 
     async def _delete_child(self, key: object) -> None:
         child = self._find(key)
@@ -376,6 +382,24 @@ _REQUESTS: Final[dict[str, Callable[[_SupervisorServer, Any], Awaitable[Any]]]] 
     "which_children": _SupervisorServer._which_children,
     "count_children": _SupervisorServer._count_children,
 }
+
+
+async def _run_start(spec: ChildSpec) -> Pid | None:
+    """Run a child's start: spawn a body, await a starter, or call a
+    function that returns a Pid (or None: nothing to supervise); link."""
+    if spec.is_body:
+        return spawn(spec.start, *spec.args, link=True)
+    pid = spec.start(*spec.args)
+    if inspect.isawaitable(pid):
+        if not spec.is_starter:  # an object with an async __call__: a body
+            return spawn(_await, pid, link=True)
+        pid = await pid
+    if pid is None:
+        return None
+    if not isinstance(pid, Pid):
+        raise TypeError(f"child {spec.id!r}: start returned {pid!r}, not a Pid or None")
+    link(pid)
+    return pid
 
 
 async def _await(body: Any) -> None:

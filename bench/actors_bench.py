@@ -117,7 +117,7 @@ class EchoServer(actors.GenServer):
 
 
 async def actors_calls(rounds: int) -> float:
-    pid = EchoServer.start()
+    pid = await EchoServer.start()
     start = trio.current_time()
     for _ in range(rounds):
         await actors.call(pid, None)
@@ -134,7 +134,7 @@ async def actors_restarts(count: int) -> list[float]:
     """Crash a supervised child `count` times; seconds from each crash
     order to the new child's first message."""
     actors.register("bench")
-    sup = actors.Supervisor.start_link(
+    sup = await actors.Supervisor.start_link(
         [actors.child(crashing_child, id="c")], intensity=count + 1, period=3600
     )
     await actors.receive("up")

@@ -97,7 +97,7 @@ async def web(req: httpserver.Req) -> None:
     await req.ok(f"{summary}\n", {"Content-Type": "text/plain; charset=utf-8"})
 
 
-def app(crash_every: float, job_every: float, ip: str, port: int) -> actors.Pid:
+async def app(crash_every: float, job_every: float, ip: str, port: int) -> actors.Pid:
     # Keyword arguments of a start function go through functools.partial.
     tally = child(partial(Tally.start_link, name="tally"), id="tally")
     pool = child(
@@ -109,7 +109,7 @@ def app(crash_every: float, job_every: float, ip: str, port: int) -> actors.Pid:
         ),
         id="pool",
     )
-    return Supervisor.start_link(
+    return await Supervisor.start_link(
         [
             tally,
             pool,
@@ -148,8 +148,7 @@ async def main(
     probe = httpserver.start(ip=ip, port=port, loop=web)
     port = httpserver.port(probe)
     await httpserver.stop(probe)
-    sup = app(crash_every, job_every, ip, port)
-    await actors.count_children(sup)  # answered once its children are started
+    sup = await app(crash_every, job_every, ip, port)  # returns once every child has started
     say(f"app supervisor {sup} started its children: tally, pool, flaky, feeder, web")
     print(f"listening on http://{ip}:{port}/", flush=True)
     with trio.move_on_after(duration if duration is not None else float("inf")):

@@ -13,7 +13,6 @@ import trio.testing
 import actors
 from actors import ANY, NOREPLY, Exit, From, GenServer, Stop
 from actors.testing import drain
-from tests.conftest import wait_down
 
 
 class Counter(GenServer):
@@ -65,7 +64,7 @@ class Counter(GenServer):
 async def test_call_cast_and_info_reach_their_callbacks() -> None:
     log: list[Any] = []
     async with actors.node():
-        pid = Counter.start(10, log)
+        pid = await Counter.start(10, log)
         assert await actors.call(pid, "get") == 10
         actors.cast(pid, ("add", 5))
         assert await actors.call(pid, ("add", 1)) == 16
@@ -76,7 +75,7 @@ async def test_call_cast_and_info_reach_their_callbacks() -> None:
 
 async def test_call_and_cast_by_registered_name() -> None:
     async with actors.node():
-        pid = Counter.start(0, name="counter")
+        pid = await Counter.start(0, name="counter")
         assert actors.whereis("counter") == pid
         actors.cast("counter", ("add", 3))
         assert await actors.call("counter", "get") == 3
@@ -84,7 +83,7 @@ async def test_call_and_cast_by_registered_name() -> None:
 
 async def test_reply_later_from_another_message() -> None:
     async with actors.node():
-        pid = Counter.start(7)
+        pid = await Counter.start(7)
         me = actors.self()
 
         async def waiter() -> None:
@@ -108,14 +107,14 @@ async def test_reply_from_a_different_process() -> None:
             return NOREPLY
 
     async with actors.node():
-        assert await actors.call(Delegating.start(), 21) == 42
+        assert await actors.call(await Delegating.start(), 21) == 42
 
 
 async def test_call_timeout_and_the_late_reply_is_not_left_in_the_mailbox(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     async with actors.node():
-        pid = Counter.start(0)
+        pid = await Counter.start(0)
         with pytest.raises(actors.CallTimeout):
             await actors.call(pid, "later", timeout=1.0)
         actors.cast(pid, "answer pending")
@@ -132,7 +131,7 @@ async def test_call_timeout_is_a_timeout_error_and_the_server_lives_on(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     async with actors.node():
-        pid = Counter.start(0)
+        pid = await Counter.start(0)
         with pytest.raises(TimeoutError):
             await actors.call(pid, ("sleep", 10), timeout=2)
         assert await actors.call(pid, "get", timeout=None) == 0
@@ -143,7 +142,7 @@ async def test_call_exit_when_the_server_does_not_exist() -> None:
         with pytest.raises(actors.CallExit) as info:
             await actors.call("nobody", "get")
         assert info.value.reason == "noproc"
-        pid = Counter.start(0)
+        pid = await Counter.start(0)
         await actors.call(pid, "stop")
         await trio.testing.wait_all_tasks_blocked()
         with pytest.raises(actors.CallExit, match="noproc"):
@@ -152,7 +151,7 @@ async def test_call_exit_when_the_server_does_not_exist() -> None:
 
 async def test_call_exit_when_the_server_dies_during_the_call() -> None:
     async with actors.node():
-        pid = Counter.start(0)
+        pid = await Counter.start(0)
         with pytest.raises(actors.CallExit) as info:
             await actors.call(pid, "crash")
         assert isinstance(info.value.reason, ZeroDivisionError)
@@ -166,7 +165,7 @@ async def test_calling_yourself_is_refused() -> None:
 
     async with actors.node():
         with pytest.raises(actors.CallExit) as info:
-            await actors.call(Selfish.start(), "go")
+            await actors.call(await Selfish.start(), "go")
         assert isinstance(info.value.reason, actors.CallExit)
         assert info.value.reason.reason == "calling_self"
 
@@ -177,7 +176,7 @@ async def test_a_crash_runs_terminate_first_and_becomes_the_exit_reason(
     caplog.set_level(logging.ERROR, logger="actors")
     log: list[Any] = []
     async with actors.node():
-        pid = Counter.start(0, log)
+        pid = await Counter.start(0, log)
         ref = actors.monitor(pid)
         actors.send(pid, "info before the crash")
         with pytest.raises(actors.CallExit):
@@ -193,7 +192,7 @@ async def test_a_crash_runs_terminate_first_and_becomes_the_exit_reason(
 async def test_stop_from_handle_call_replies_then_terminates() -> None:
     log: list[Any] = []
     async with actors.node():
-        pid = Counter.start(0, log)
+        pid = await Counter.start(0, log)
         ref = actors.monitor(pid)
         assert await actors.call(pid, "stop") == "stopping"
         assert (await actors.receive(actors.Down(ref, pid, ANY), timeout=5)).reason == "normal"
@@ -206,33 +205,11 @@ async def test_stop_from_handle_cast_even_when_trapping_exits() -> None:
 
     log: list[Any] = []
     async with actors.node():
-        pid = Trapping.start(0, log)
+        pid = await Trapping.start(0, log)
         ref = actors.monitor(pid)
         actors.cast(pid, "stop")
         assert (await actors.receive(actors.Down(ref, pid, ANY), timeout=5)).reason == "shutdown"
     assert log == [("terminate", "shutdown")]
-
-
-async def test_an_exception_in_init_ends_the_server_with_it() -> None:
-    class Failing(GenServer):
-        async def init(self) -> None:
-            raise LookupError("no config")
-
-    async with actors.node():
-        actors.trap_exits()
-        pid = Failing.start_link()
-        msg = await actors.receive(Exit, timeout=5)
-        assert msg.pid == pid
-        assert isinstance(msg.reason, LookupError)
-
-
-async def test_init_returning_stop_ends_the_server_quietly() -> None:
-    class Declines(GenServer):
-        def init(self) -> Any:
-            return Stop("normal")
-
-    async with actors.node():
-        assert await wait_down(Declines.start()) == "normal"
 
 
 async def test_a_trapping_server_terminates_when_its_parent_exits() -> None:
@@ -244,7 +221,7 @@ async def test_a_trapping_server_terminates_when_its_parent_exits() -> None:
             actors.trap_exits()
 
     async def parent() -> None:
-        actors.send("test", Child.start_link(0, log))
+        actors.send("test", await Child.start_link(0, log))
         await actors.receive("die")
         raise RuntimeError("parent crashed")
 
@@ -266,29 +243,15 @@ async def test_an_exit_from_someone_else_is_just_info() -> None:
         trap_exits = True
 
     async with actors.node():
-        pid = Watcher.start(0, log)
-        actors.exit(pid, "not my parent")  # sent before init ran: trapped all the same
+        pid = await Watcher.start(0, log)
+        actors.exit(pid, "not my parent")
         assert await actors.call(pid, "get") == 0
         assert log == [("info", Exit(actors.self(), "not my parent"))]
 
 
-async def test_trapping_set_only_in_init_can_miss_an_immediate_signal() -> None:
-    """Why `trap_exits = True` exists: init runs after start returns."""
-
-    class LateTrapper(Counter):
-        def init(self, start: int, log: list[Any] | None = None) -> None:
-            super().init(start, log)
-            actors.trap_exits()
-
-    async with actors.node():
-        pid = LateTrapper.start(0)
-        actors.exit(pid, "too early")
-        assert await wait_down(pid) == "too early"
-
-
 async def test_many_concurrent_callers_each_get_their_own_reply() -> None:
     async with actors.node():
-        pid = Counter.start(0)
+        pid = await Counter.start(0)
         results: dict[int, Any] = {}
 
         async def caller(n: int) -> None:
@@ -312,7 +275,7 @@ async def test_an_unhandled_call_crashes_with_a_clear_error() -> None:
 
     async with actors.node():
         with pytest.raises(actors.CallExit) as info:
-            await actors.call(Empty.start(), "anything")
+            await actors.call(await Empty.start(), "anything")
         assert isinstance(info.value.reason, NotImplementedError)
         assert "Empty got a call it does not handle" in str(info.value.reason)
 
@@ -328,7 +291,7 @@ async def test_a_reply_due_with_the_timeout_is_never_left_behind(
 ) -> None:
     """The reply and the deadline fall in the same instant, 30 times over."""
     async with actors.node():
-        server = SlowEcho.start()
+        server = await SlowEcho.start()
         for i in range(30):
             with contextlib.suppress(actors.CallTimeout):
                 assert await actors.call(server, i, timeout=1) == i
@@ -358,7 +321,7 @@ class Recorded(GenServer):
 
 async def test_terminate_runs_once_even_when_it_raises() -> None:
     async with actors.node():
-        server = Recorded.start(actors.self(), True)
+        server = await Recorded.start(actors.self(), True)
         ref = actors.monitor(server)
         actors.cast(server, "stop")
         down = await actors.receive(actors.Down(ref, server, ANY), timeout=5)
@@ -368,7 +331,7 @@ async def test_terminate_runs_once_even_when_it_raises() -> None:
 
 async def test_stop_with_a_reply_runs_terminate_before_the_reply() -> None:
     async with actors.node():
-        server = Recorded.start(actors.self(), False, True)
+        server = await Recorded.start(actors.self(), False, True)
         assert await actors.call(server, "stop") == "bye"
         assert await actors.receive(("terminate", ANY), timeout=0) == ("terminate", "normal")
 
@@ -379,7 +342,7 @@ async def test_a_kill_is_not_overridden_by_a_stop_already_under_way() -> None:
             actors.send(self.watcher, ("terminate", reason))
 
     async with actors.node():
-        server = SyncStop.start(actors.self())
+        server = await SyncStop.start(actors.self())
         await trio.testing.wait_all_tasks_blocked()  # parked in receive
         ref = actors.monitor(server)
         actors.cast(server, "stop")  # wakes it with a message...

@@ -174,7 +174,7 @@ async def test_the_listener_under_a_supervisor_comes_back_on_the_same_port() -> 
         probe = httpserver.start(ip="127.0.0.1", port=0, loop=hello)
         port = httpserver.port(probe)
         await httpserver.stop(probe)
-        sup = actors.Supervisor.start_link(
+        sup = await actors.Supervisor.start_link(
             [
                 actors.child(
                     partial(
