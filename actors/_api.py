@@ -177,7 +177,7 @@ def demonitor_from(caller: Process, ref: Ref, flush: bool) -> bool:
     target = caller._monitors.pop(ref, None) if caller._monitors else None
     if target is not None and target._watchers:
         target._watchers.pop(ref, None)
-    if flush:
+    if flush and caller._queue:
         caller.take(lambda msg: type(msg) is Down and msg.ref is ref)
     return target is not None
 

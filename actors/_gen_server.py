@@ -1,10 +1,11 @@
 """GenServer: OTP's gen_server behaviour, and `call` / `cast` / `reply`.
 
 A call monitors the server, sends `(CALL, From(caller, ref), request)` and
-waits for `(ref, reply)` or the monitor's `Down`. The ref is also an *alias*
-of the caller, active only while it waits: `reply` delivers only to an
-active alias, so a reply that comes after a timeout is dropped, never left
-in the caller's mailbox (Erlang's `alias` / `unalias`).
+waits for `(ref, reply)` or the monitor's `Down`. The monitor's ref is also
+an *alias* of the caller, active while the monitor is, that is while the
+caller waits: `reply` delivers only to an active alias, so a reply that
+comes after a timeout is dropped, never left in the caller's mailbox
+(Erlang's `alias` / `unalias`, which OTP's gen_server uses the same way).
 """
 
 from __future__ import annotations
@@ -63,11 +64,14 @@ class Stop:
         return f"Stop({self.reason!r})"
 
 
+_new_tuple: Final = tuple.__new__  # makes a From without NamedTuple's slower __new__
+
+
 def reply(from_: From, value: Any) -> None:
     """Answer the call `from_` (from any process). Dropped if the caller
     stopped waiting."""
     proc = from_.pid._proc
-    if proc is not None and proc._aliases and from_.ref in proc._aliases:
+    if proc is not None and proc._monitors and from_.ref in proc._monitors:
         proc.deliver((from_.ref, value))
 
 
@@ -89,18 +93,14 @@ async def call(dest: Pid | object, request: Any, timeout: float | None = 5.0) ->
             kind is Down and msg.ref is ref
         )
 
-    if caller._aliases is None:
-        caller._aliases = set()
-    caller._aliases.add(ref)
     try:
         if server is not None:
-            server.deliver((_CALL, From(caller.pid, ref), request))
+            server.deliver((_CALL, _new_tuple(From, (caller.pid, ref)), request))
         try:
             answer = await receive(answered, timeout=timeout)
         except ReceiveTimeout:
             raise CallTimeout(f"no reply to {request!r} within {timeout} s") from None
     finally:
-        caller._aliases.discard(ref)
         demonitor_from(caller, ref, flush=True)
     if type(answer) is Down:
         raise CallExit(answer.reason)

@@ -68,26 +68,37 @@ class Ref:
     """A unique reference (for monitors and calls), printed `#Ref<0.N>`.
 
     Equal only to itself, so hashing and comparing cost what an object's
-    identity costs; unpickling returns the same object while it lives.
+    identity costs; unpickling returns the same object while it lives. Its
+    number is drawn the first time it is printed or pickled: most refs (a
+    call's) never are, and making one is then just an allocation.
     """
 
     __slots__ = ("__weakref__", "_number")
 
-    def __init__(self) -> None:
-        self._number = next(_ref_numbers)
+    @property
+    def number(self) -> int:
+        try:
+            return self._number
+        except AttributeError:
+            self._number: int = next(_ref_numbers)
+            return self._number
 
     def __repr__(self) -> str:
-        return f"#Ref<0.{self._number}>"
+        return f"#Ref<0.{self.number}>"
+
+    def __lt__(self, other: Ref) -> bool:  # for sorted(), as process_info does
+        return self.number < other.number
 
     def __reduce__(self) -> tuple[Any, ...]:
-        _refs_by_number[self._number] = self
-        return (_ref_from_number, (self._number,))
+        number = self.number
+        _refs_by_number[number] = self
+        return (_ref_from_number, (number,))
 
 
 def _ref_from_number(number: int) -> Ref:
     ref = _refs_by_number.get(number)
     if ref is None:
-        ref = Ref.__new__(Ref)
+        ref = Ref()
         ref._number = number
         _refs_by_number[number] = ref
     return ref

@@ -7,6 +7,7 @@ predicate, or any other value compared with `==`.
 
 from __future__ import annotations
 
+from types import FunctionType
 from typing import Any, Final
 
 __all__ = ["ANY", "matches", "matches_any"]
@@ -27,9 +28,11 @@ ANY: Final[Any] = _Any()
 
 def matches(pattern: object, msg: object) -> bool:
     """True if `msg` matches `pattern`."""
+    ptype = type(pattern)
+    if ptype is FunctionType:  # first: gen_server's call waits with one
+        return bool(pattern(msg))  # type: ignore[operator]
     if pattern is ANY:
         return True
-    ptype = type(pattern)
     if ptype is str or ptype is int or ptype is bytes:
         return pattern == msg
     if isinstance(pattern, tuple):

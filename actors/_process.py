@@ -85,7 +85,6 @@ class Process:
     """The state of one process. User code sees only its `Pid`."""
 
     __slots__ = (
-        "_aliases",
         "_budget",
         "_groups",
         "_links",
@@ -124,7 +123,6 @@ class Process:
         self._monitors: dict[Ref, Process] | None = None  # refs this process holds
         self._watchers: dict[Ref, Process] | None = None  # refs held on this process
         self._groups: set[object] | None = None
-        self._aliases: set[Ref] | None = None  # refs of calls awaiting a reply
         self._watches: list[MailboxWatch] | None = None  # see actors.lowlevel
 
     def __repr__(self) -> str:
