@@ -306,7 +306,7 @@ def process_info(pid: Pid) -> dict[str, Any] | None:
         "status": status,
         "message_queue_len": proc.mailbox_len(),
         "links": sorted(p.pid for p in proc._links or ()),
-        "monitors": sorted((ref, p.pid) for ref, p in (proc._monitors or {}).items()),
+        "monitors": [(ref, p.pid) for ref, p in (proc._monitors or {}).items()],  # oldest first
         "monitored_by": sorted({p.pid for p in (proc._watchers or {}).values()}),
         "registered_name": proc.name,
         "trap_exit": proc.trap,

@@ -86,9 +86,6 @@ class Ref:
     def __repr__(self) -> str:
         return f"#Ref<0.{self.number}>"
 
-    def __lt__(self, other: Ref) -> bool:  # for sorted(), as process_info does
-        return self.number < other.number
-
     def __reduce__(self) -> tuple[Any, ...]:
         number = self.number
         _refs_by_number[number] = self

@@ -112,3 +112,13 @@ async def test_process_info_lists_monitors_both_ways() -> None:
         me = actors.self()
         assert actors.process_info(me)["monitors"] == [(ref, target)]  # type: ignore[index]
         assert actors.process_info(target)["monitored_by"] == [me]  # type: ignore[index]
+
+
+async def test_process_info_lists_several_monitors_in_the_order_they_were_made() -> None:
+    async with actors.node():
+        targets = [actors.spawn(forever()) for _ in range(3)]
+        refs = [actors.monitor(pid) for pid in targets]
+        info = actors.process_info(actors.self())
+        assert info is not None
+        assert info["monitors"] == list(zip(refs, targets, strict=True))
+        assert actors.process_info(targets[0])["monitored_by"] == [actors.self()]  # type: ignore[index]
