@@ -8,6 +8,7 @@ which option was probably meant.
 from __future__ import annotations
 
 import difflib
+import importlib.util
 import ipaddress
 import ssl as ssl_module
 from collections.abc import Callable
@@ -66,6 +67,12 @@ def _is_origins(v: Any) -> bool:
     return v is None or (
         isinstance(v, list | tuple | set | frozenset) and all(isinstance(o, str) for o in v)
     )
+
+
+def _is_ws(v: Any) -> bool:
+    if v == "websockets":
+        return importlib.util.find_spec("websockets") is not None
+    return v in ("auto", "wsproto")
 
 
 def _is_pending(v: Any) -> bool:
@@ -131,6 +138,14 @@ _TABLE: list[tuple[str, Any, Callable[[Any], bool], str]] = [
     ("ws_compress", True, _is_bool, "True or False"),
     ("ws_origins", None, _is_origins, "None or a list of allowed Origin values"),
     ("ws_subprotocols", (), _is_origins, "a list of subprotocols the server speaks"),
+    # The WebSocket protocol backend; "auto" takes websockets (C masking) when installed.
+    (
+        "ws",
+        "auto",
+        _is_ws,
+        "'auto', 'wsproto' or 'websockets' (which needs the websockets library:"
+        " the speedups extra)",
+    ),
 ]
 
 
@@ -174,6 +189,7 @@ class Options:
     ws_compress: bool
     ws_origins: Any
     ws_subprotocols: Any
+    ws: str
 
     @classmethod
     def of(cls, given: dict[str, Any]) -> Options:

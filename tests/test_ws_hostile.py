@@ -20,6 +20,9 @@ import websocket
 from tests.conftest import wait_down
 from tests.test_ws_rfc6455 import ws_server
 from tests.ws_helpers import Closed, WsClient, client_frame, handshake, open_ws
+from tests.ws_helpers import ws_protocol as ws_protocol
+
+pytestmark = pytest.mark.usefixtures("ws_protocol")
 
 TEXT, BINARY, CONTINUATION, PING = 0x1, 0x2, 0x0, 0x9
 

@@ -16,7 +16,10 @@ import actors
 import httpserver
 import websocket
 from tests.http_helpers import fetch, http_server
-from tests.ws_helpers import Closed, Refused, WsClient, handshake, open_ws
+from tests.ws_helpers import Closed, Refused, WsClient, handshake, open_ws, protocol
+from tests.ws_helpers import ws_protocol as ws_protocol
+
+pytestmark = pytest.mark.usefixtures("ws_protocol")
 
 
 async def plain_http(req: httpserver.Req) -> None:
@@ -35,6 +38,7 @@ async def echo(ws: websocket.Ws) -> None:
 def ws_server(**options: Any) -> Any:
     options.setdefault("loop", plain_http)
     options.setdefault("ws_loop", echo)
+    options.setdefault("ws", protocol())
     return http_server(**options)
 
 
@@ -284,7 +288,9 @@ async def test_a_closed_socket_ends_its_handler_or_tells_it(autoexit: bool) -> N
 
 async def test_stopping_the_server_closes_sockets_with_1001() -> None:
     async with actors.node():
-        server = httpserver.start(ip="127.0.0.1", port=0, loop=plain_http, ws_loop=echo)
+        server = httpserver.start(
+            ip="127.0.0.1", port=0, loop=plain_http, ws_loop=echo, ws=protocol()
+        )
         async with open_ws(httpserver.port(server)) as ws:
             await ws.send("hi")
             assert await ws.receive() == "hi"

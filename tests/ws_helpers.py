@@ -1,4 +1,6 @@
-"""A WebSocket test client on wsproto over real trio sockets."""
+"""A WebSocket test client on wsproto over real trio sockets, and the
+`ws_protocol` fixture that runs a module's tests once per server protocol
+backend (the `ws` option): wsproto, and websockets where it is installed."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
 import trio
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import (
@@ -23,6 +26,27 @@ from wsproto.events import (
     TextMessage,
 )
 from wsproto.extensions import PerMessageDeflate
+
+from websocket._inbound import websockets_available
+
+PROTOCOLS = ("wsproto", "websockets")
+_protocol = ["auto"]
+
+
+def protocol() -> str:
+    """The `ws` option of the servers the current test starts."""
+    return _protocol[0]
+
+
+@pytest.fixture(params=PROTOCOLS)
+def ws_protocol(request: pytest.FixtureRequest) -> Any:
+    """Run the test with the server's `ws` option set to each backend
+    (use with `pytestmark = pytest.mark.usefixtures("ws_protocol")`)."""
+    if request.param == "websockets" and not websockets_available():
+        pytest.skip("the websockets library is not installed (the speedups extra)")
+    _protocol[0] = request.param
+    yield request.param
+    _protocol[0] = "auto"
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""WebSockets (RFC 6455) on wsproto: one handler process per socket.
+"""WebSockets (RFC 6455) on wsproto or the websockets library (the `ws`
+option): one handler process per socket.
 
     async def handle_websocket(ws):
         while True:
@@ -25,6 +26,8 @@ __all__ = ["Ws", "broadcast", "upgrade_handler"]
 
 def upgrade_handler(options: Any) -> Callable[..., Awaitable[None]]:
     """The coroutine function httpserver calls with an upgrade request."""
+    from ._inbound import backend
     from ._reader import serve_websocket
 
-    return partial(serve_websocket, options)
+    _, make_inbound = backend(getattr(options, "ws", "auto"))
+    return partial(serve_websocket, options, make_inbound)

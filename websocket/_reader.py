@@ -1,7 +1,7 @@
 """The reader: the connection process after the upgrade, and the owner of
 the socket.
 
-A helper task (`_inbound`) reads frames and turns them into messages for
+A helper task (`_frames`) reads frames and turns them into messages for
 the handler, reading no more while the handler has `ws_max_pending`
 waiting. The process's own task (`_Reader.run`) traps exits and decides
 everything else from its mailbox: the closing handshake (whoever starts
@@ -24,10 +24,6 @@ from collections import deque
 from typing import TYPE_CHECKING, Any, Final
 
 import trio
-from wsproto.connection import Connection, ConnectionState, ConnectionType
-from wsproto.events import BytesMessage, CloseConnection, Ping, TextMessage
-from wsproto.extensions import Extension
-from wsproto.frame_protocol import CloseReason
 
 import actors
 import actors.lowlevel
@@ -36,7 +32,7 @@ from httpserver.lowlevel import switch_protocols
 from . import _close_codes as close_codes
 from ._frames import ping_frame
 from ._handshake import negotiate
-from ._limits import Limits
+from ._inbound import FAIL, PING, Inbound, InboundFactory
 from ._socket import Socket
 from ._writer import writer_main
 from ._ws import Ws, by_handler
@@ -53,17 +49,15 @@ DEFLATE_RECV_SIZE: Final = 4096  # inflates to 4 MiB at most between checkpoints
 EVENTS_PER_CHECKPOINT: Final = 256  # frames parsed before other tasks get a turn
 
 
-async def serve_websocket(options: Options, req: Req) -> None:
+async def serve_websocket(options: Options, make_inbound: InboundFactory, req: Req) -> None:
     """Complete the handshake on `req`'s connection, then serve the socket
-    until it ends. Runs in the connection process."""
+    until it ends. Runs in the connection process; `make_inbound` is the
+    protocol backend the `ws` option chose (`_inbound.py`)."""
     handshake = negotiate(req, options)
     takeover = await switch_protocols(req, handshake.headers)
-    limits = Limits(options.ws_max_message, options.ws_max_fragments)
-    extensions: list[Extension] = [limits]
-    if handshake.deflate is not None:
-        handshake.deflate.limits = limits
-        extensions.append(handshake.deflate)
-    wsconn = Connection(ConnectionType.SERVER, extensions, trailing_data=takeover.leftover)
+    inbound = make_inbound(
+        options.ws_max_message, options.ws_max_fragments, handshake.deflate, takeover.leftover
+    )
     sock = Socket(takeover.stream, handshake.deflate, options.ws_max_queue)
     ws = sock.handle = Ws(sock, req, takeover, handshake.subprotocol)
     assert options.ws_loop is not None
@@ -72,7 +66,7 @@ async def serve_websocket(options: Options, req: Req) -> None:
         sock.writer = actors.spawn(writer_main, sock, link=True)
         sock.handler = ws._handler = actors.spawn(options.ws_loop, ws, link=True)
         by_handler[sock.handler] = ws
-        reason = await _Reader(sock, wsconn, limits, options, takeover.listener).run()
+        reason = await _Reader(sock, inbound, options, takeover.listener).run()
     finally:
         if sock.handler is not None:
             by_handler.pop(sock.handler, None)
@@ -91,31 +85,28 @@ class _Reader:
         "failing",
         "got_close",
         "handler_told",
-        "inbound",
-        "limits",
         "listener",
         "options",
         "pause_scope",
         "ping_sent_at",
+        "reading",
         "reason",
         "sent_close",
         "sizes",
         "sizes_total",
         "sock",
-        "wsconn",
+        "stream_in",
     )
 
     def __init__(
         self,
         sock: Socket,
-        wsconn: Connection,
-        limits: Limits,
+        stream_in: Inbound,
         options: Options,
         listener: actors.Pid,
     ) -> None:
         self.sock = sock
-        self.wsconn = wsconn
-        self.limits = limits
+        self.stream_in = stream_in
         self.options = options
         self.listener = listener
         self.sent_close = False  # our close frame is on the wire
@@ -123,7 +114,7 @@ class _Reader:
         self.failing = False
         self.drained = False  # failing: the peer closed its side, or sent too much
         self.ended = False
-        self.inbound = "reading"  # then "draining" or "done"
+        self.reading = "reading"  # then "draining" or "done"
         self.deadline = math.inf  # for the closing handshake
         self.ping_sent_at: float | None = None
         self.pause_scope: trio.CancelScope | None = None  # not reading: the handler has enough
@@ -138,7 +129,7 @@ class _Reader:
         The mailbox loop waits here, not in a method of its own: a coroutine
         frame less for every idle socket."""
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._inbound)
+            nursery.start_soon(self._frames)
             try:
                 while not self._done():
                     try:
@@ -162,7 +153,7 @@ class _Reader:
                 await self._grace()
                 self._tell_handler()
                 # Answer with the peer's code, as RFC 6455 section 5.5.1 suggests.
-                sock.close(1000 if code in (CloseReason.NO_STATUS_RCVD, None) else code)
+                sock.close(1000 if code in (1005, None) else code)
                 self._start_deadline()
             case ("$fail", code, why):
                 await self.fail((code, why))
@@ -194,54 +185,38 @@ class _Reader:
 
     # -- frames in ---------------------------------------------------------------
 
-    async def _inbound(self) -> None:
+    async def _frames(self) -> None:
         """The frame task: frames in, ("browser", data) out, until the socket
         closes or fails; when failing (found here, or told by `fail` through
         `self.failing`), it drains. One coroutine frame and no cancel scope
         of its own while it reads: idle sockets are many."""
         sock = self.sock
-        wsconn = self.wsconn
-        limits = self.limits
+        stream_in = self.stream_in
         stream = sock.stream
         handler = sock.handler
         max_messages, max_bytes = self.options.ws_max_pending
         recv_size = DEFLATE_RECV_SIZE if sock.compressed else RECV_SIZE
-        parts: list[Any] = []
         parsed = 0
         end: tuple[Any, ...] | None = None
         while end is None:
-            for event in wsconn.events():
+            for event in stream_in.events():
                 if self.failing:
                     break
                 kind = type(event)
-                if kind is TextMessage or kind is BytesMessage:
-                    data = event.data  # type: ignore[attr-defined]
-                    if not event.message_finished:  # type: ignore[attr-defined]
-                        parts.append(data)
-                    else:
-                        if parts:
-                            parts.append(data)
-                            data = "".join(parts) if kind is TextMessage else b"".join(parts)
-                            parts = []
-                        elif kind is BytesMessage:
-                            data = bytes(data)
-                        actors.send(handler, ("browser", data))
-                        sizes = self.sizes
-                        if sizes is None:  # made on the first message: idle sockets are many
-                            sizes = self.sizes = deque()
-                        sizes.append(limits.size)
-                        self.sizes_total += limits.size
-                        if len(sizes) >= max_messages or self.sizes_total >= max_bytes:
-                            await self._room_at_handler()
-                elif kind is Ping:
-                    sock.answer_ping(bytes(event.payload))  # type: ignore[attr-defined]
-                elif kind is CloseConnection:
-                    code: int = event.code  # type: ignore[attr-defined]
-                    if wsconn.state is ConnectionState.OPEN:  # the frames were bad
-                        why = limits.failure or (code, event.reason or "")  # type: ignore[attr-defined]
-                        end = ("$fail", *why)
-                    else:
-                        end = ("$peer_closed", code)
+                if kind is str or kind is bytes:
+                    actors.send(handler, ("browser", event))
+                    size = stream_in.size
+                    sizes = self.sizes
+                    if sizes is None:  # made on the first message: idle sockets are many
+                        sizes = self.sizes = deque()
+                    sizes.append(size)
+                    self.sizes_total += size
+                    if len(sizes) >= max_messages or self.sizes_total >= max_bytes:
+                        await self._room_at_handler()
+                elif event[0] == PING:
+                    sock.answer_ping(event[1])
+                else:
+                    end = ("$fail", *event[1:]) if event[0] == FAIL else ("$peer_closed", event[1])
                     break
                 parsed += 1
                 if parsed >= EVENTS_PER_CHECKPOINT:
@@ -259,15 +234,15 @@ class _Reader:
                 end = ("$eof",)
                 break
             sock.last_seen = trio.current_time()
-            wsconn.receive_data(data)
+            stream_in.receive_data(data)
         if end is not None:
             actors.send(sock.reader, end)
             if end[0] != "$fail":
-                self.inbound = "done"  # the peer closed, or went away
+                self.reading = "done"  # the peer closed, or went away
                 return
-        self.inbound = "draining"
+        self.reading = "draining"
         await self._drain()
-        self.inbound = "done"
+        self.reading = "done"
         actors.send(sock.reader, ("$drained",))
 
     def _failed_meanwhile(self) -> bool:
@@ -331,7 +306,7 @@ class _Reader:
         self.got_close = True  # a failed connection waits for no close frame
         if self.pause_scope is not None:
             self.pause_scope.cancel()  # the frame task drains now, delivering nothing
-        self.drained = self.inbound == "done"
+        self.drained = self.reading == "done"
         if grace:
             await self._grace()
         self._tell_handler()

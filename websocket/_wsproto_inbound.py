@@ -1,0 +1,78 @@
+"""The wsproto backend (`_inbound.py`): wsproto's Connection, with `Limits`
+and `BoundedDeflate` as its extensions, events turned into the interface's.
+
+wsproto hands a message over in pieces (one per frame or per read); they
+are joined here, so the reader sees whole messages from either backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from wsproto.connection import Connection, ConnectionState, ConnectionType
+from wsproto.events import BytesMessage, CloseConnection, Ping, TextMessage
+from wsproto.extensions import Extension
+
+from ._inbound import CLOSED, FAIL, PING
+from ._limits import Limits
+
+if TYPE_CHECKING:
+    from ._limits import BoundedDeflate
+
+__all__ = ["WsprotoInbound"]
+
+
+class WsprotoInbound:
+    """One socket's inbound side on wsproto."""
+
+    __slots__ = ("_conn", "_limits", "_parts")
+
+    def __init__(
+        self, max_message: int, max_fragments: int, deflate: BoundedDeflate | None, leftover: bytes
+    ) -> None:
+        limits = self._limits = Limits(max_message, max_fragments)
+        extensions: list[Extension] = [limits]
+        if deflate is not None:
+            deflate.limits = limits
+            extensions.append(deflate)
+        self._conn = Connection(ConnectionType.SERVER, extensions, trailing_data=leftover)
+        self._parts: list[Any] | None = None  # of a message that came in pieces so far
+
+    @property
+    def size(self) -> int:
+        return self._limits.size
+
+    def receive_data(self, data: bytes) -> None:
+        self._conn.receive_data(data)
+
+    def events(self) -> Iterator[Any]:
+        conn = self._conn
+        for event in conn.events():
+            kind = type(event)
+            if kind is TextMessage or kind is BytesMessage:
+                data = event.data  # type: ignore[attr-defined]
+                parts = self._parts
+                if not event.message_finished:  # type: ignore[attr-defined]
+                    if parts is None:
+                        self._parts = [data]
+                    else:
+                        parts.append(data)
+                    continue
+                if parts is not None:
+                    parts.append(data)
+                    data = "".join(parts) if kind is TextMessage else b"".join(parts)
+                    self._parts = None
+                elif kind is BytesMessage:
+                    data = bytes(data)
+                yield data
+            elif kind is Ping:
+                yield (PING, bytes(event.payload))  # type: ignore[attr-defined]
+            elif kind is CloseConnection:
+                code: int = event.code  # type: ignore[attr-defined]
+                if conn.state is ConnectionState.OPEN:  # the frames were bad
+                    why = self._limits.failure or (code, event.reason or "")  # type: ignore[attr-defined]
+                    yield (FAIL, *why)
+                else:
+                    yield (CLOSED, code)
+                return
