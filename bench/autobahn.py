@@ -1,12 +1,16 @@
-"""The Autobahn TestSuite cases against examples.websocket_echo, via kosoku.
+"""The Autobahn TestSuite cases against examples.websocket_echo's handler
+(bench/_ws_echo.py), via kosoku, on each WebSocket protocol backend.
 
-    python -m bench.autobahn [--cases '1.*,2.*'] [--compress on|off|both] [--concurrency 4] [--json]
+    python -m bench.autobahn [--cases '1.*,2.*'] [--compress on|off|both]
+                             [--ws wsproto|websockets|both] [--concurrency 4] [--json]
 
 With no --cases, the whole suite: every group against the plain server,
 and every group (12.* and 13.* included: about five minutes here) against
-the server that accepts permessage-deflate. Prints, per server and group,
-how many cases got each verdict; exits 1 if any case is FAILED or
-UNIMPLEMENTED. tests/test_ws_autobahn.py runs a selection of the same in CI.
+the server that accepts permessage-deflate; with --ws both (the default
+when the websockets library is installed), once per backend. Prints, per
+server and group, how many cases got each verdict; exits 1 if any case is
+FAILED, UNIMPLEMENTED or NON-STRICT. tests/test_ws_autobahn.py runs a
+selection of the same in CI.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import itertools
 import json
 import subprocess
 import sys
@@ -24,9 +29,11 @@ from typing import Any
 
 import kosoku
 
+from websocket._inbound import websockets_available
+
 PLAIN_CASES = ["1.*", "2.*", "3.*", "4.*", "5.*", "6.*", "7.*", "9.*", "10.*"]
 DEFLATE_CASES = [*PLAIN_CASES, "12.*", "13.*"]
-BAD = ("FAILED", "UNIMPLEMENTED")
+BAD = ("FAILED", "UNIMPLEMENTED", "NON-STRICT")
 
 
 async def _run(url: str, cases: Sequence[str], concurrency: int) -> list[Any]:
@@ -61,9 +68,10 @@ def tally(results: Sequence[Any]) -> dict[str, dict[str, int]]:
 
 
 @contextmanager
-def echo_server(compress: bool) -> Iterator[int]:
-    """Run examples.websocket_echo on a free port; yield the port."""
-    argv = [sys.executable, "-u", "-m", "examples.websocket_echo", "--port", "0"]
+def echo_server(compress: bool, ws: str = "auto") -> Iterator[int]:
+    """Run bench/_ws_echo.py (the echo example, `ws` backend) on a free port;
+    yield the port."""
+    argv = [sys.executable, "-u", "-m", "bench._ws_echo", "--port", "0", "--ws", ws]
     process = subprocess.Popen(
         [*argv, *(["--compress"] if compress else [])], stdout=subprocess.PIPE, text=True
     )
@@ -82,17 +90,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", help="comma-separated case ids or globs (default: all)")
     parser.add_argument("--compress", choices=["on", "off", "both"], default="both")
+    parser.add_argument("--ws", choices=["wsproto", "websockets", "both"], default="both")
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
     report: dict[str, Any] = {}
     bad = 0
-    for compress in {"on": [True], "off": [False], "both": [False, True]}[args.compress]:
+    protocols = ["wsproto", "websockets"] if args.ws == "both" else [args.ws]
+    if args.ws == "both" and not websockets_available():
+        protocols = ["wsproto"]
+    compressions = {"on": [True], "off": [False], "both": [False, True]}[args.compress]
+    for ws, compress in itertools.product(protocols, compressions):
         cases = (
             args.cases.split(",") if args.cases else (DEFLATE_CASES if compress else PLAIN_CASES)
         )
-        name = "permessage-deflate" if compress else "plain"
-        with echo_server(compress) as port:
+        name = f"{ws} {'permessage-deflate' if compress else 'plain'}"
+        with echo_server(compress, ws) as port:
             started = time.monotonic()
             results = run_cases(f"ws://127.0.0.1:{port}", cases, args.concurrency)
             seconds = time.monotonic() - started

@@ -1,5 +1,6 @@
 """RFC 6455 conformance: the Autobahn TestSuite cases (via kosoku) against
-examples.websocket_echo, with and without permessage-deflate.
+examples.websocket_echo's handler (bench/_ws_echo.py), on each protocol
+backend, with and without permessage-deflate.
 
 CI runs every group, 12.* and 13.* sampled (12.1.*, 13.1.*: the full
 compression groups take minutes); `python -m bench.autobahn` runs them all.
@@ -12,16 +13,20 @@ from collections.abc import Sequence
 import pytest
 import trio
 
-from bench.autobahn import PLAIN_CASES, run_cases, tally
-from tests.http_helpers import example
+from bench.autobahn import PLAIN_CASES, echo_server, run_cases, tally
+from tests.ws_helpers import ws_protocol as ws_protocol
+
+pytestmark = pytest.mark.usefixtures("ws_protocol")
 
 
-async def conformance(compress: bool, cases: Sequence[str]) -> dict[str, dict[str, int]]:
-    args = ("--compress",) if compress else ()
-    async with example("websocket_echo", *args) as server:
-        url = f"ws://127.0.0.1:{server.port}"
-        with trio.fail_after(600):
-            results = await trio.to_thread.run_sync(run_cases, url, cases)
+def _run(compress: bool, ws: str, cases: Sequence[str]) -> list[object]:
+    with echo_server(compress, ws) as port:
+        return run_cases(f"ws://127.0.0.1:{port}", cases)
+
+
+async def conformance(compress: bool, ws: str, cases: Sequence[str]) -> dict[str, dict[str, int]]:
+    with trio.fail_after(600):
+        results = await trio.to_thread.run_sync(_run, compress, ws, cases)
     assert results, "no case ran"
     return tally(results)
 
@@ -32,9 +37,9 @@ async def conformance(compress: bool, cases: Sequence[str]) -> dict[str, dict[st
     ids=["plain", "permessage-deflate"],
 )
 async def test_autobahn_every_group_has_no_failed_unimplemented_or_non_strict(
-    compress: bool, cases: list[str]
+    compress: bool, cases: list[str], ws_protocol: str
 ) -> None:
-    counts = await conformance(compress, cases)
+    counts = await conformance(compress, ws_protocol, cases)
     expected = {c.split(".")[0] for c in cases}
     assert set(counts) == expected
     for group, group_counts in counts.items():

@@ -16,7 +16,15 @@ import actors
 import httpserver
 import websocket
 from tests.http_helpers import fetch, http_server
-from tests.ws_helpers import Closed, Refused, WsClient, handshake, open_ws, protocol
+from tests.ws_helpers import (
+    Closed,
+    Refused,
+    WsClient,
+    client_frame,
+    handshake,
+    open_ws,
+    protocol,
+)
 from tests.ws_helpers import ws_protocol as ws_protocol
 
 pytestmark = pytest.mark.usefixtures("ws_protocol")
@@ -200,6 +208,59 @@ async def test_rfc6455_8_1_invalid_utf8_fails_with_1007() -> None:
         closed = await ws.receive()
         assert isinstance(closed, Closed)
         assert closed.code == 1007
+
+
+async def test_rfc6455_8_1_invalid_utf8_fails_fast_in_the_middle_of_a_frame() -> None:
+    """The close comes while most of the frame has not been sent: the
+    payload is checked as it arrives (Autobahn 6.4.3), on either backend."""
+    async with actors.node(), ws_server() as port, open_ws(port) as ws:
+        frame = client_frame(0x1, b"ok \xff" + b"x" * 996)
+        await ws.send_raw(frame[:20])  # the header, the mask, "ok " and the bad byte
+        closed = await ws.receive(timeout=5)
+        assert isinstance(closed, Closed)
+        assert closed.code == 1007
+
+
+@pytest.mark.parametrize("piece", [1, 3, 7, 1000])
+async def test_rfc6455_5_3_a_masked_frame_in_pieces_is_unmasked_whole(piece: int) -> None:
+    """Each piece of a payload is unmasked with the key at its offset."""
+    text = "é✓-" * 100  # multi-byte characters cut across pieces, too
+    async with actors.node(), ws_server() as port, open_ws(port) as ws:
+        frame = client_frame(0x1, text.encode())
+        for start in range(0, len(frame), piece):
+            await ws.send_raw(frame[start : start + piece])
+        assert await ws.receive() == text
+        fragments = [client_frame(0x1, b"fr", fin=False), client_frame(0x0, b"ag")]
+        await ws.send_raw(b"".join(fragments))
+        assert await ws.receive() == "frag"
+
+
+@pytest.mark.parametrize(
+    ("payload", "code"),
+    [
+        (struct.pack("!H", 1014), 1002),  # unassigned below 3000
+        (struct.pack("!H", 1005), 1002),  # never sent on the wire
+        (struct.pack("!H", 999), 1002),
+        (b"\x03", 1002),  # one byte
+        (struct.pack("!H", 4000) + b"\xff", 1007),  # a reason that is not UTF-8
+    ],
+)
+async def test_rfc6455_7_4_a_close_frame_with_a_bad_code_or_reason_fails(
+    payload: bytes, code: int
+) -> None:
+    async with actors.node(), ws_server() as port, open_ws(port) as ws:
+        await ws.send_raw(client_frame(0x8, payload))
+        closed = await ws.receive()
+        assert isinstance(closed, Closed)
+        assert closed.code == code
+
+
+async def test_rfc6455_5_2_a_length_not_in_its_shortest_form_fails_with_1002() -> None:
+    async with actors.node(), ws_server() as port, open_ws(port) as ws:
+        await ws.send_raw(b"\x82\xfe\x00\x05" + bytes(4) + b"hello")  # 5 in 16 bits
+        closed = await ws.receive()
+        assert isinstance(closed, Closed)
+        assert closed.code == 1002
 
 
 async def test_a_message_past_ws_max_message_closes_with_1009() -> None:

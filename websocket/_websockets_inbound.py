@@ -110,7 +110,7 @@ class WebsocketsInbound:
         self._reset_inflater = deflate is not None and bool(deflate.client_no_context_takeover)
         self._inflater: Any = zlib.decompressobj(-15) if deflate is not None else None
 
-    def receive_data(self, data: bytes) -> None:
+    def receive_data(self, data: bytes | bytearray) -> None:
         pos = self._pos
         if pos >= len(self._buf):
             self._buf = data

@@ -43,7 +43,7 @@ class WsprotoInbound:
     def size(self) -> int:
         return self._limits.size
 
-    def receive_data(self, data: bytes) -> None:
+    def receive_data(self, data: bytes | bytearray) -> None:
         self._conn.receive_data(data)
 
     def events(self) -> Iterator[Any]:
