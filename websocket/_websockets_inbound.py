@@ -84,7 +84,7 @@ class WebsocketsInbound:
     ) -> None:
         self._max_message = max_message
         self._max_fragments = max_fragments
-        self._buf = bytes(leftover)
+        self._buf: bytes | bytearray = bytes(leftover)
         self._pos = 0
         self._done = False
         self.size = 0  # of the message being read, then of the last one yielded

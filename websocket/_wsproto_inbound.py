@@ -44,7 +44,7 @@ class WsprotoInbound:
         return self._limits.size
 
     def receive_data(self, data: bytes | bytearray) -> None:
-        self._conn.receive_data(data)
+        self._conn.receive_data(data)  # type: ignore[arg-type]  # it takes a bytearray too
 
     def events(self) -> Iterator[Any]:
         conn = self._conn
