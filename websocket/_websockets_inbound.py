@@ -183,7 +183,7 @@ class WebsocketsInbound:
                 if failed is not None:
                     yield failed
                     return
-                self._mask = buf[pos + header - 4 : pos + header]
+                self._mask = bytes(buf[pos + header - 4 : pos + header])
                 self._offset = 0
                 self._need = length
                 self._pos = pos = pos + header
