@@ -1,4 +1,4 @@
-"""Benchmark of the WebSocket server: echo, idle sockets and broadcast, beside three anchors.
+"""Benchmark of the WebSocket server: echo, idle sockets and broadcast, beside four anchors.
 
     python -m bench.ws_bench [--json] [--duration S] [--rounds N]
 
@@ -14,15 +14,22 @@ What is measured, each for our server and for every anchor in the same run:
   broadcast  1,000 sockets open; one of them sends "go" and the server sends
              100 messages to all of them: deliveries/s is 100,000 over the
              time until the client has received them all (one warm-up burst,
-             then three counted).
+             then three counted). The client can be the limit here, so the
+             figure compared is the server's CPU seconds per million
+             deliveries (lower is better), read from /proc around the four
+             bursts alone (the client waits between opening and the bursts).
 
 The servers, each in its own subprocess on 127.0.0.1 and a free port:
-  ours            echo: examples.websocket_echo. idle and broadcast:
-                  `python -m bench.ws_bench --serve ours-broadcast --port N`,
-                  whose handlers join a process group and answer "go" with
-                  100 calls of websocket.broadcast(group, message); it sets
-                  max_connections=10,000 (examples.websocket_echo keeps the
-                  default 4,096, too few for 5,000 sockets).
+  ours-websockets, ours-wsproto
+                  ours, with each protocol backend (the `ws` option). echo:
+                  bench/_ws_echo.py (examples.websocket_echo's handler, --ws).
+                  idle and broadcast: `python -m bench.ws_bench --serve
+                  ours-websockets-broadcast --port N`, whose handlers join a
+                  process group and answer "go" with 100 calls of
+                  websocket.broadcast(group, message); it sets
+                  max_connections=10,000 (the example keeps the default
+                  4,096, too few for 5,000 sockets). Every figure compares
+                  each of the two with every anchor.
   bare            echo: bench/baselines/wsproto_echo.py, a bare trio + wsproto
                   loop. idle and broadcast: `--serve bare-broadcast`, the same
                   loop keeping a set of sockets and sending to each in turn.
@@ -32,6 +39,9 @@ The servers, each in its own subprocess on 127.0.0.1 and a free port:
   websockets      the websockets library's asyncio server,
                   websockets.asyncio.server.serve (`--serve websockets-echo`
                   and `--serve websockets-broadcast`, with websockets.broadcast).
+  aiohttp         aiohttp.web's WebSocketResponse (`--serve aiohttp-echo` and
+                  `--serve aiohttp-broadcast`: send_str to each socket of a set
+                  in turn), compression off.
 Every server runs with its library's defaults otherwise; no compression
 (the client does not offer permessage-deflate).
 
@@ -76,6 +86,7 @@ from typing import Any
 
 import trio
 import trio_websocket
+from aiohttp import WSMsgType, web
 from websockets.asyncio.server import ServerConnection
 from websockets.asyncio.server import broadcast as websockets_broadcast
 from websockets.asyncio.server import serve as websockets_serve
@@ -105,8 +116,9 @@ from bench._harness import (
 REPO = Path(__file__).resolve().parent.parent
 CLIENT_DIR = REPO / "bench" / "ws_client"
 CLIENT_JS = CLIENT_DIR / "client.js"
-SERVERS = ("ours", "bare", "trio_websocket", "websockets")
-ANCHORS = SERVERS[1:]
+OURS = ("ours-websockets", "ours-wsproto")
+SERVERS = (*OURS, "bare", "trio_websocket", "websockets", "aiohttp")
+ANCHORS = SERVERS[2:]
 ECHO_SOCKETS = (1, 50)
 IDLE_SOCKETS = 5_000
 BROADCAST_SOCKETS = 1_000
@@ -146,7 +158,7 @@ async def no_http(req: httpserver.Req) -> None:
     raise httpserver.HttpError(404)
 
 
-async def serve_ours_broadcast_async(port: int) -> None:
+async def serve_ours_broadcast_async(port: int, ws: str) -> None:
     httpserver.start_link(
         ip=HOST,
         port=port,
@@ -154,16 +166,17 @@ async def serve_ours_broadcast_async(port: int) -> None:
         ws_loop=ours_member,
         ws_compress=False,
         max_connections=2 * IDLE_SOCKETS,
+        ws=ws,
     )
     await actors.receive()  # until interrupted
 
 
-def serve_ours_broadcast(port: int) -> None:
+def serve_ours_broadcast(port: int, ws: str) -> None:
     # Started from a shell's background job, SIGINT may be inherited as
     # ignored; make it KeyboardInterrupt again so trio handles it.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     with contextlib.suppress(KeyboardInterrupt):
-        actors.run(serve_ours_broadcast_async, port)
+        actors.run(serve_ours_broadcast_async, port, ws)
 
 
 class BareSocket:
@@ -281,23 +294,65 @@ async def serve_websockets_async(port: int, broadcast: bool) -> None:
         await server.serve_forever()
 
 
+async def aiohttp_echo(request: web.Request) -> web.WebSocketResponse:
+    ws = web.WebSocketResponse(compress=False)
+    await ws.prepare(request)
+    async for msg in ws:
+        if msg.type is WSMsgType.TEXT:
+            await ws.send_str(msg.data)
+        elif msg.type is WSMsgType.BINARY:
+            await ws.send_bytes(msg.data)
+    return ws
+
+
+async def aiohttp_member(
+    group: set[web.WebSocketResponse], request: web.Request
+) -> web.WebSocketResponse:
+    ws = web.WebSocketResponse(compress=False)
+    await ws.prepare(request)
+    group.add(ws)
+    try:
+        await ws.send_str(READY)
+        async for msg in ws:
+            if msg.type is WSMsgType.TEXT and msg.data == GO:
+                for _ in range(BROADCAST_MESSAGES):
+                    for member in list(group):
+                        with contextlib.suppress(ConnectionError):
+                            await member.send_str(BROADCAST_MESSAGE)
+    finally:
+        group.discard(ws)
+    return ws
+
+
+def serve_aiohttp(port: int, broadcast: bool) -> None:
+    group: set[web.WebSocketResponse] = set()
+    app = web.Application()
+    app.router.add_get("/", partial(aiohttp_member, group) if broadcast else aiohttp_echo)
+    web.run_app(app, host=HOST, port=port, print=None, backlog=2048)
+
+
 def serve(mode: str, port: int) -> None:
     kind, _, workload = mode.rpartition("-")
     broadcast = workload == "broadcast"
-    if kind == "ours" and broadcast:
-        serve_ours_broadcast(port)
+    if kind in OURS and broadcast:
+        serve_ours_broadcast(port, kind.removeprefix("ours-"))
     elif kind == "bare" and broadcast:
         serve_bare_broadcast(port)
     elif kind == "trio_websocket":
         serve_trio_websocket(port, broadcast)
     elif kind == "websockets":
         asyncio.run(serve_websockets_async(port, broadcast))
+    elif kind == "aiohttp":
+        serve_aiohttp(port, broadcast)
     else:
         raise ValueError(f"unknown server mode {mode!r}")
 
 
 SERVE_MODES = (
-    "ours-broadcast",
+    "ours-websockets-broadcast",
+    "ours-wsproto-broadcast",
+    "aiohttp-echo",
+    "aiohttp-broadcast",
     "bare-broadcast",
     "trio_websocket-echo",
     "trio_websocket-broadcast",
@@ -310,8 +365,9 @@ SERVE_MODES = (
 
 def server_command(kind: str, workload: str, port: int) -> list[str]:
     python = sys.executable
-    if kind == "ours" and workload == "echo":
-        return [python, "-m", "examples.websocket_echo", "--port", str(port)]
+    if kind in OURS and workload == "echo":
+        ws = kind.removeprefix("ours-")
+        return [python, "-m", "bench._ws_echo", "--port", str(port), "--ws", ws]
     if kind == "bare" and workload == "echo":
         return [python, "-m", "bench.baselines.wsproto_echo", "--port", str(port)]
     return [python, "-m", "bench.ws_bench", "--serve", f"{kind}-{workload}", "--port", str(port)]
@@ -348,7 +404,7 @@ def running(kind: str, workload: str, where: Placement, workdir: Path) -> Iterat
     # SIGINT for ours (trio turns it into KeyboardInterrupt: a clean
     # shutdown), SIGTERM for the anchors. SIGINT is reset to its default in
     # the child: examples.websocket_echo does not do it itself.
-    stop_signal = signal.SIGINT if kind == "ours" else signal.SIGTERM
+    stop_signal = signal.SIGINT if kind in OURS else signal.SIGTERM
     with serving(
         where, kind, command, workdir, stop_signal, workload=workload, cwd=REPO, reset_sigint=True
     ) as server:
@@ -457,13 +513,23 @@ def run_idle(where: Placement, workdir: Path, server: Server) -> dict[str, Any]:
 
 
 def run_broadcast(where: Placement, workdir: Path, server: Server) -> dict[str, Any]:
+    """The bursts, and the server's CPU seconds per million deliveries over
+    them alone: the client says when every socket is open and waits."""
     options = (
         *("--sockets", BROADCAST_SOCKETS, "--messages", BROADCAST_MESSAGES),
         *("--bursts", BROADCAST_BURSTS, "--warmup-bursts", 1),
-        *("--concurrency", OPEN_CONCURRENCY),
+        *("--concurrency", OPEN_CONCURRENCY, "--sync", 1),
     )
+    what = f"broadcast on {server.kind}"
     with client(where, workdir, server, "broadcast", *options) as proc:
-        return read_result(proc, server, CLIENT_TIMEOUT, f"broadcast on {server.kind}")
+        read_json_line(proc, CLIENT_TIMEOUT, what)  # {"phase": "open"}
+        cpu = server.cpu_seconds()
+        assert proc.stdin is not None
+        proc.stdin.write(b"go\n")
+        result = read_result(proc, server, CLIENT_TIMEOUT, what)
+        deliveries = (BROADCAST_BURSTS + 1) * BROADCAST_SOCKETS * BROADCAST_MESSAGES
+        result["cpu_per_million"] = (server.cpu_seconds() - cpu) / deliveries * 1e6
+        return result
 
 
 # -- measuring --------------------------------------------------------------------------
@@ -507,6 +573,7 @@ def measure_server(
         result = run_broadcast(where, workdir, server)
         server.check_alive()
         samples.add(kind, "broadcast", *result["deliveries_per_s"])
+        samples.add(kind, "broadcast_cpu", result["cpu_per_million"])
         samples.add(kind, "cpu_broadcast", result["cpu_share"])
         samples.add(kind, "server_cpu_broadcast", result["server_cpu_share"])
 
@@ -520,6 +587,7 @@ QUANTITIES = (
     ("idle_handshakes", "handshakes/s", True),
     ("idle_memory_per_socket", "bytes", False),
     ("broadcast", "deliveries/s", True),
+    ("broadcast_cpu", "server CPU s per million deliveries", False),
 )
 SAMPLE_KEY = {"idle_handshakes": "handshakes", "idle_memory_per_socket": "memory"}
 # The client run each quantity comes from (memory is read from the server).
@@ -531,6 +599,7 @@ WORKLOAD_OF = {
     "idle_handshakes": "idle",
     "broadcast": "broadcast",
 }
+NOT_CLIENT_BOUND = {"broadcast_cpu"}  # the server's own CPU time, whoever was the limit
 WORKLOADS = ("echo_c1", "echo_c50", "idle", "broadcast")
 CLIENT_BOUND = 0.9  # a client CPU share from which the client may have been the limit
 
@@ -545,11 +614,11 @@ def client_bound(med: dict[str, dict[str, float]]) -> list[str]:
     ]
 
 
-def is_client_bound(med: dict[str, dict[str, float]], name: str, anchor: str) -> bool:
+def is_client_bound(med: dict[str, dict[str, float]], name: str, ours: str, anchor: str) -> bool:
     workload = WORKLOAD_OF.get(name)
     if workload is None:
         return False
-    return max(med["ours"]["cpu_" + workload], med[anchor]["cpu_" + workload]) >= CLIENT_BOUND
+    return max(med[ours]["cpu_" + workload], med[anchor]["cpu_" + workload]) >= CLIENT_BOUND
 
 
 def measure_all(
@@ -562,7 +631,7 @@ def measure_all(
             shift = index % len(SERVERS)
             for kind in SERVERS[shift:] + SERVERS[:shift]:
                 measure_server(kind, where, workdir, duration, samples)
-            for path in sorted(workdir.glob("ours-*.stderr")):
+            for path in sorted(workdir.glob("ours-*-*.stderr")):
                 if head := path.read_text(errors="replace").strip():
                     head = "\n".join(head.splitlines()[:15])
                     note(f"round {index + 1}: our server wrote to stderr ({path.name}):\n{head}")
@@ -571,10 +640,11 @@ def measure_all(
     figures: dict[str, dict[str, Any]] = {}
     for name, unit, higher in QUANTITIES:
         key = SAMPLE_KEY.get(name, name)
-        for anchor in ANCHORS:
-            figures[f"{name}_vs_{anchor}"] = figure(
-                med["ours"][key], med[anchor][key], unit, higher
-            )
+        for ours in OURS:
+            for anchor in ANCHORS:
+                figures[f"{name}_{ours}_vs_{anchor}"] = figure(
+                    med[ours][key], med[anchor][key], unit, higher
+                )
     return figures, med
 
 
@@ -587,11 +657,11 @@ def print_table(
 ) -> None:
     print(f"WebSocket bench, median of {rounds} round(s); echo runs of {duration:g} s")
     print(f"{where.note}; client: node + ws (bench/ws_client/client.js)")
-    print("ours: examples.websocket_echo; --serve ours-broadcast for idle and broadcast")
+    print("ours-*: bench/_ws_echo.py --ws *; --serve ours-*-broadcast for idle and broadcast")
     print(
         "bare: bench/baselines/wsproto_echo.py (trio + wsproto); trio_websocket: serve_websocket;"
     )
-    print("websockets: websockets.asyncio.server.serve (asyncio)")
+    print("websockets: websockets.asyncio.server.serve (asyncio); aiohttp: web.WebSocketResponse")
     print(
         f"idle: {IDLE_SOCKETS:,} sockets; broadcast: {BROADCAST_MESSAGES} messages "
         f"to {BROADCAST_SOCKETS:,} sockets"
@@ -599,14 +669,16 @@ def print_table(
     print()
     print(
         f"{'server':15} {'echo c1/s':>10} {'echo c50/s':>11} {'p99 c1 ms':>10} "
-        f"{'p99 c50 ms':>11} {'handshk/s':>10} {'B/socket':>9} {'deliver/s':>10}"
+        f"{'p99 c50 ms':>11} {'handshk/s':>10} {'B/socket':>9} {'deliver/s':>10} "
+        f"{'CPU s/M':>8}"
     )
     for kind, got in med.items():
         print(
             f"{kind:15} {got['echo_c1']:>10,.0f} {got['echo_c50']:>11,.0f} "
             f"{got['p99_c1']:>10.2f} {got['p99_c50']:>11.2f} {got['handshakes']:>10,.0f} "
-            f"{got['memory']:>9,.0f} {got['broadcast']:>10,.0f}"
+            f"{got['memory']:>9,.0f} {got['broadcast']:>10,.0f} {got['broadcast_cpu']:>8.2f}"
         )
+    print("CPU s/M: the server's CPU seconds per million broadcast deliveries")
     print()
     print("CPU share, client / server: CPU seconds over wall seconds (1.00 = one CPU")
     print("saturated); the client's over its measured window, the server's over the")
@@ -622,8 +694,14 @@ def print_table(
     )
 
     def flag(name: str) -> str:
-        quantity, _, anchor = name.partition("_vs_")
-        return "  [client-bound]" if is_client_bound(med, quantity, anchor) else ""
+        head, _, anchor = name.partition("_vs_")
+        for ours in OURS:
+            quantity = head.removesuffix("_" + ours)
+            if quantity != head:
+                bound = quantity not in NOT_CLIENT_BOUND
+                bound = bound and is_client_bound(med, quantity, ours, anchor)
+                return "  [client-bound]" if bound else ""
+        return ""
 
     print()
     print_figures(figures, 40, flag=flag)

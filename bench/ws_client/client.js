@@ -4,7 +4,7 @@
 //
 //   node client.js echo      --url U --sockets N --duration S --warmup W
 //   node client.js idle      --url U --sockets N --concurrency C
-//   node client.js broadcast --url U --sockets N --messages M --bursts B --warmup-bursts K
+//   node client.js broadcast --url U --sockets N --messages M --bursts B --warmup-bursts K [--sync 1]
 //
 // Every mode prints one JSON line on stdout (or {"error": ...} and exits 1).
 // cpu_share is this process's user+system CPU seconds over the wall seconds
@@ -19,7 +19,10 @@
 //   (its handler is up), print, and hold them all open until stdin closes.
 // broadcast: open N sockets, wait for every "ready", then K + B times: send
 //   "go" on the first socket and time until every socket has received M
-//   messages; the K warm-up bursts are not reported.
+//   messages; the K warm-up bursts are not reported. With --sync 1 it prints
+//   {"phase": "open"} once every socket is ready and waits for a line on
+//   stdin before the first burst (so the bench can read the server's CPU
+//   time around the bursts alone), and prints its result before closing.
 
 const { performance } = require('node:perf_hooks');
 const WebSocket = require('ws');
@@ -39,6 +42,7 @@ function parseArgs(argv) {
     bursts: 3,
     warmupBursts: 1,
     timeout: 60,
+    sync: 0,
   };
   for (let i = 1; i < argv.length; i += 2) {
     const key = argv[i].replace(/^--/, '').replace(/-([a-z])/g, (_, c) => c.toUpperCase());
@@ -214,6 +218,10 @@ async function broadcast(opts) {
     else if (received > expected) fail(`more than ${expected} deliveries in a burst`);
   };
   const { sockets } = await openAll(opts, count, opts.concurrency, true, onMessage);
+  if (opts.sync) {
+    report({ phase: 'open' });
+    await new Promise((resolve) => process.stdin.once('data', resolve));
+  }
   const seconds = [];
   let cpuSeconds = 0;
   let wallSeconds = 0;
@@ -232,7 +240,6 @@ async function broadcast(opts) {
       cpuSeconds += took.cpu_share * took.seconds;
     }
   }
-  closeAll(sockets);
   report({
     sockets: count,
     deliveries: expected,
@@ -240,6 +247,7 @@ async function broadcast(opts) {
     deliveries_per_s: seconds.map((s) => expected / s),
     cpu_share: cpuSeconds / wallSeconds,
   });
+  closeAll(sockets);
 }
 
 function main() {
