@@ -1,14 +1,16 @@
 """The reader: the connection process after the upgrade, and the owner of
-the socket.
+the socket. One task, waiting only in its mailbox.
 
-A helper task (`_frames`) reads frames and turns them into messages for
-the handler, reading no more while the handler has `ws_max_pending`
-waiting. The process's own task (`_Reader.run`) traps exits and decides
-everything else from its mailbox: the closing handshake (whoever starts
-it), failing the connection, pings for silent sockets, and the ends of the
-handler, the writer and the listener. Every close frame goes out through
-the writer, behind what was already queued, so nothing sent before it is
-lost. However the socket ends, `serve_websocket` releases it last.
+Bytes come as mailbox messages, one notice at a time (`_poller.py`:
+Erlang's `{active, once}`), so the same loop hears the socket and
+decides everything else: the closing handshake (whoever starts it),
+failing the connection, pings for silent sockets, and the ends of the
+handler, the writer and the listener (it traps exits). Frames become
+("browser", data) messages for the handler; while the handler has
+`ws_max_pending` waiting the reader asks for no more bytes, and TCP slows
+the client down. Every close frame goes out through the writer, behind
+what was already queued, so nothing sent before it is lost. However the
+socket ends, `serve_websocket` releases it last.
 
 Failing the connection (RFC 6455 section 7.1.7) happens in `_Reader.fail`
 alone: nothing more reaches the handler, the close frame goes out, the
@@ -33,6 +35,7 @@ from . import _close_codes as close_codes
 from ._frames import ping_frame
 from ._handshake import negotiate
 from ._inbound import FAIL, PING, Inbound, InboundFactory
+from ._poller import READABLE, Poller, Pump, poller, read_now
 from ._socket import Socket
 from ._writer import writer_main
 from ._ws import Ws, by_handler
@@ -79,18 +82,24 @@ class _Reader:
     """The reader's state: who closed, what is pending at the handler."""
 
     __slots__ = (
+        "armed",
         "deadline",
+        "drain_budget",
         "drained",
         "ended",
         "failing",
+        "fd",
         "got_close",
         "handler_told",
         "listener",
         "options",
-        "pause_scope",
+        "paused",
         "ping_sent_at",
+        "poller",
+        "pump",
         "reading",
         "reason",
+        "recv_size",
         "sent_close",
         "sizes",
         "sizes_total",
@@ -115,59 +124,85 @@ class _Reader:
         self.drained = False  # failing: the peer closed its side, or sent too much
         self.ended = False
         self.reading = "reading"  # then "draining" or "done"
+        self.armed = False  # a notice of bytes is asked for
+        self.paused = False  # not reading: the handler has ws_max_pending waiting
+        self.drain_budget = 0
         self.deadline = math.inf  # for the closing handshake
         self.ping_sent_at: float | None = None
-        self.pause_scope: trio.CancelScope | None = None  # not reading: the handler has enough
         self.handler_told = False
         self.reason: Any = "normal"  # the reader's own exit reason
         self.sizes: deque[int] | None = None  # of the messages handed over, newest last
         self.sizes_total = 0
+        self.recv_size = DEFLATE_RECV_SIZE if sock.compressed else RECV_SIZE
+        stream = sock.stream
+        # Plain TCP is read by its number when the node's poller says so;
+        # anything else (TLS) by a pump task (`_poller.py`).
+        self.fd = stream.socket.fileno() if isinstance(stream, trio.SocketStream) else -1
+        self.poller: Poller | None = None
+        self.pump: Pump | None = None
 
     async def run(self) -> Any:
         """Serve the socket until it ends; return the reader's exit reason.
 
         The mailbox loop waits here, not in a method of its own: a coroutine
-        frame less for every idle socket."""
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._frames)
-            try:
-                while not self._done():
-                    try:
-                        msg = await actors.receive(timeout=self._timeout())
-                    except actors.ReceiveTimeout:
-                        await self._on_timeout()
-                    else:
-                        await self._on_message(msg)
-                self._tell_handler()
-            finally:
-                nursery.cancel_scope.cancel()
+        frame less for every idle socket. Whatever came with the upgrade
+        request is parsed first."""
+        if self.fd >= 0:
+            self.poller = poller()
+        elif self.pump is None:  # TLS: the loop runs beside its pump
+            return await self._run_with_pump()
+        try:
+            await self._parse()
+            while not self._done():
+                try:
+                    msg = await actors.receive(timeout=self._timeout())
+                except actors.ReceiveTimeout:
+                    await self._on_timeout()
+                else:
+                    await self._on_message(msg)
+            self._tell_handler()
+        finally:
+            if self.poller is not None:
+                self.poller.forget(self.fd)
         return self.reason
 
+    async def _run_with_pump(self) -> Any:
+        self.pump = Pump(self.sock.stream, self.sock.reader, self.recv_size)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self.pump.run)
+            try:
+                return await self.run()
+            finally:
+                nursery.cancel_scope.cancel()
+
     async def _on_message(self, msg: Any) -> None:
-        """What the reader's mailbox says: from the frame task, the writer,
-        and the exits of the handler, the writer and the listener."""
+        """What the reader's mailbox says: bytes (from the poller or the
+        pump), the writer, the handler's room, and the exits of the
+        handler, the writer and the listener."""
         sock = self.sock
+        if msg is READABLE:
+            self.armed = False
+            data = read_now(self.fd, self.recv_size)
+            if data is None:  # nothing after all
+                self._arm()
+            else:
+                await self._received(data)
+            return
         match msg:
-            case ("$peer_closed", code):
-                self.got_close = True
-                await self._grace()
-                self._tell_handler()
-                # Answer with the peer's code, as RFC 6455 section 5.5.1 suggests.
-                sock.close(1000 if code in (1005, None) else code)
-                self._start_deadline()
-            case ("$fail", code, why):
-                await self.fail((code, why))
+            case ("$data", data):
+                self.armed = False
+                await self._received(data)
+            case ("$room",):
+                if self.paused:
+                    self.paused = False
+                    await self._parse()
             case ("$overflow",):
                 await self.fail(close_codes.CLIENT_NOT_READING, grace=False)
-            case ("$eof",):
-                self.ended = True
             case ("$close_sent",):
                 self.sent_close = True
                 self._start_deadline()
                 if self.failing:
                     await self._shut_sending_side()
-            case ("$drained",):
-                self.drained = True
             case actors.Exit(pid, reason) if pid == sock.handler:
                 self.handler_told = True
                 sock.close(*close_codes.for_handler_exit(reason))
@@ -183,77 +218,90 @@ class _Reader:
             case _:
                 pass
 
-    # -- frames in ---------------------------------------------------------------
+    # -- bytes in ----------------------------------------------------------------
 
-    async def _frames(self) -> None:
-        """The frame task: frames in, ("browser", data) out, until the socket
-        closes or fails; when failing (found here, or told by `fail` through
-        `self.failing`), it drains. One coroutine frame and no cancel scope
-        of its own while it reads: idle sockets are many."""
+    def _arm(self) -> None:
+        """Ask for the next bytes (once)."""
+        if self.armed:
+            return
+        self.armed = True
+        if self.poller is not None:
+            self.poller.arm(self.fd, self.sock.reader)
+        else:
+            assert self.pump is not None
+            self.pump.arm()
+
+    async def _received(self, data: bytes) -> None:
+        """Bytes from the socket (b"": its end): frames while reading; while
+        failing, dropped, until the peer closes its side or twice the
+        largest message went by (a peer in the middle of a message refused
+        at its header still has that much to send)."""
+        if self.reading == "reading":
+            if not data:
+                self.reading = "done"
+                self.ended = True  # the peer went away
+                return
+            self.sock.last_seen = trio.current_time()
+            self.stream_in.receive_data(data)
+            await self._parse()
+        elif self.reading == "draining":
+            self.drain_budget -= len(data)
+            if not data or self.drain_budget <= 0:
+                self.reading = "done"
+                self.drained = True
+            else:
+                self._arm()
+
+    async def _parse(self) -> None:
+        """Frames in, ("browser", data) out, until the bytes run out (then
+        ask for more), the handler has enough (then pause), or the socket
+        closes or fails."""
         sock = self.sock
         stream_in = self.stream_in
-        stream = sock.stream
         handler = sock.handler
         max_messages, max_bytes = self.options.ws_max_pending
-        recv_size = DEFLATE_RECV_SIZE if sock.compressed else RECV_SIZE
         parsed = 0
-        end: tuple[Any, ...] | None = None
-        while end is None:
-            for event in stream_in.events():
-                if self.failing:
-                    break
-                kind = type(event)
-                if kind is str or kind is bytes:
-                    actors.send(handler, ("browser", event))
-                    size = stream_in.size
-                    sizes = self.sizes
-                    if sizes is None:  # made on the first message: idle sockets are many
-                        sizes = self.sizes = deque()
-                    sizes.append(size)
-                    self.sizes_total += size
-                    if len(sizes) >= max_messages or self.sizes_total >= max_bytes:
-                        await self._room_at_handler()
-                elif event[0] == PING:
-                    sock.answer_ping(event[1])
-                else:
-                    end = ("$fail", *event[1:]) if event[0] == FAIL else ("$peer_closed", event[1])
-                    break
-                parsed += 1
-                if parsed >= EVENTS_PER_CHECKPOINT:
-                    parsed = 0
-                    await trio.lowlevel.checkpoint()
-            if end is not None or self.failing:
-                break
-            try:
-                data = await stream.receive_some(recv_size)
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
-                data = b""
-            if self._failed_meanwhile():
-                break
-            if not data:
-                end = ("$eof",)
-                break
-            sock.last_seen = trio.current_time()
-            stream_in.receive_data(data)
-        if end is not None:
-            actors.send(sock.reader, end)
-            if end[0] != "$fail":
-                self.reading = "done"  # the peer closed, or went away
+        for event in stream_in.events():
+            kind = type(event)
+            if kind is str or kind is bytes:
+                actors.send(handler, ("browser", event))
+                size = stream_in.size
+                sizes = self.sizes
+                if sizes is None:  # made on the first message: idle sockets are many
+                    sizes = self.sizes = deque()
+                sizes.append(size)
+                self.sizes_total += size
+                if (len(sizes) >= max_messages or self.sizes_total >= max_bytes) and self._pause():
+                    return
+            elif event[0] == PING:
+                sock.answer_ping(event[1])
+            elif event[0] == FAIL:
+                await self.fail((event[1], event[2]))
                 return
-        self.reading = "draining"
-        await self._drain()
-        self.reading = "done"
-        actors.send(sock.reader, ("$drained",))
+            else:
+                await self._peer_closed(event[1])
+                return
+            parsed += 1
+            if parsed >= EVENTS_PER_CHECKPOINT:
+                parsed = 0
+                await trio.lowlevel.checkpoint()
+                if self.reading != "reading" or self.paused:
+                    return
+        self._arm()
 
-    def _failed_meanwhile(self) -> bool:
-        """Whether `fail` ran while the frame task awaited (a method: type
-        checkers take an attribute read before an await as still true)."""
-        return self.failing
+    async def _peer_closed(self, code: int) -> None:
+        self.reading = "done"  # nothing is read after a close frame
+        self.got_close = True
+        await self._grace()
+        self._tell_handler()
+        # Answer with the peer's code, as RFC 6455 section 5.5.1 suggests.
+        self.sock.close(1000 if code in (1005, None) else code)
+        self._start_deadline()
 
-    async def _room_at_handler(self) -> None:
-        """Wait while the handler has `ws_max_pending` messages or bytes
-        waiting (one message alone always goes through): nothing more is
-        read from the socket meanwhile, and TCP slows the client down.
+    def _pause(self) -> bool:
+        """Whether the handler has `ws_max_pending` messages or bytes waiting
+        (one message alone always goes through); if so, read nothing more
+        until a short-lived process says it has room ("$room").
 
         The sizes of the messages handed over are kept newest last, and
         trimmed to the handler's mailbox length: exact when the handler
@@ -263,32 +311,14 @@ class _Reader:
         max_messages, max_bytes = self.options.ws_max_pending
         sizes = self.sizes
         assert sizes is not None
-        while True:
-            waiting = actors.lowlevel.mailbox_len(handler)
-            while len(sizes) > waiting:
-                self.sizes_total -= sizes.popleft()
-            if waiting == 0 or (waiting < max_messages and self.sizes_total < max_bytes):
-                return
-            with trio.CancelScope() as self.pause_scope:  # `fail` cancels it
-                await actors.lowlevel.wait_mailbox_below(handler, waiting)
-            self.pause_scope = None
-            if self.failing:
-                return
-
-    async def _drain(self) -> None:
-        """Read and drop what the peer still sends, until it closes its side
-        or twice the largest message went by: a peer in the middle of a
-        message that was refused at its header still has that much to send."""
-        stream = self.sock.stream
-        budget = 2 * self.options.ws_max_message
-        while budget > 0:
-            try:
-                data = await stream.receive_some(RECV_SIZE)
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
-                return
-            if not data:
-                return
-            budget -= len(data)
+        waiting = actors.lowlevel.mailbox_len(handler)
+        while len(sizes) > waiting:
+            self.sizes_total -= sizes.popleft()
+        if waiting == 0 or (waiting < max_messages and self.sizes_total < max_bytes):
+            return False
+        self.paused = True
+        actors.spawn(_room_at, handler, waiting, self.sock.reader)
+        return True
 
     # -- the mailbox ---------------------------------------------------------------
 
@@ -304,8 +334,11 @@ class _Reader:
             return
         self.failing = True
         self.got_close = True  # a failed connection waits for no close frame
-        if self.pause_scope is not None:
-            self.pause_scope.cancel()  # the frame task drains now, delivering nothing
+        self.paused = False  # what is parsed and not delivered is dropped
+        if self.reading == "reading":  # read and drop from now on
+            self.reading = "draining"
+            self.drain_budget = 2 * self.options.ws_max_message
+            self._arm()
         self.drained = self.reading == "done"
         if grace:
             await self._grace()
@@ -351,12 +384,20 @@ class _Reader:
     # -- timers --------------------------------------------------------------------
 
     def _timeout(self) -> float:
+        """Until the next timer: the closing handshake's deadline, else the
+        ping's, and a writer that is stuck (bytes keep coming in, and each
+        restarts the wait: a client that sends but never reads is caught)."""
         now = trio.current_time()
         if self.deadline != math.inf:
             return max(0.0, self.deadline - now)
+        sock = self.sock
         if self.ping_sent_at is not None:
-            return max(0.0, self.ping_sent_at + self.options.ws_ping_timeout - now)
-        return max(0.0, self.sock.last_seen + self.options.ws_ping_interval - now)
+            at = self.ping_sent_at + self.options.ws_ping_timeout
+        else:
+            at = sock.last_seen + self.options.ws_ping_interval
+        if sock.writing:
+            at = min(at, sock.write_since + self.options.ws_ping_timeout)
+        return max(0.0, at - now)
 
     async def _on_timeout(self) -> None:
         now = trio.current_time()
@@ -369,7 +410,7 @@ class _Reader:
             # frames meanwhile): as HTTP's send_timeout, it is not reading.
             await self.fail(close_codes.CLIENT_NOT_READING, grace=False)
             return
-        if self.pause_scope is not None:  # we are not reading: the silence is ours
+        if self.paused:  # we are not reading: the silence is ours
             sock.last_seen = now
             self.ping_sent_at = None
             return
@@ -382,3 +423,10 @@ class _Reader:
         if now >= sock.last_seen + self.options.ws_ping_interval and sock.open:
             self.ping_sent_at = now
             sock.to_writer(ping_frame(b"trio-misultin"))
+
+
+async def _room_at(handler: actors.Pid, waiting: int, reader: actors.Pid) -> None:
+    """A short-lived process: tell `reader` once `handler` has fewer than
+    `waiting` messages (or is gone)."""
+    await actors.lowlevel.wait_mailbox_below(handler, waiting)
+    actors.send(reader, ("$room",))

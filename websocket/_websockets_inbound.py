@@ -97,7 +97,7 @@ class WebsocketsInbound:
         # The message being read:
         self._text: bool | None = None  # None: no message in progress
         self._compressed = False
-        self._parts: list[Any] = []
+        self._parts: list[Any] | None = None  # made per message in pieces: idle sockets are many
         self._utf8: Any = None  # incremental decoder, for text in pieces
         self._declared = 0
         self._fragments = 0
@@ -130,30 +130,33 @@ class WebsocketsInbound:
                 length = b1 & 0x7F
                 size = len(buf) - pos
                 # The short path: a whole unfragmented, uncompressed data
-                # frame is here, and no message is in progress.
-                if (
-                    (b0 == 0x81 or b0 == 0x82)
-                    and b1 >= 0x80
-                    and length < 126
-                    and self._text is None
-                    and size >= 6 + length
-                ):
-                    if length > self._max_message:
-                        yield self._fail(close_codes.TOO_BIG)
-                        return
-                    end = pos + 6 + length
-                    payload = apply_mask(buf[pos + 6 : end], buf[pos + 2 : pos + 6])
-                    self._pos = end
-                    self.size = length
-                    if b0 == 0x81:
-                        try:
-                            yield payload.decode()
-                        except UnicodeDecodeError:
-                            yield self._fail((1007, "invalid UTF-8 in a text message"))
+                # frame of less than 64 KiB is here, and no message is in
+                # progress.
+                if (b0 == 0x81 or b0 == 0x82) and b1 >= 0x80 and self._text is None:
+                    header = 6
+                    if length == 126 and size >= 4:
+                        length = _H.unpack_from(buf, pos + 2)[0]
+                        header = 8 if length >= 126 else 0  # not the shortest form: below
+                    if header and length != 127 and size >= header + length:
+                        if length > self._max_message:
+                            yield self._fail(close_codes.TOO_BIG)
                             return
-                    else:
-                        yield payload
-                    continue
+                        end = pos + header + length
+                        payload = apply_mask(
+                            buf[pos + header : end], buf[end - length - 4 : end - length]
+                        )
+                        self._pos = end
+                        self.size = length
+                        if b0 == 0x81:
+                            try:
+                                yield payload.decode()
+                            except UnicodeDecodeError:
+                                yield self._fail((1007, "invalid UTF-8 in a text message"))
+                                return
+                        else:
+                            yield payload
+                        continue
+                    length = b1 & 0x7F
                 failed = self._check_start(b0, b1)
                 if failed is not None:
                     yield failed
@@ -218,13 +221,15 @@ class WebsocketsInbound:
             if type(piece) is tuple:
                 yield piece
                 return
+            parts = self._parts
+            if parts is None:
+                parts = self._parts = []
             if piece:
-                self._parts.append(piece)
+                parts.append(piece)
             if need == 0:
                 self._need = -1
                 if last:
-                    parts = self._parts
-                    self._parts = []
+                    self._parts = None
                     text = self._text
                     self._text = None
                     self._utf8 = None
@@ -320,7 +325,7 @@ class WebsocketsInbound:
         utf8 = self._utf8
         try:
             if utf8 is None:
-                if last and not self._parts:
+                if last and self._parts is None:
                     return data.decode()
                 utf8 = self._utf8 = _utf8_decoder()
             return utf8.decode(data, last)
