@@ -491,3 +491,42 @@ def test_frames_have_the_right_length_encoding() -> None:
     assert frame("hi") == b"\x81\x02hi"
     assert frame(b"x" * 126)[:4] == b"\x82\x7e" + struct.pack("!H", 126)
     assert frame(b"x" * 65536)[:10] == b"\x82\x7f" + struct.pack("!Q", 65536)
+
+
+async def test_a_burst_of_broadcasts_is_one_write_per_socket_and_keeps_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """100 broadcasts in one turn, then a message of the handler's own:
+    each socket gets them all, in order, in one write (not 101)."""
+    import os
+
+    writes: list[int] = []
+    real_write = os.write
+
+    def counting_write(fd: int, data: Any) -> int:
+        writes.append(fd)
+        return real_write(fd, data)
+
+    async def member(ws: websocket.Ws) -> None:
+        actors.join("burst")
+        ws.send("joined")
+        while True:
+            match await actors.receive():
+                case ("browser", "go"):
+                    for n in range(100):
+                        websocket.broadcast("burst", f"news {n}")
+                    ws.send("mine")
+                case _:
+                    pass
+
+    async with actors.node(), ws_server(ws_loop=member) as port:
+        async with open_ws(port) as first, open_ws(port) as second:
+            assert await first.receive() == "joined"
+            assert await second.receive() == "joined"
+            monkeypatch.setattr("websocket._socket.os.write", counting_write)
+            await first.send("go")
+            expected = [f"news {n}" for n in range(100)]
+            assert [await first.receive() for _ in range(101)] == [*expected, "mine"]
+            assert [await second.receive() for _ in range(100)] == expected
+            monkeypatch.undo()
+        assert len(writes) == 2, writes

@@ -1,20 +1,75 @@
-"""broadcast: one message to many sockets, framed once.
+"""broadcast: one message to many sockets, framed once, written once a turn.
 
-The frame is built once and the same bytes go to every socket (written at
-once where its writer is idle, queued behind where it is not). Sockets with
-permessage-deflate keep their own compressor, so each frames for itself.
+The frame is built once and the same bytes go to every socket. Sockets
+with permessage-deflate keep their own compressor, so each frames for
+itself.
+
+A handler that broadcasts usually broadcasts more than once before it
+waits again (a burst of news, a chat room's backlog). Writing each message
+to each socket as it comes costs one system call per delivery; instead a
+socket's frames are held from its first broadcast on (`Socket.corked`,
+anything else sent to it meanwhile goes behind them, in order) and the
+node's flusher process writes them, one write per socket, as soon as the
+broadcasting process lets other processes run. Messages arrive as they
+would have, a turn later at most.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING, Final
 
 import actors
 
 from ._frames import frame
 from ._ws import Ws, by_handler
 
+if TYPE_CHECKING:
+    from ._socket import Socket
+
 __all__ = ["broadcast"]
+
+_NAME: Final = "$websocket_flusher"
+_FLUSH: Final = ("$flush",)
+
+
+class _Flusher:
+    """The sockets of one node with frames held, and whether a flush is asked."""
+
+    __slots__ = ("asked", "corked")
+
+    def __init__(self) -> None:
+        self.corked: list[Socket] = []
+        self.asked = False
+
+    def flush(self) -> None:
+        corked, self.corked = self.corked, []
+        self.asked = False
+        for sock in corked:
+            sock.uncork()
+
+
+_flushers: dict[actors.Pid, _Flusher] = {}
+
+
+async def _flusher_main(flusher: _Flusher) -> None:
+    try:
+        while True:
+            await actors.receive()
+            flusher.flush()
+    finally:
+        _flushers.pop(actors.self(), None)
+        flusher.flush()  # nothing stays held
+
+
+def _flusher() -> tuple[actors.Pid, _Flusher]:
+    pid = actors.whereis(_NAME)
+    found = _flushers.get(pid) if pid is not None else None
+    if pid is None or found is None:
+        found = _Flusher()
+        pid = actors.spawn(_flusher_main, found, name=_NAME)
+        _flushers[pid] = found
+    return pid, found
 
 
 def broadcast(targets: Iterable[Ws] | object, data: str | bytes) -> int:
@@ -27,14 +82,22 @@ def broadcast(targets: Iterable[Ws] | object, data: str | bytes) -> int:
     else:
         sockets = [ws for pid in actors.members(targets) if (ws := by_handler.get(pid))]
     payload = frame(data)
+    pid, flusher = _flusher()
+    held = flusher.corked
     sent = 0
     for ws in sockets:
         sock = ws._sock  # None once the socket ended
         if sock is None or not sock.open:
             continue
+        if sock.corked is None:
+            sock.corked = []
+            held.append(sock)
         if sock.compressed:
             sock.send(data)
         else:
             sock.push(payload)
         sent += 1
+    if held and not flusher.asked:
+        flusher.asked = True
+        actors.send(pid, _FLUSH)
     return sent

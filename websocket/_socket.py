@@ -26,10 +26,13 @@ if TYPE_CHECKING:
     from ._limits import BoundedDeflate
     from ._ws import Ws
 
-__all__ = ["MAX_PONGS", "PONG", "Socket"]
+__all__ = ["MAX_CORKED", "MAX_PONGS", "PONG", "Socket"]
 
 PONG: Final = ("$pong",)
 """To the writer: send the pongs `Socket.pongs` holds now (see `answer_ping`)."""
+
+MAX_CORKED: Final = 1024
+"""Frames held for one write at most: past it they go out at once."""
 
 MAX_PONGS: Final = 16
 """Pongs waiting at the writer, at most: past it, the newest replaces the last."""
@@ -41,6 +44,7 @@ class Socket:
     __slots__ = (
         "_fd",
         "_outbound",
+        "corked",
         "handle",
         "handler",
         "last_seen",
@@ -72,6 +76,7 @@ class Socket:
         self.purge = False  # the writer drops what is queued (overflow)
         self.released = False
         self.pongs: list[bytes] | None = None  # payloads of pongs waiting at the writer
+        self.corked: list[bytes] | None = None  # frames held for one write (broadcast)
         self.reader: actors.Pid = actors.self()
         self.writer: actors.Pid | None = None
         self.handler: actors.Pid | None = None
@@ -95,6 +100,12 @@ class Socket:
         """Send framed bytes: straight to the socket when the writer has
         nothing queued (pongs included) and is not writing, else behind."""
         if not self.open:
+            return
+        corked = self.corked
+        if corked is not None:  # behind the broadcast frames held for one write
+            corked.append(payload)
+            if len(corked) >= MAX_CORKED:
+                self.uncork()
             return
         if self.queued == 0 and self._fd >= 0 and not self.writing and self.pongs is None:
             try:
@@ -138,9 +149,19 @@ class Socket:
         else:
             pongs[-1] = payload
 
+    def uncork(self) -> None:
+        """Send the frames held since the first broadcast of this turn, as
+        one write (`_broadcast.py`)."""
+        corked = self.corked
+        if corked is not None:
+            self.corked = None
+            if corked:
+                self.push(corked[0] if len(corked) == 1 else b"".join(corked))
+
     def close(self, code: int, reason: str = "") -> None:
         """Start the closing handshake, behind what is already queued."""
         if self.open:
+            self.uncork()
             self.open = False
             assert self.writer is not None
             actors.send(self.writer, ("$close", code, reason))
@@ -154,6 +175,7 @@ class Socket:
             return
         self.released = True
         self.open = False
+        self.corked = None
         self._fd = -1
         if self.handle is not None:
             self.handle._sock = None
