@@ -530,3 +530,36 @@ async def test_a_burst_of_broadcasts_is_one_write_per_socket_and_keeps_order(
             assert [await second.receive() for _ in range(100)] == expected
             monkeypatch.undo()
         assert len(writes) == 2, writes
+
+
+async def test_a_socket_over_tls_reads_frames_pauses_and_fails_as_plain_tcp(
+    tmp_path: Any,
+) -> None:
+    """wss:// is read by a pump task rather than the node's poller: the same
+    frames, back-pressure and failing (1009) come out of it."""
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("localhost", "127.0.0.1")
+    certfile, keyfile = str(tmp_path / "cert.pem"), str(tmp_path / "key.pem")
+    cert.private_key_pem.write_to_path(keyfile)
+    cert.cert_chain_pems[0].write_to_path(certfile)
+    client = ssl.create_default_context()
+    ca.configure_trust(client)
+    options = {"ssl": {"certfile": certfile, "keyfile": keyfile}, "ws_max_message": 1000}
+    async with (
+        actors.node(),
+        ws_server(ws_max_pending=(2, 1 << 20), **options) as port,
+        open_ws(port, tls=client) as ws,
+    ):
+        for n in range(20):  # past ws_max_pending: the pump waits, then goes on
+            await ws.send(f"m{n}")
+        assert [await ws.receive() for _ in range(20)] == [f"m{n}" for n in range(20)]
+        await ws.send_raw(client_frame(0x1, b"fr", fin=False) + client_frame(0x0, b"ag"))
+        assert await ws.receive() == "frag"
+        await ws.send("y" * 1001)
+        closed = await ws.receive()
+        assert isinstance(closed, Closed)
+        assert closed.code == 1009
