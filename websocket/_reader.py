@@ -50,6 +50,7 @@ HANDLER_GRACE: Final = 1.0  # how long a closing socket waits for its handler
 RECV_SIZE: Final = 65536
 DEFLATE_RECV_SIZE: Final = 4096  # inflates to 4 MiB at most between checkpoints
 EVENTS_PER_CHECKPOINT: Final = 256  # frames parsed before other tasks get a turn
+READS_PER_NOTICE: Final = 16  # full reads in a row before the poller is asked again
 
 
 async def serve_websocket(options: Options, make_inbound: InboundFactory, req: Req) -> None:
@@ -152,7 +153,8 @@ class _Reader:
         elif self.pump is None:  # TLS: the loop runs beside its pump
             return await self._run_with_pump()
         try:
-            await self._parse()
+            if await self._parse():
+                self._arm()
             while not self._done():
                 try:
                     msg = await actors.receive(timeout=self._timeout())
@@ -182,20 +184,18 @@ class _Reader:
         sock = self.sock
         if msg is READABLE:
             self.armed = False
-            data = read_now(self.fd, self.recv_size)
-            if data is None:  # nothing after all
-                self._arm()
-            else:
-                await self._received(data)
+            await self._read()
             return
         match msg:
             case ("$data", data):
                 self.armed = False
-                await self._received(data)
+                if await self._received(data):
+                    self._arm()
             case ("$room",):
                 if self.paused:
                     self.paused = False
-                    await self._parse()
+                    if await self._parse():
+                        self._arm()
             case ("$overflow",):
                 await self.fail(close_codes.CLIENT_NOT_READING, grace=False)
             case ("$close_sent",):
@@ -231,30 +231,49 @@ class _Reader:
             assert self.pump is not None
             self.pump.arm()
 
-    async def _received(self, data: bytes) -> None:
+    async def _read(self) -> None:
+        """Read the plain socket the poller said is readable. A full buffer
+        says more is waiting: it is read at once (after a checkpoint), a
+        bounded number of times, and while the mailbox is empty, rather
+        than asked for again: bulk bytes cost no trip through the poller."""
+        size = self.recv_size
+        for _ in range(READS_PER_NOTICE):
+            data = read_now(self.fd, size)
+            if data is None:  # nothing after all
+                break
+            if not await self._received(data):
+                return
+            if len(data) < size or actors.lowlevel.mailbox_len(self.sock.reader):
+                break
+            await trio.lowlevel.checkpoint()
+        self._arm()
+
+    async def _received(self, data: bytes) -> bool:
         """Bytes from the socket (b"": its end): frames while reading; while
         failing, dropped, until the peer closes its side or twice the
         largest message went by (a peer in the middle of a message refused
-        at its header still has that much to send)."""
+        at its header still has that much to send). Whether more bytes are
+        wanted."""
         if self.reading == "reading":
             if not data:
                 self.reading = "done"
                 self.ended = True  # the peer went away
-                return
+                return False
             self.sock.last_seen = trio.current_time()
             self.stream_in.receive_data(data)
-            await self._parse()
-        elif self.reading == "draining":
+            return await self._parse()
+        if self.reading == "draining":
             self.drain_budget -= len(data)
             if not data or self.drain_budget <= 0:
                 self.reading = "done"
                 self.drained = True
-            else:
-                self._arm()
+                return False
+            return True
+        return False
 
-    async def _parse(self) -> None:
-        """Frames in, ("browser", data) out, until the bytes run out (then
-        ask for more), the handler has enough (then pause), or the socket
+    async def _parse(self) -> bool:
+        """Frames in, ("browser", data) out, until the bytes run out (True:
+        more are wanted), the handler has enough (pause), or the socket
         closes or fails."""
         sock = self.sock
         stream_in = self.stream_in
@@ -272,22 +291,22 @@ class _Reader:
                 sizes.append(size)
                 self.sizes_total += size
                 if (len(sizes) >= max_messages or self.sizes_total >= max_bytes) and self._pause():
-                    return
+                    return False
             elif event[0] == PING:
                 sock.answer_ping(event[1])
             elif event[0] == FAIL:
                 await self.fail((event[1], event[2]))
-                return
+                return self.reading == "draining"
             else:
                 await self._peer_closed(event[1])
-                return
+                return False
             parsed += 1
             if parsed >= EVENTS_PER_CHECKPOINT:
                 parsed = 0
                 await trio.lowlevel.checkpoint()
                 if self.reading != "reading" or self.paused:
-                    return
-        self._arm()
+                    return False
+        return True
 
     async def _peer_closed(self, code: int) -> None:
         self.reading = "done"  # nothing is read after a close frame
