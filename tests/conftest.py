@@ -13,3 +13,89 @@ __all__ = ["forever", "wait_down"]
 def forever() -> Callable[[], Awaitable[None]]:
     """A process body that waits for a message it never gets."""
     return _forever
+
+
+# -- a real Redis for the cluster tests ---------------------------------------
+
+import itertools  # noqa: E402
+import shutil  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+
+import pytest  # noqa: E402
+
+
+class RedisServer:
+    """A redis-server this test session started, on a free port. Each test
+    gets its own database (`url()`), so no test sees another's keys."""
+
+    def __init__(self) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.fail("redis-server is not installed: .ci/run installs it (apt-get)")
+        self.port = _free_port()
+        self._dbs = itertools.count(1)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.binary = binary
+        self.start()
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--databases",
+                "10000",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while True:  # wait for the port: it listens once it has started
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    raise RuntimeError("redis-server did not start") from None
+                time.sleep(0.02)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        self.proc = None
+
+    def url(self, db: int | None = None) -> str:
+        return f"redis://127.0.0.1:{self.port}/{next(self._dbs) if db is None else db}"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """A Redis URL with a database of its own."""
+    return redis_server.url()
