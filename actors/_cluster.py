@@ -140,6 +140,7 @@ class Cluster:
         self._nursery: trio.Nursery | None = None
         self._client: Any = None
         self._down_creations: dict[str, int] = {}  # the last life seen to end, per name
+        self.up_waiters: dict[str, list[trio.Event]] = {}
         _allow_actors_types()
 
     # -- what the rest of actors asks ---------------------------------------
@@ -233,7 +234,10 @@ class Cluster:
                         with trio.CancelScope(shield=True), trio.move_on_after(2):
                             await self._leave(client)
                         self._client = None
-            except lost as exc:
+            except BaseException as caught:
+                exc = _only(caught, lost)
+                if exc is None:
+                    raise
                 if not self.joined:
                     raise ClusterError(f"cannot join the cluster at {self.url}: {exc}") from exc
                 logger.warning(
@@ -318,6 +322,8 @@ class Cluster:
         for proxy in list(peer.proxies.values()):
             proxy.alive = True
         logger.info("actors cluster: node %s sees %s up", self.node.name, peer.name)
+        for event in self.up_waiters.pop(peer.name, ()):
+            event.set()
         peer.outbox.insert(0, ("pg_sync", _snapshot(self.node.groups)))
         peer.wake.set()
         self._nursery.start_soon(self._send_to, peer)
@@ -400,6 +406,21 @@ class Cluster:
                 _cluster_inbound.handle(self, peer, msg)
             except Exception:
                 logger.exception("actors cluster: a message from %s failed: %r", sender, msg)
+
+
+def _only(exc: BaseException, kinds: tuple[type[BaseException], ...]) -> BaseException | None:
+    """`exc` if it is one of `kinds`, or a group (from the nurseries of
+    coredis and ours) of nothing else, as its first leaf; else None."""
+    if isinstance(exc, kinds):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        matched, rest = exc.split(kinds)
+        if matched is not None and rest is None:
+            leaf: BaseException = matched
+            while isinstance(leaf, BaseExceptionGroup):
+                leaf = leaf.exceptions[0]
+            return leaf
+    return None
 
 
 def _disconnect(proxy: RemoteProcess) -> None:

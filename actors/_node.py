@@ -296,13 +296,14 @@ def run(
     node: str | None = None,
     cluster: str | None = None,
     cookie: str | bytes | None = None,
+    **cluster_options: Any,
 ) -> T:
     """Run `fn(*args)` as the first process of a new node, like `trio.run`;
     with `cluster=URL` the node joins that cluster (see `node()`)."""
     open_node = globals()["node"]
 
     async def main() -> T:
-        async with open_node(node, cluster, cookie):
+        async with open_node(node, cluster, cookie, **cluster_options):
             return await fn(*args)
 
     return trio.run(main)
