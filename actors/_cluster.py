@@ -141,6 +141,8 @@ class Cluster:
         self._client: Any = None
         self._down_creations: dict[str, int] = {}  # the last life seen to end, per name
         self.up_waiters: dict[str, list[trio.Event]] = {}
+        self._unsynced: set[str] = set()  # peers whose memberships a joining node awaits
+        self._synced = trio.Event()
         _allow_actors_types()
 
     # -- what the rest of actors asks ---------------------------------------
@@ -224,6 +226,7 @@ class Cluster:
                             await self._check(client)
                             nursery.start_soon(self._read_inbox, client)
                             nursery.start_soon(self._beat, client)
+                            await self._await_memberships()
                             if not self.joined:
                                 self.joined = True
                                 task_status.started()
@@ -247,6 +250,25 @@ class Cluster:
                 )
             await trio.sleep(delay)
             delay = min(delay * 2, _RETRY[1])
+
+    async def _await_memberships(self) -> None:
+        """Wait (a little: a peer may be dying) until every peer up at join
+        has sent its group memberships, so that once joined, `members` is
+        the cluster's."""
+        self._unsynced = {name for name, peer in self.peers.items() if peer.up}
+        if not self._unsynced:
+            return
+        self._synced = trio.Event()
+        with trio.move_on_after(self.heartbeat * (self.missed + 1)):
+            await self._synced.wait()
+        self._unsynced.clear()
+
+    def synced_from(self, name: str) -> None:
+        """A peer's memberships arrived."""
+        if name in self._unsynced:
+            self._unsynced.discard(name)
+            if not self._unsynced:
+                self._synced.set()
 
     async def _join(self, client: Any) -> None:
         import coredis

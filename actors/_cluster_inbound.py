@@ -166,6 +166,7 @@ def _pg(cluster: Cluster, peer: Peer, op: str, group: object, pid: Pid) -> None:
 
 def _pg_sync(cluster: Cluster, peer: Peer, groups: dict[object, list[tuple[Pid, int]]]) -> None:
     peer.groups = {group: dict(members) for group, members in groups.items() if members}
+    cluster.synced_from(peer.name)
 
 
 def _global_set(cluster: Cluster, peer: Peer, name: object, pid: Pid) -> None:

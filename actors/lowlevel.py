@@ -14,16 +14,34 @@ import trio
 
 from ._api import _process_of
 from ._ids import Pid
-from ._process import MailboxWatch, Process
+from ._process import MailboxWatch, Process, current
 from ._reasons import is_normal_exit
 
 __all__ = [
     "end_process",
+    "group_nodes",
+    "in_cluster",
     "is_normal_exit",
     "mailbox_len",
     "wait_idle",
     "wait_mailbox_below",
 ]
+
+
+def in_cluster() -> bool:
+    """Whether the calling process's node belongs to a cluster."""
+    return current("in_cluster").node.cluster is not None
+
+
+def group_nodes(group: object) -> list[str]:
+    """The other nodes of the cluster (up now) where `group` has members,
+    from this node's replica: where a layer above sends one message per
+    node for that node to fan out (`members(group, local=True)` there).
+    Empty outside a cluster."""
+    cluster = current("group_nodes").node.cluster
+    if cluster is None:
+        return []
+    return [name for name, peer in cluster.peers.items() if peer.up and peer.groups.get(group)]
 
 
 def end_process(pid: Pid, reason: Any) -> None:
