@@ -308,8 +308,13 @@ class Cluster:
             await self._check(client)
 
     async def _check(self, client: Any) -> None:
-        """Read the other nodes' keys: who came, who went."""
+        """Read the other nodes' keys: who came, who went.
+
+        Only a peer that was up before the reads can be judged down by
+        them: one whose first message arrived meanwhile is newer than what
+        was read."""
         name = self.node.name
+        judged = {peer.name for peer in self.peers.values() if peer.up or peer.scope is not None}
         names = [n.decode() for n in await client.smembers(NODES)]
         others = [n for n in names if n != name]
         values = await client.mget([node_key(n) for n in others]) if others else ()
@@ -320,12 +325,12 @@ class Cluster:
             else:
                 alive[other] = int(value)
         for peer in list(self.peers.values()):
-            if peer.name not in alive and (peer.up or peer.scope is not None):
+            if peer.name in judged and peer.name not in alive:
                 self._node_down(peer)
         for other, creation in alive.items():
             peer = self.peer_for(other, creation)
-            if not peer.up and not self.seen_down(peer):
-                self._node_up(peer)
+            if not peer.up and peer.creation == creation:
+                self._node_up(peer)  # new, or back after we took it for down
 
     async def _bury(self, client: Any, name: str) -> None:
         """A node whose key expired: drop it, its inbox and its global names."""
@@ -341,6 +346,8 @@ class Cluster:
     def _node_up(self, peer: Peer) -> None:
         assert self._nursery is not None
         peer.up = True
+        if self._down_creations.get(peer.name) == peer.creation:
+            del self._down_creations[peer.name]  # taken for down, but it was not
         for proxy in list(peer.proxies.values()):
             proxy.alive = True
         logger.info("actors cluster: node %s sees %s up", self.node.name, peer.name)
@@ -419,8 +426,8 @@ class Cluster:
         if mine != self.node.creation:
             return  # sent to an earlier life of this node
         peer = self.peer_for(sender, creation)
-        if peer.creation != creation or self.seen_down(peer):
-            return
+        if peer.creation != creation:
+            return  # from an earlier life of that node
         if not peer.up and self._nursery is not None:
             self._node_up(peer)
         for msg in batch:
