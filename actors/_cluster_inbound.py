@@ -22,6 +22,17 @@ if TYPE_CHECKING:
 __all__ = ["handle"]
 
 
+class _Answered:
+    """A call's monitor once its reply came from another node: the monitor
+    there is already gone; `demonitor` removes this without a message."""
+
+    remote = False
+    _watchers = None
+
+
+_ANSWERED: Final = _Answered()
+
+
 def handle(cluster: Cluster, peer: Peer, msg: tuple[Any, ...]) -> None:
     _HANDLERS[msg[0]](cluster, peer, *msg[1:])
 
@@ -39,12 +50,19 @@ def _send(cluster: Cluster, peer: Peer, to: Pid, msg: Any) -> None:
         proc.deliver(msg)
 
 
-def _reply(cluster: Cluster, peer: Peer, to: Pid, ref: Ref, value: Any) -> None:
+def _reply(cluster: Cluster, peer: Peer, to: Pid, ref: Ref, value: Any, ended: bool) -> None:
     """A reply to a call: delivered only while the caller still waits (its
-    monitor, the call's alias, is on), as a local `reply` is."""
+    monitor, the call's alias, is on), as a local `reply` is. `ended`: the
+    replier's node ended the monitor there, so none is sent back."""
     proc = _local(to)
-    if proc is not None and proc._monitors and ref in proc._monitors:
-        proc.deliver((ref, value))
+    if proc is None or not proc._monitors or ref not in proc._monitors:
+        return
+    if ended:
+        target = proc._monitors[ref]
+        if target._watchers:
+            target._watchers.pop(ref, None)
+        proc._monitors[ref] = _ANSWERED  # the alias stays on until call() ends
+    proc.deliver((ref, value))
 
 
 def _send_name(cluster: Cluster, peer: Peer, name: object, msg: Any) -> None:

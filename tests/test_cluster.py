@@ -41,6 +41,8 @@ class Counter(GenServer):
     def handle_call(self, request: Any, from_: actors.From) -> Any:
         if request == "crash":
             raise RuntimeError("counter crashed")
+        if request == "watchers":
+            return actors.process_info(actors.self())["monitored_by"]  # type: ignore[index]
         self.count += request
         return (actors.node_name(), self.count)
 
@@ -95,6 +97,18 @@ async def test_call_and_cast_reach_a_gen_server_on_another_node(redis_url: str) 
             with pytest.raises(actors.CallExit) as raised:
                 await actors.call(("counter", "b"), "crash")
             assert isinstance(raised.value.reason, RuntimeError)  # a builtin: decoded as itself
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_remote_call_leaves_no_monitor_on_either_node(redis_url: str) -> None:
+    async with trio.open_nursery() as nursery:
+        await start_node(nursery, "b", redis_url, counter_node)
+        async with actors.node(name="a", cluster=redis_url, cookie=COOKIE, **FAST):
+            for _ in range(20):
+                await actors.call(("counter", "b"), 1)
+            assert actors.process_info(actors.self())["monitors"] == []  # type: ignore[index]
+            # this call's own monitor is the only one b holds on the counter
+            assert await actors.call(("counter", "b"), "watchers") == [actors.self()]
         nursery.cancel_scope.cancel()
 
 
