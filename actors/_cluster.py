@@ -121,6 +121,7 @@ class Cluster:
         missed: int = 3,
         max_outbox: int = 100_000,
         stream_maxlen: int = 10_000,
+        sync_groups: bool = True,
     ) -> None:
         if not cookie:
             raise ValueError("a cluster needs a cookie: the secret every node shares")
@@ -133,6 +134,7 @@ class Cluster:
         self.missed = missed
         self.max_outbox = max_outbox
         self.stream_maxlen = stream_maxlen
+        self.sync_groups = sync_groups
         self.peers: dict[str, Peer] = {}
         self.node_watchers: dict[str, dict[Process, int]] = {}
         self.globals = GlobalNames(self)
@@ -256,7 +258,7 @@ class Cluster:
         has sent its group memberships, so that once joined, `members` is
         the cluster's."""
         self._unsynced = {name for name, peer in self.peers.items() if peer.up}
-        if not self._unsynced:
+        if not self._unsynced or not self.sync_groups:
             return
         self._synced = trio.Event()
         with trio.move_on_after(self.heartbeat * (self.missed + 1)):
@@ -305,6 +307,9 @@ class Cluster:
         while True:
             await trio.sleep(self.heartbeat)
             await client.set(node_key(self.node.name), str(self.node.creation), px=self._ttl_ms())
+            # Again each beat: a node that stalled past its TTL was buried by
+            # the others (taken out of the set); this brings it back.
+            await client.sadd(NODES, [self.node.name])
             await self._check(client)
 
     async def _check(self, client: Any) -> None:

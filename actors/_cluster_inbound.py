@@ -195,7 +195,15 @@ def _global_del(cluster: Cluster, peer: Peer, name: object, pid: Pid) -> None:
     cluster.globals.delete(name, pid)
 
 
+def _sync(cluster: Cluster, peer: Peer, ref: Ref, sender: Pid) -> None:
+    """actors.lowlevel.sync_cluster: everything before this is handled."""
+    proxy = sender._proc
+    if proxy is not None:
+        proxy.deliver(("$synced", ref, cluster.node.name))
+
+
 _HANDLERS: Final[dict[str, Callable[..., None]]] = {
+    "sync": _sync,
     "send": _send,
     "reply": _reply,
     "send_name": _send_name,

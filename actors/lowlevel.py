@@ -21,6 +21,8 @@ __all__ = [
     "end_process",
     "group_nodes",
     "in_cluster",
+    "sync_cluster",
+    "cluster_settings",
     "is_normal_exit",
     "mailbox_len",
     "wait_idle",
@@ -31,6 +33,49 @@ __all__ = [
 def in_cluster() -> bool:
     """Whether the calling process's node belongs to a cluster."""
     return current("in_cluster").node.cluster is not None
+
+
+def cluster_settings() -> dict[str, Any] | None:
+    """How the calling process's node joined its cluster (`name`, `url`,
+    `cookie`, `heartbeat`, `missed`), for a layer that starts more nodes of
+    it in other OS processes (httpserver's workers); None outside one.
+    The cookie is the cluster's secret: pass it only to processes you start."""
+    node = current("cluster_settings").node
+    cluster = node.cluster
+    if cluster is None:
+        return None
+    return {
+        "name": node.name,
+        "url": cluster.url,
+        "cookie": cluster.key,
+        "heartbeat": cluster.heartbeat,
+        "missed": cluster.missed,
+    }
+
+
+async def sync_cluster(timeout: float = 5.0) -> list[str]:
+    """Wait until every other node up now has handled what this node sent
+    it before the call (messages between two nodes keep their order): a
+    process's group joins, for one, are then in every replica. Returns the
+    nodes that answered within `timeout` seconds (a node going down does
+    not)."""
+    from ._ids import Ref
+    from ._process import receive
+
+    caller = current("sync_cluster")
+    cluster = caller.node.cluster
+    if cluster is None:
+        return []
+    ref = Ref()
+    asked = [peer for peer in cluster.peers.values() if peer.up]
+    for peer in asked:
+        peer.post(("sync", ref, caller.pid))
+    answered: list[str] = []
+    with trio.move_on_after(timeout):
+        while len(answered) < len(asked):
+            _, _, name = await receive(lambda m: type(m) is tuple and len(m) == 3 and m[1] is ref)
+            answered.append(name)
+    return answered
 
 
 def group_nodes(group: object) -> list[str]:
