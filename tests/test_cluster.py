@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import trio
+import trio.testing
 
 import actors
 from actors import ANY, Down, Exit, GenServer, NodeDown
@@ -398,3 +399,22 @@ async def test_a_forged_or_unsafe_message_is_dropped_and_logged_never_run(
     assert not marker.exists()
     assert "bad signature" in caplog.text
     assert "posix.system is not allowed" in caplog.text or "os.system" in caplog.text
+
+
+async def test_the_outbox_to_a_node_is_bounded_and_says_what_it_dropped(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with trio.open_nursery() as nursery:
+        await start_node(nursery, "b", redis_url, sink_node)
+        opts = {**FAST, "max_outbox": 100}
+        async with actors.node(name="a", cluster=redis_url, cookie=COOKIE, **opts):
+            actors.send(("sink", "b"), ("hello", actors.self()))
+            _, remote = await assert_receive(("sink", ANY))
+            for i in range(1000):  # no checkpoint: the sender task cannot run meanwhile
+                actors.send(remote, ("n", i))
+            assert "outbox to b is full (100)" in caplog.text
+            await trio.testing.wait_all_tasks_blocked()  # the sender has taken its batch
+            actors.send(remote, ("report", actors.self()))
+            _, got = await assert_receive(("got", ANY), timeout=10)
+            assert got == list(range(100))  # the first 100; the rest were dropped
+        nursery.cancel_scope.cancel()
