@@ -21,6 +21,8 @@ __all__ = [
     "end_process",
     "group_nodes",
     "in_cluster",
+    "seal",
+    "unseal",
     "sync_cluster",
     "cluster_settings",
     "is_normal_exit",
@@ -76,6 +78,32 @@ async def sync_cluster(timeout: float = 5.0) -> list[str]:
             _, _, name = await receive(lambda m: type(m) is tuple and len(m) == 3 and m[1] is ref)
             answered.append(name)
     return answered
+
+
+def seal(obj: Any) -> bytes:
+    """`obj` pickled and signed with the cluster's cookie, as messages
+    between nodes are: for a layer above that keeps data in the cluster's
+    Redis (httpserver's sessions). Only for a node in a cluster."""
+    from ._wire import encode
+
+    cluster = current("seal").node.cluster
+    if cluster is None:
+        raise RuntimeError("seal needs a node in a cluster: the cookie is the key")
+    return encode(cluster.key, obj)
+
+
+def unseal(data: bytes) -> Any:
+    """What `seal` made, checked and decoded with the allow-list of
+    messages between nodes; ValueError if it fails either check."""
+    from ._wire import WireError, decode
+
+    cluster = current("unseal").node.cluster
+    if cluster is None:
+        raise RuntimeError("unseal needs a node in a cluster: the cookie is the key")
+    try:
+        return decode(cluster.key, data, cluster.make_pid)
+    except WireError as exc:
+        raise ValueError(str(exc)) from exc
 
 
 def group_nodes(group: object) -> list[str]:
