@@ -122,6 +122,7 @@ class Cluster:
         max_outbox: int = 100_000,
         stream_maxlen: int = 10_000,
         sync_groups: bool = True,
+        max_entry: int = 64 * 1024 * 1024,
     ) -> None:
         if not cookie:
             raise ValueError("a cluster needs a cookie: the secret every node shares")
@@ -135,6 +136,7 @@ class Cluster:
         self.max_outbox = max_outbox
         self.stream_maxlen = stream_maxlen
         self.sync_groups = sync_groups
+        self.max_entry = max_entry
         self.peers: dict[str, Peer] = {}
         self.node_watchers: dict[str, dict[Process, int]] = {}
         self.globals = GlobalNames(self)
@@ -240,11 +242,15 @@ class Cluster:
                             await self._leave(client)
                         self._client = None
             except BaseException as caught:
+                refused = _only(caught, (ClusterError,))
+                if refused is not None:  # out of the nurseries of coredis and ours
+                    raise refused from None
                 exc = _only(caught, lost)
                 if exc is None:
                     raise
                 if not self.joined:
-                    raise ClusterError(f"cannot join the cluster at {self.url}: {exc}") from exc
+                    where = _redacted(self.url)
+                    raise ClusterError(f"cannot join the cluster at {where}: {exc}") from exc
                 logger.warning(
                     "actors cluster: node %s lost Redis (%s); running alone, rejoining",
                     self.node.name,
@@ -400,14 +406,43 @@ class Cluster:
                     peer.wake = trio.Event()
                     await peer.wake.wait()
                 batch, peer.outbox = peer.outbox[:_BATCH], peer.outbox[_BATCH:]
-                data = _wire.encode(self.key, (*envelope_head, batch))
-                await client.xadd(
-                    inbox_key(peer.name),
-                    {"m": data},
-                    trim_strategy=coredis.PureToken.MAXLEN,
-                    trim_operator=coredis.PureToken.APPROXIMATELY,
-                    threshold=self.stream_maxlen,
+                for data in self._entries(envelope_head, batch, peer):
+                    await client.xadd(
+                        inbox_key(peer.name),
+                        {"m": data},
+                        trim_strategy=coredis.PureToken.MAXLEN,
+                        trim_operator=coredis.PureToken.APPROXIMATELY,
+                        threshold=self.stream_maxlen,
+                    )
+
+    def _entries(self, head: tuple[Any, ...], batch: list[Any], peer: Peer) -> list[bytes]:
+        """`batch` as signed entries of at most `max_entry` bytes: halved
+        until each fits; a single message bigger than that is dropped and
+        logged (Redis would refuse it, or a reader choke on it)."""
+        try:
+            data = _wire.encode(self.key, (*head, batch))
+        except Exception as exc:  # a message that does not pickle
+            if len(batch) > 1:
+                half = len(batch) // 2
+                return self._entries(head, batch[:half], peer) + self._entries(
+                    head, batch[half:], peer
                 )
+            logger.error(  # noqa: TRY400 - the sender's message, not our bug
+                "actors cluster: a message to %s does not pickle, dropped: %s", peer.name, exc
+            )
+            return []
+        if len(data) <= self.max_entry:
+            return [data]
+        if len(batch) > 1:
+            half = len(batch) // 2
+            return self._entries(head, batch[:half], peer) + self._entries(head, batch[half:], peer)
+        logger.error(
+            "actors cluster: a message to %s is %d bytes, more than max_entry %d: dropped",
+            peer.name,
+            len(data),
+            self.max_entry,
+        )
+        return []
 
     async def _read_inbox(self, client: Any) -> None:
         stream = inbox_key(self.node.name)
@@ -421,6 +456,14 @@ class Cluster:
 
     def _accept(self, data: bytes) -> None:
         """Check and decode one entry; run its messages in order."""
+        if len(data) > self.max_entry:  # not ours: ours are cut to fit
+            logger.error(
+                "actors cluster: node %s dropped an entry of %d bytes (max_entry %d)",
+                self.node.name,
+                len(data),
+                self.max_entry,
+            )
+            return
         try:
             sender, creation, mine, batch = _wire.decode(self.key, data, self.make_pid)
         except (_wire.WireError, ValueError, TypeError) as exc:
@@ -440,6 +483,16 @@ class Cluster:
                 _cluster_inbound.handle(self, peer, msg)
             except Exception:
                 logger.exception("actors cluster: a message from %s failed: %r", sender, msg)
+
+
+def _redacted(url: str) -> str:
+    """`url` without its password, for messages and logs."""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not at:
+        return url
+    user = userinfo.partition(":")[0]
+    return f"{scheme}{sep}{user}:***@{host}"
 
 
 def _only(exc: BaseException, kinds: tuple[type[BaseException], ...]) -> BaseException | None:

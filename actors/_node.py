@@ -244,7 +244,11 @@ async def node(
             if cookie is None:
                 raise ValueError("a cluster needs cookie=: the secret its nodes share")
             the_node.cluster = Cluster(the_node, cluster, cookie, **cluster_options)
-            await nursery.start(the_node.cluster.run)
+            try:
+                await nursery.start(the_node.cluster.run)
+            except BaseException:
+                the_node.shutdown()  # the timer task too: nothing ran yet
+                raise
         proc = the_node.new_process(node)
         task = current_task()
         outer = by_task.get(task)  # a node opened inside a process of another

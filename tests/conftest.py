@@ -31,7 +31,8 @@ class RedisServer:
     """A redis-server this test session started, on a free port. Each test
     gets its own database (`url()`), so no test sees another's keys."""
 
-    def __init__(self) -> None:
+    def __init__(self, *extra: str) -> None:
+        self.extra = extra  # more redis-server arguments, e.g. ("--requirepass", "pw")
         binary = shutil.which("redis-server")
         if binary is None:
             pytest.fail("redis-server is not installed: .ci/run installs it (apt-get)")
@@ -55,6 +56,7 @@ class RedisServer:
                 "no",
                 "--databases",
                 "10000",
+                *self.extra,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -418,3 +418,34 @@ async def test_the_outbox_to_a_node_is_bounded_and_says_what_it_dropped(
             _, got = await assert_receive(("got", ANY), timeout=10)
             assert got == list(range(100))  # the first 100; the rest were dropped
         nursery.cancel_scope.cancel()
+
+
+async def test_a_message_too_big_for_an_entry_is_dropped_and_the_rest_still_go(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def indexes() -> None:
+        """Keeps the index of each ("n", (i, payload)); reports them."""
+        actors.register("indexes")
+        got = []
+        while True:
+            match await actors.receive():
+                case ("n", (i, _)):
+                    got.append(i)
+                case ("report", pid):
+                    actors.send(pid, ("got", got))
+
+    async with trio.open_nursery() as nursery:
+        await start_node(nursery, "b", redis_url, indexes)
+        opts = {**FAST, "max_entry": 100_000}
+        async with actors.node(name="a", cluster=redis_url, cookie=COOKIE, **opts):
+            for i in range(50):  # a batch bigger than an entry: cut in pieces
+                actors.send(("indexes", "b"), ("n", (i, b"x" * 10_000)))
+            actors.send(("indexes", "b"), ("n", (50, b"x" * 200_000)))  # alone too big
+            actors.send(("indexes", "b"), ("n", (51, lambda: None)))  # does not pickle
+            actors.send(("indexes", "b"), ("n", (52, b"")))
+            actors.send(("indexes", "b"), ("report", actors.self()))
+            _, got = await assert_receive(("got", ANY), timeout=10)
+            assert got == [*range(50), 52]
+            assert "more than max_entry 100000: dropped" in caplog.text
+            assert "does not pickle, dropped" in caplog.text
+        nursery.cancel_scope.cancel()

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import pytest
 import trio
 
 import actors
@@ -117,3 +118,25 @@ async def test_nodes_rejoin_after_redis_restarts_and_old_pids_stay_dead() -> Non
             await refute_receive(("pong", ANY, ANY), timeout=0.5)
     finally:
         redis.stop()
+
+
+async def test_a_redis_password_goes_in_the_url_and_a_wrong_one_fails_the_join() -> None:
+    redis = RedisServer("--requirepass", "s3cret")
+    try:
+        good = f"redis://:s3cret@127.0.0.1:{redis.port}/0"
+        async with actors.node(name="a", cluster=good, cookie=COOKIE, **FAST):
+            assert actors.node_name() == "a"
+        bad = f"redis://:guess@127.0.0.1:{redis.port}/0"
+        with pytest.raises(actors.ClusterError, match="cannot join the cluster") as raised:
+            async with actors.node(name="b", cluster=bad, cookie=COOKIE, **FAST):
+                pass
+        assert "guess" not in str(raised.value)  # the password is not in the message
+    finally:
+        redis.stop()
+
+
+async def test_a_second_node_with_a_live_nodes_name_is_refused(redis_url: str) -> None:
+    async with actors.node(name="a", cluster=redis_url, cookie=COOKIE, **FAST):
+        with pytest.raises(actors.ClusterError, match="taken by a live node"):
+            async with actors.node(name="a", cluster=redis_url, cookie=COOKIE, **FAST):
+                pass
