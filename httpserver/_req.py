@@ -12,8 +12,6 @@ from collections.abc import Sequence
 from typing import IO, TYPE_CHECKING, Any, Final, NamedTuple
 from urllib.parse import parse_qsl, unquote
 
-import h11
-
 from . import _body, _cookies, _files, _forms
 from ._compress import compress_body
 from ._errors import ResponseError
@@ -22,6 +20,7 @@ from ._response import SERVER_LINE, HeadersArg, date_line, encode_headers, statu
 
 if TYPE_CHECKING:
     from ._connection import Connection
+    from ._parsing import RequestHead
 
 __all__ = ["Req", "get_variable"]
 
@@ -71,7 +70,7 @@ class Req:
     def __init__(
         self,
         conn: Connection,
-        request: h11.Request,
+        request: RequestHead,
         target: bytes | None = None,
         host: bytes | None = None,
     ) -> None:
@@ -79,7 +78,8 @@ class Req:
         self.method: str = request.method.decode("ascii")
         self.target: bytes = request.target if target is None else target
         self.version: str = request.http_version.decode("ascii")
-        raw: list[tuple[bytes, bytes]] = list(request.headers)  # names lowercased
+        headers = request.headers
+        raw = headers if type(headers) is list else list(headers)  # names lowercased
         if host is not None:  # an absolute-form target's host replaces Host (RFC 9112 3.2.2)
             raw = [(k, v) for k, v in raw if k != b"host"]
             raw.append((b"host", host))
