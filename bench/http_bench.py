@@ -1,6 +1,6 @@
-"""Benchmark of the HTTP server: hello world under wrk, beside two anchors in the same run.
+"""Benchmark of the HTTP server: hello world under wrk, beside its peers in the same run.
 
-    python -m bench.http_bench [--json] [--duration S] [--rounds N]
+    python -m bench.http_bench [--json] [--duration S] [--rounds N] [--servers a,b,...]
 
 What is measured: requests/s and the 99th percentile latency of a GET /
 answered "Hello World.", over keep-alive connections, with one connection
@@ -13,9 +13,17 @@ The servers, each in its own subprocess on 127.0.0.1 and a free port:
              get_url_max_size, sessions_expire, auto_recv_body and an
              access_log. The benchmark's requests use none of them: the
              figure is what having them configured costs a plain request.
+             http="httptools" (llhttp).
+  ours-h11   the same with http="h11".
   bare       bench/baselines/h11_hello.py, a bare trio + h11 loop.
+  bare-llhttp  bench/baselines/httptools_hello.py, a bare trio + httptools
+             loop: about the most a trio server can do.
   hypercorn  hypercorn with its trio worker serving the bare ASGI app of
              bench/baselines/asgi_hello.py.
+  aiohttp    bench/baselines/aiohttp_hello.py: aiohttp.web, one route, no
+             access log, asyncio's default loop.
+  uvicorn    uvicorn --http httptools --loop uvloop --workers 1
+             --no-access-log, serving bench/baselines/asgi_hello.py.
 
 How: each server is pinned to one CPU and wrk to another (`taskset -c`), so
 the two do not compete; on a one-CPU machine everything runs unpinned and
@@ -63,7 +71,18 @@ from bench._harness import (
 )
 
 BODY = b"Hello World."
-SERVERS = ("ours", "bare", "hypercorn")
+SERVERS = ("ours", "ours-h11", "bare", "bare-llhttp", "hypercorn", "aiohttp", "uvicorn")
+# (figure name, ours, anchor, connections, the issue's target ratio or None)
+TARGETS = [
+    ("c50_vs_aiohttp", "ours", "aiohttp", 50, 1.3),
+    ("c50_vs_uvicorn", "ours", "uvicorn", 50, 0.9),
+    ("c1_vs_uvicorn", "ours", "uvicorn", 1, 1.0),
+    ("h11_c50_vs_bare", "ours-h11", "bare", 50, 1.5),
+    ("h11_c1_vs_bare", "ours-h11", "bare", 1, 1.5),
+    ("c50_vs_bare_llhttp", "ours", "bare-llhttp", 50, None),
+    ("c1_vs_bare_llhttp", "ours", "bare-llhttp", 1, None),
+    ("c50_vs_hypercorn", "ours", "hypercorn", 50, None),
+]
 CONNECTIONS = (1, 50)
 WARMUP_SECONDS = 1
 PLACEMENT_NOTES = PlacementNotes(
@@ -84,7 +103,7 @@ async def hello(req: httpserver.Req) -> None:
 
 
 async def serve_ours_async(
-    port: int, static: str, access_log: Callable[[httpserver.AccessLog], None]
+    port: int, static: str, access_log: Callable[[httpserver.AccessLog], None], http: str
 ) -> None:
     # Every plain-HTTP feature is configured here, while the benchmark's
     # requests use none of them (no /static path, no Accept-Encoding, no
@@ -102,11 +121,12 @@ async def serve_ours_async(
         sessions_expire=600.0,
         auto_recv_body=True,
         access_log=access_log,
+        http=http,
     )
     await actors.receive()  # until interrupted
 
 
-def serve_ours(port: int) -> None:
+def serve_ours(port: int, http: str) -> None:
     """Run our server until SIGINT; the access log is a bounded deque, the
     cheapest log that still does something with each entry."""
     log: deque[httpserver.AccessLog] = deque(maxlen=1024)
@@ -117,7 +137,7 @@ def serve_ours(port: int) -> None:
         tempfile.TemporaryDirectory(prefix="http_bench_static_") as static,
         contextlib.suppress(KeyboardInterrupt),  # the stop signal
     ):
-        actors.run(serve_ours_async, port, static, log.append)
+        actors.run(serve_ours_async, port, static, log.append, http)
 
 
 # -- starting and stopping servers ----------------------------------------------
@@ -125,14 +145,25 @@ def serve_ours(port: int) -> None:
 
 def server_command(kind: str, port: int) -> list[str]:
     python = sys.executable
-    if kind == "ours":
-        return [python, "-m", "bench.http_bench", "--serve", "ours", "--port", str(port)]
+    if kind in ("ours", "ours-h11"):
+        http = "h11" if kind == "ours-h11" else "httptools"
+        return [python, "-m", "bench.http_bench", "--serve", http, "--port", str(port)]
     if kind == "bare":
         return [python, "-m", "bench.baselines.h11_hello", "--port", str(port)]
+    if kind == "bare-llhttp":
+        return [python, "-m", "bench.baselines.httptools_hello", "--port", str(port)]
+    if kind == "aiohttp":
+        return [python, "-m", "bench.baselines.aiohttp_hello", "--port", str(port)]
     if kind == "hypercorn":
         return [
             *(python, "-m", "hypercorn", "--worker-class", "trio", "--workers", "1"),
             *("--bind", f"{HOST}:{port}", "bench.baselines.asgi_hello:app"),
+        ]
+    if kind == "uvicorn":
+        return [
+            *(python, "-m", "uvicorn", "--http", "httptools", "--loop", "uvloop"),
+            *("--workers", "1", "--no-access-log", "--log-level", "warning"),
+            *("--host", HOST, "--port", str(port), "bench.baselines.asgi_hello:app"),
         ]
     raise ValueError(f"unknown server {kind!r}")
 
@@ -140,7 +171,10 @@ def server_command(kind: str, port: int) -> list[str]:
 # SIGINT for ours: trio turns it into KeyboardInterrupt and the node shuts
 # down cleanly (removing the static temp dir). hypercorn shuts its worker
 # down on SIGTERM; the bare loop has nothing to clean up.
-STOP_SIGNAL = {"ours": signal.SIGINT, "bare": signal.SIGTERM, "hypercorn": signal.SIGTERM}
+STOP_SIGNAL = dict.fromkeys(SERVERS, signal.SIGTERM) | {
+    "ours": signal.SIGINT,
+    "ours-h11": signal.SIGINT,
+}
 
 
 def check_answer(server: Server) -> None:
@@ -214,14 +248,18 @@ Samples = dict[str, dict[str, list[float]]]
 
 
 def measure_all(
-    rounds: int, duration: int, where: Placement, note: Callable[[str], None]
+    rounds: int,
+    duration: int,
+    where: Placement,
+    note: Callable[[str], None],
+    servers: tuple[str, ...] = SERVERS,
 ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, float]]]:
-    samples: Samples = {kind: {} for kind in SERVERS}
+    samples: Samples = {kind: {} for kind in servers}
     with tempfile.TemporaryDirectory(prefix="http_bench_") as tmp:
         workdir = Path(tmp)
         for index in range(rounds):
-            shift = index % len(SERVERS)
-            for kind in SERVERS[shift:] + SERVERS[:shift]:
+            shift = index % len(servers)
+            for kind in servers[shift:] + servers[:shift]:
                 with running(kind, where, workdir) as server:
                     run_wrk(where, server.port, max(CONNECTIONS), WARMUP_SECONDS)
                     for connections in CONNECTIONS:
@@ -232,25 +270,36 @@ def measure_all(
                         got = samples[kind]
                         got.setdefault(f"rps_c{connections}", []).append(result.requests_per_s)
                         got.setdefault(f"p99_c{connections}", []).append(result.p99_ms)
-                if kind == "ours" and (head := server.stderr_head()):
+                if kind.startswith("ours") and (head := server.stderr_head()):
                     note(f"round {index + 1}: our server wrote to stderr; it begins:\n{head}")
     med = {
         kind: {key: statistics.median(values) for key, values in got.items()}
         for kind, got in samples.items()
     }
-    ours = med["ours"]
     figures: dict[str, dict[str, Any]] = {}
-    for anchor in ("bare", "hypercorn"):
-        for connections in CONNECTIONS:
+    for name, ours, anchor, connections, target in TARGETS:
+        if ours in med and anchor in med:
             key = f"rps_c{connections}"
-            figures[f"hello_c{connections}_vs_{anchor}"] = figure(
-                ours[key], med[anchor][key], "requests/s", True
+            fig = figure(med[ours][key], med[anchor][key], "requests/s", True)
+            fig["target"] = target
+            figures[f"hello_{name}"] = fig
+    for anchor in ("uvicorn", "aiohttp"):
+        if "ours" in med and anchor in med:
+            figures[f"p99_c50_vs_{anchor}"] = figure(
+                med["ours"]["p99_c50"], med[anchor]["p99_c50"], "milliseconds", False
             )
-    for anchor in ("bare", "hypercorn"):
-        figures[f"p99_c50_vs_{anchor}"] = figure(
-            ours["p99_c50"], med[anchor]["p99_c50"], "milliseconds", False
-        )
     return figures, med
+
+
+def _flag(figures: dict[str, dict[str, Any]]) -> Callable[[str], str]:
+    def flag(name: str) -> str:
+        target = figures[name].get("target")
+        if target is None:
+            return ""
+        met = "met" if figures[name]["ratio"] >= target else "NOT MET"
+        return f"  target >= {target}x: {met}"
+
+    return flag
 
 
 def print_table(
@@ -263,9 +312,12 @@ def print_table(
     print(f"HTTP hello world under wrk -t1, median of {rounds} round(s) of {duration} s per run")
     print(f"{where.note}; keep-alive connections; GET / answered 'Hello World.'")
     print(f"ours: httpserver with {FEATURES} switched on;")
-    print("      the benchmark's requests use none of them")
+    print("      the benchmark's requests use none of them; http='httptools' (ours-h11: 'h11')")
     print("bare: bench/baselines/h11_hello.py (trio + h11)")
+    print("bare-llhttp: bench/baselines/httptools_hello.py (trio + httptools)")
     print("hypercorn: --worker-class trio --workers 1, bench/baselines/asgi_hello.py")
+    print("aiohttp: bench/baselines/aiohttp_hello.py (aiohttp.web, asyncio loop, no access log)")
+    print("uvicorn: --http httptools --loop uvloop --workers 1 --no-access-log, asgi_hello.py")
     print()
     print(f"{'server':10} {'req/s c1':>12} {'req/s c50':>12} {'p99 c1 ms':>10} {'p99 c50 ms':>11}")
     for kind, got in med.items():
@@ -274,7 +326,7 @@ def print_table(
             f"{got['p99_c1']:>10.2f} {got['p99_c50']:>11.2f}"
         )
     print()
-    print_figures(figures, 24)
+    print_figures(figures, 26, flag=_flag(figures))
 
 
 def main() -> None:
@@ -283,20 +335,31 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run (default 5)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds per figure (median)")
     parser.add_argument(
-        "--serve", choices=["ours"], help="run our server alone (used by the bench)"
+        "--serve",
+        choices=["httptools", "h11"],
+        help="run our server alone with this parser (used by the bench)",
+    )
+    parser.add_argument(
+        "--servers",
+        default=",".join(SERVERS),
+        help=f"comma-separated servers to run (default all: {','.join(SERVERS)})",
     )
     parser.add_argument("--port", type=int, default=8080, help="port for --serve")
     args = parser.parse_args()
-    if args.serve == "ours":
-        serve_ours(args.port)
+    if args.serve is not None:
+        serve_ours(args.port, args.serve)
         return
+    servers = tuple(kind for kind in args.servers.split(",") if kind)
+    unknown = set(servers) - set(SERVERS)
+    if unknown or not servers:
+        parser.error(f"--servers takes some of {','.join(SERVERS)}")
     if args.duration < 1 or args.rounds < 1:
         parser.error("--duration and --rounds must be at least 1")
     if shutil.which("wrk") is None:
         print("wrk is missing: apt-get install wrk", file=sys.stderr)
         sys.exit(2)
     where = placement(PLACEMENT_NOTES)
-    figures, med = measure_all(args.rounds, args.duration, where, note)
+    figures, med = measure_all(args.rounds, args.duration, where, note, servers)
     if args.json:
         print(json.dumps(figures))
     else:
