@@ -32,6 +32,7 @@ _DONE: Final = 3
 
 _DEFAULT_TYPE: Final = b"Content-Type: text/html; charset=utf-8\r\n"
 _NO_BODY_STATUSES: Final = frozenset({204, 304})
+_NO_NAMES: Final[frozenset[str]] = frozenset()
 
 
 def get_variable(name: str, pairs: Sequence[tuple[str, Any]]) -> Any:
@@ -198,8 +199,10 @@ class Req:
     @property
     def is_websocket(self) -> bool:
         """Whether the request asks for an upgrade to WebSocket."""
+        if not self._upgrade:
+            return False
         upgrade = self.headers.get("upgrade")
-        return self._upgrade and upgrade is not None and upgrade.lower() == "websocket"
+        return upgrade is not None and upgrade.lower() == "websocket"
 
     @property
     def keep_alive(self) -> bool:
@@ -289,8 +292,12 @@ class Req:
     def _head(
         self, status: int, headers: HeadersArg, length: int | None, extra: bytes = b""
     ) -> bytes:
-        lines, names = encode_headers(headers)
-        parts = [status_line(status), *lines]
+        if headers is None:  # (most answers: nothing to check or encode)
+            parts = [status_line(status)]
+            names: set[str] | frozenset[str] = _NO_NAMES
+        else:
+            lines, names = encode_headers(headers)
+            parts = [status_line(status), *lines]
         if "server" not in names:
             parts.append(SERVER_LINE)
         if "date" not in names:
