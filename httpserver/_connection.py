@@ -254,7 +254,6 @@ class Connection:
         options = self.server.options
         loop = options.loop
         static = options.static
-        max_head = options.get_url_max_size + _HEAD_SLACK
         parser = self.parser
         assert parser is not None
         while True:
@@ -285,7 +284,7 @@ class Connection:
             target = check_request_line(event.method, event.target, event.http_version)
             # The parser bounds only a head still incomplete; one that came
             # whole is measured here.
-            if parser.head_size() > max_head:
+            if parser.head_too_large():
                 raise HttpError(431)
             req = Req(self, event, target, target_authority(event.target))
             self.req = req
@@ -296,8 +295,6 @@ class Connection:
                     raise HttpError(413)
                 if options.auto_recv_body:
                     await receive_body(req)
-            else:
-                parser.next_body()  # the end of a body-less request
             if req._upgrade and self.server.upgrade is not None and req.is_websocket:
                 await self.server.upgrade(req)
                 return

@@ -28,26 +28,12 @@ from typing import Final
 import httptools
 
 from ._framing import HEAD_SCAN
-from ._parsing import NEED_DATA, H11Parser, NeedData, ProtocolError, RequestHead, Trailers
+from ._parsing import NEED_DATA, H11Parser, Head, NeedData, ProtocolError, RequestHead, Trailers
 
 __all__ = ["FastParser"]
 
 _END: Final[list[tuple[bytes, bytes]]] = []  # a body's end without trailers (never mutated)
 _OWS: Final = (b" ", b"\t")
-
-
-class Head:
-    """A request head as h11.Request has it: method, target, version, headers."""
-
-    __slots__ = ("headers", "http_version", "method", "target")
-
-    def __init__(
-        self, method: bytes, target: bytes, version: bytes, headers: list[tuple[bytes, bytes]]
-    ) -> None:
-        self.method = method
-        self.target = target
-        self.http_version = version
-        self.headers = headers
 
 
 class FastParser:
@@ -136,10 +122,10 @@ class FastParser:
             return self._h11.head_bytes()
         return None
 
-    def head_size(self) -> int:
+    def head_too_large(self) -> bool:
         if self._h11 is not None:
-            return self._h11.head_size()
-        return self._head_size
+            return self._h11.head_too_large()
+        return self._head_size > self._max_head
 
     def leftover(self) -> bytes:
         if self._h11 is not None:

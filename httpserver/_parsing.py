@@ -26,6 +26,7 @@ import h11
 __all__ = [
     "NEED_DATA",
     "H11Parser",
+    "Head",
     "NeedData",
     "Parser",
     "ProtocolError",
@@ -72,6 +73,20 @@ class RequestHead(Protocol):
 Trailers = list[tuple[bytes, bytes]]
 
 
+class Head:
+    """A parsed request head, as h11.Request has it, headers in a list."""
+
+    __slots__ = ("headers", "http_version", "method", "target")
+
+    def __init__(
+        self, method: bytes, target: bytes, version: bytes, headers: list[tuple[bytes, bytes]]
+    ) -> None:
+        self.method = method
+        self.target = target
+        self.http_version = version
+        self.headers = headers
+
+
 class Parser(Protocol):
     """What the connection asks of a request parser."""
 
@@ -81,7 +96,7 @@ class Parser(Protocol):
     def next_body(self) -> bytes | Trailers | NeedData: ...
     def buffered(self) -> int: ...
     def head_bytes(self) -> bytes | None: ...
-    def head_size(self) -> int: ...
+    def head_too_large(self) -> bool: ...
     def leftover(self) -> bytes: ...
 
 
@@ -90,7 +105,7 @@ class H11Parser:
     the previous one left (pipelining). The server writes its responses
     itself, so h11 only ever reads."""
 
-    __slots__ = ("_conn", "_in_head", "_max_head", "_pieces", "_received")
+    __slots__ = ("_conn", "_empty", "_in_head", "_max_head", "_pieces", "_received")
 
     def __init__(self, max_head: int, data: bytes = b"", closed: bool = False) -> None:
         self._max_head = max_head
@@ -98,6 +113,7 @@ class H11Parser:
         self._pieces: list[bytes] = []
         self._received = 0
         self._in_head = True
+        self._empty = True  # nothing in h11's buffer: no need to ask it
         self.next_cycle()
         if data:
             self.receive_data(data)
@@ -112,20 +128,25 @@ class H11Parser:
             leftover = bytes(leftover)
             conn.receive_data(leftover)
             self._pieces = [leftover]
+            self._empty = False
         else:
             self._pieces = []
+            self._empty = True
         self._received = len(leftover)
         self._in_head = True
 
     def receive_data(self, data: bytes) -> None:
         assert self._conn is not None
         self._conn.receive_data(data)
+        self._empty = False
         if self._in_head and data:
             self._pieces.append(data)
             self._received += len(data)
 
-    def next_request(self) -> h11.Request | NeedData | None:
+    def next_request(self) -> Head | NeedData | None:
         assert self._conn is not None
+        if self._empty:
+            return NEED_DATA  # (h11's next_event costs as much when it has nothing)
         try:
             event = self._conn.next_event()
         except h11.RemoteProtocolError as exc:
@@ -134,7 +155,13 @@ class H11Parser:
             return NEED_DATA
         if type(event) is h11.Request:
             self._in_head = False
-            return event
+            headers = event.headers
+            items = getattr(headers, "_full_items", None)  # (raw name, name, value)
+            if items is not None:  # (iterating h11's Headers costs a call per field)
+                fields = [(name, value) for _, name, value in items]
+            else:
+                fields = list(headers)
+            return Head(event.method, event.target, event.http_version, fields)
         return None  # ConnectionClosed
 
     def next_body(self) -> bytes | Trailers | NeedData:
@@ -159,8 +186,11 @@ class H11Parser:
         pieces = self._pieces
         return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
-    def head_size(self) -> int:
-        return self._received - self.buffered()
+    def head_too_large(self) -> bool:
+        """Whether the head that came whole is over the limit (h11 bounds
+        only a head still incomplete)."""
+        received = self._received  # (asking h11 what it holds copies its buffer)
+        return received > self._max_head and received - self.buffered() > self._max_head
 
     def leftover(self) -> bytes:
         assert self._conn is not None
