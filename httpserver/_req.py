@@ -33,6 +33,7 @@ _DONE: Final = 3
 _DEFAULT_TYPE: Final = b"Content-Type: text/html; charset=utf-8\r\n"
 _NO_BODY_STATUSES: Final = frozenset({204, 304})
 _NO_NAMES: Final[frozenset[str]] = frozenset()
+_METHODS: Final = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS")}
 
 
 def get_variable(name: str, pairs: Sequence[tuple[str, Any]]) -> Any:
@@ -76,9 +77,11 @@ class Req:
         host: bytes | None = None,
     ) -> None:
         self._conn = conn
-        self.method: str = request.method.decode("ascii")
+        method = request.method
+        self.method: str = _METHODS.get(method) or method.decode("ascii")
         self.target: bytes = request.target if target is None else target
-        self.version: str = request.http_version.decode("ascii")
+        version = request.http_version
+        self.version: str = "1.1" if version == b"1.1" else version.decode("ascii")
         headers = request.headers
         raw = headers if type(headers) is list else list(headers)  # names lowercased
         if host is not None:  # an absolute-form target's host replaces Host (RFC 9112 3.2.2)
@@ -118,7 +121,7 @@ class Req:
         self._body_seen = 0
         self._query_start = self.target.find(b"?")
         self._cookies: dict[str, str] | None = None
-        self._out_cookies: list[bytes] = []
+        self._out_cookies: list[bytes] | None = None  # made by the first set_cookie
         self._phase = _NOTHING_SENT
         self.status: int | None = None  # of the response, once sent
 
@@ -262,6 +265,8 @@ class Req:
     ) -> None:
         """Add a Set-Cookie header to the response (before it is sent)."""
         self._check_not_started("set a cookie")
+        if self._out_cookies is None:
+            self._out_cookies = []
         self._out_cookies.append(
             _cookies.format_set_cookie(
                 name, value, max_age, path, domain, secure, http_only, same_site
@@ -306,7 +311,8 @@ class Req:
             parts.append(_DEFAULT_TYPE)
         if length is not None and status not in _NO_BODY_STATUSES and status >= 200:
             parts.append(b"Content-Length: %d\r\n" % length)
-        parts.extend(self._out_cookies)
+        if self._out_cookies:
+            parts.extend(self._out_cookies)
         if extra:
             parts.append(extra)
         conn = self._conn
