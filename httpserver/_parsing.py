@@ -17,8 +17,8 @@ refuses raises `ProtocolError` with the status to answer.
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Sequence
+from functools import cache
 from typing import Final, Protocol
 
 import h11
@@ -197,9 +197,15 @@ class H11Parser:
         return bytes(self._conn.trailing_data[0])
 
 
+@cache
 def have_httptools() -> bool:
-    """Whether httptools (the `speedups` extra) can be imported."""
-    return importlib.util.find_spec("httptools") is not None
+    """Whether httptools (the `speedups` extra) imports: one that is installed
+    but broken is as good as none, and "auto" then takes h11."""
+    try:
+        import httptools  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def parser_kind(choice: str) -> str:

@@ -18,6 +18,7 @@ import trio
 
 import actors
 import httpserver
+from httpserver import _options, _parsing
 from httpserver._parsing import have_httptools
 from tests.http_helpers import fetch, http_server
 
@@ -54,6 +55,22 @@ async def test_auto_takes_httptools_when_installed() -> None:
 def test_a_bad_http_option_is_refused_at_start() -> None:
     with pytest.raises(ValueError, match="http='spdy'"):
         httpserver.Options.of({"loop": echo, "http": "spdy"})
+
+
+async def test_without_httptools_auto_is_h11_and_httptools_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_parsing, "have_httptools", lambda: False)
+    monkeypatch.setattr(_options, "have_httptools", lambda: False)
+    with pytest.raises(ValueError, match="speedups extra"):
+        httpserver.Options.of({"loop": echo, "http": "httptools"})
+    async with actors.node():
+        pid = httpserver.start(ip="127.0.0.1", port=0, loop=echo, http="auto")
+        try:
+            assert httpserver.info(pid)["http"] == "h11"
+            assert (await fetch(httpserver.port(pid), "/x")).status == 200
+        finally:
+            await httpserver.stop(pid)
 
 
 @asynccontextmanager
