@@ -4,7 +4,10 @@
 
 What is measured: requests/s and the 99th percentile latency of a GET /
 answered "Hello World.", over keep-alive connections, with one connection
-(`wrk -t1 -c1`) and with fifty (`wrk -t1 -c50`), `--duration` seconds each.
+(`wrk -t1 -c1`) and with fifty (`wrk -t1 -c50`), `--duration` seconds each;
+and the server's CPU time per request at fifty connections (user + system,
+summed over the server's process group), which holds its meaning when the
+machine is shared and the server's CPU is not all its own.
 
 The servers, each in its own subprocess on 127.0.0.1 and a free port:
   ours       httpserver (`python -m bench.http_bench --serve ours --port N`)
@@ -42,6 +45,7 @@ import argparse
 import contextlib
 import http.client
 import json
+import os
 import re
 import shutil
 import signal
@@ -211,6 +215,7 @@ class WrkResult:
     requests_per_s: float
     p99_ms: float
     errors: str  # wrk's socket-error and non-2xx lines, "" when there were none
+    requests: int = 0  # answered in the run
 
 
 _UNIT_MS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
@@ -218,6 +223,7 @@ _UNIT_MS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
 
 def parse_wrk(output: str) -> WrkResult:
     rps = re.search(r"^Requests/sec:\s+([\d.]+)", output, re.MULTILINE)
+    total = re.search(r"^\s*(\d+) requests in", output, re.MULTILINE)
     p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s|m|h)\s*$", output, re.MULTILINE)
     if rps is None or p99 is None:
         raise RuntimeError(f"could not read wrk's output:\n{output}")
@@ -227,8 +233,28 @@ def parse_wrk(output: str) -> WrkResult:
         if line.strip().startswith(("Socket errors:", "Non-2xx or 3xx responses:"))
     ]
     return WrkResult(
-        float(rps.group(1)), float(p99.group(1)) * _UNIT_MS[p99.group(2)], "; ".join(errors)
+        float(rps.group(1)),
+        float(p99.group(1)) * _UNIT_MS[p99.group(2)],
+        "; ".join(errors),
+        int(total.group(1)) if total else 0,
     )
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """User + system CPU seconds of every live process in group `pgid` (a
+    server and its workers: each server starts in a session of its own)."""
+    ticks = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[2]) == pgid:  # field 5 of stat, the process group
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def run_wrk(where: Placement, port: int, connections: int, duration: int) -> WrkResult:
@@ -263,13 +289,17 @@ def measure_all(
                 with running(kind, where, workdir) as server:
                     run_wrk(where, server.port, max(CONNECTIONS), WARMUP_SECONDS)
                     for connections in CONNECTIONS:
+                        cpu = group_cpu_seconds(server.proc.pid)
                         result = run_wrk(where, server.port, connections, duration)
+                        cpu = group_cpu_seconds(server.proc.pid) - cpu
                         server.check_alive()
                         if result.errors:
                             note(f"round {index + 1}, {kind}, -c{connections}: {result.errors}")
                         got = samples[kind]
                         got.setdefault(f"rps_c{connections}", []).append(result.requests_per_s)
                         got.setdefault(f"p99_c{connections}", []).append(result.p99_ms)
+                        per_request = cpu / max(result.requests, 1) * 1e6
+                        got.setdefault(f"cpu_us_c{connections}", []).append(per_request)
                 if kind.startswith("ours") and (head := server.stderr_head()):
                     note(f"round {index + 1}: our server wrote to stderr; it begins:\n{head}")
     med = {
@@ -283,6 +313,17 @@ def measure_all(
             fig = figure(med[ours][key], med[anchor][key], "requests/s", True)
             fig["target"] = target
             figures[f"hello_{name}"] = fig
+    for ours, anchor in [
+        ("ours", "aiohttp"),
+        ("ours", "uvicorn"),
+        ("ours", "bare-llhttp"),
+        ("ours-h11", "bare"),
+    ]:
+        if ours in med and anchor in med:
+            name = f"cpu_per_req_c50_{ours}_vs_{anchor}".replace("-", "_")
+            figures[name] = figure(
+                med[ours]["cpu_us_c50"], med[anchor]["cpu_us_c50"], "CPU us/request", False
+            )
     for anchor in ("uvicorn", "aiohttp"):
         if "ours" in med and anchor in med:
             figures[f"p99_c50_vs_{anchor}"] = figure(
@@ -319,11 +360,14 @@ def print_table(
     print("aiohttp: bench/baselines/aiohttp_hello.py (aiohttp.web, asyncio loop, no access log)")
     print("uvicorn: --http httptools --loop uvloop --workers 1 --no-access-log, asgi_hello.py")
     print()
-    print(f"{'server':10} {'req/s c1':>12} {'req/s c50':>12} {'p99 c1 ms':>10} {'p99 c50 ms':>11}")
+    print(
+        f"{'server':11} {'req/s c1':>10} {'req/s c50':>10} {'p99 c1 ms':>10} {'p99 c50 ms':>11}"
+        f" {'CPU us/req c50':>15}"
+    )
     for kind, got in med.items():
         print(
-            f"{kind:10} {got['rps_c1']:>12,.0f} {got['rps_c50']:>12,.0f} "
-            f"{got['p99_c1']:>10.2f} {got['p99_c50']:>11.2f}"
+            f"{kind:11} {got['rps_c1']:>10,.0f} {got['rps_c50']:>10,.0f} "
+            f"{got['p99_c1']:>10.2f} {got['p99_c50']:>11.2f} {got['cpu_us_c50']:>15.1f}"
         )
     print()
     print_figures(figures, 26, flag=_flag(figures))
