@@ -27,6 +27,7 @@ from . import _signals, _worker
 from ._connection import connection_main
 from ._fdlimit import connection_cap, raise_fd_limit
 from ._options import Options
+from ._parsing import parser_kind
 from ._peer import Trust
 from ._redis_sessions import RedisSessions
 from ._sessions import Sessions
@@ -56,6 +57,7 @@ class Server:
         self.sessions: Sessions | RedisSessions = _sessions(options)
         self.trust = Trust(options.trusted_proxies)
         self.ssl_context = _ssl_context(options.ssl)
+        self.parser_kind = parser_kind(options.http)  # "h11" or "httptools"
         self.upgrade: Callable[..., Any] | None = _upgrade_handler(options)
         self.draining = False
         self.pid: actors.Pid | None = None  # the listener's, once spawned
@@ -117,7 +119,8 @@ def port(server: actors.Pid | object) -> int:
 
 
 def info(server: actors.Pid | object) -> dict[str, Any]:
-    """A running server's address, options, and connection and session counts."""
+    """A running server's address, options, request parser, and connection and
+    session counts."""
     found = _server(server)
     return {
         "ip": found.options.ip,
@@ -127,6 +130,7 @@ def info(server: actors.Pid | object) -> dict[str, Any]:
         "sessions": len(found.sessions),
         "sessions_evicted": found.sessions.evicted,
         "options": found.options,
+        "http": found.parser_kind,  # the request parser, "h11" or "httptools"
         "workers": found.workers.pids if found.workers is not None else [],
     }
 

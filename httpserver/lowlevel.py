@@ -76,7 +76,7 @@ async def switch_protocols(req: Req, headers: Mapping[str, str]) -> Takeover:
     head = b"".join([status_line(101), *extra, SERVER_LINE, date_line(), b"\r\n"])
     req._mark_answered(101)
     parser = conn.parser
-    leftover = bytes(parser.trailing_data[0]) if parser is not None else b""
+    leftover = parser.leftover() if parser is not None else b""
     conn.parser = None  # HTTP is over: its parser is not kept
     conn.upgraded = True
     await conn.stream.send_all(head)

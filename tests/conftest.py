@@ -1,13 +1,27 @@
-"""Shared helpers for the test suite: the older names of `actors.testing`'s helpers."""
+"""Shared helpers for the test suite: the older names of `actors.testing`'s helpers,
+the run of every HTTP test on each request parser, and a real Redis for the
+cluster tests."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import itertools
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Awaitable, Callable, Iterator
+
+import pytest
 
 from actors.testing import forever as _forever
 from actors.testing import wait_exit as wait_down
+from tests.http_helpers import PARSER_ENV, parsers_to_test, use_parser
 
 __all__ = ["forever", "wait_down"]
+
+# The modules whose every test runs once per parser (h11, and httptools when
+# installed): HTTPSERVER_TEST_PARSER=h11 or =httptools picks one.
+_PER_PARSER = ("tests.test_http_", "tests.test_hostile_edges")
 
 
 def forever() -> Callable[[], Awaitable[None]]:
@@ -15,16 +29,28 @@ def forever() -> Callable[[], Awaitable[None]]:
     return _forever
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.module.__name__.startswith(_PER_PARSER):
+        metafunc.parametrize("http_parser", parsers_to_test(), indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def http_parser(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str | None]:
+    """The `http` option servers get when a test does not choose one: the
+    test's parameter, here and in the programs it starts (see use_parser)."""
+    kind: str | None = getattr(request, "param", None)
+    if kind is None:
+        yield None
+        return
+    with monkeypatch.context() as patch:
+        use_parser(kind, patch.setattr)
+        patch.setenv(PARSER_ENV, kind)
+        yield kind
+
+
 # -- a real Redis for the cluster tests ---------------------------------------
-
-import itertools  # noqa: E402
-import shutil  # noqa: E402
-import socket  # noqa: E402
-import subprocess  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
-
-import pytest  # noqa: E402
 
 
 class RedisServer:
