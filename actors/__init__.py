@@ -46,12 +46,21 @@ from ._api import whereis as whereis
 from ._child_spec import ChildInfo as ChildInfo
 from ._child_spec import ChildSpec as ChildSpec
 from ._child_spec import child as child
+from ._cluster_api import Global as Global
+from ._cluster_api import monitor_node as monitor_node
+from ._cluster_api import node_name as node_name
+from ._cluster_api import nodes as nodes
+from ._cluster_api import register_global as register_global
+from ._cluster_api import unregister_global as unregister_global
+from ._cluster_api import whereis_global as whereis_global
 from ._errors import CallExit as CallExit
 from ._errors import CallTimeout as CallTimeout
+from ._errors import ClusterError as ClusterError
 from ._errors import NameNotRegistered as NameNotRegistered
 from ._errors import NotInProcess as NotInProcess
 from ._errors import ProcessExit as ProcessExit
 from ._errors import ReceiveTimeout as ReceiveTimeout
+from ._errors import RemoteError as RemoteError
 from ._errors import StartError as StartError
 from ._gen_server import NOREPLY as NOREPLY
 from ._gen_server import From as From
@@ -63,6 +72,7 @@ from ._gen_server import reply as reply
 from ._gen_statem import GenStatem as GenStatem
 from ._ids import Down as Down
 from ._ids import Exit as Exit
+from ._ids import NodeDown as NodeDown
 from ._ids import Pid as Pid
 from ._ids import Ref as Ref
 from ._node import Node as Node
@@ -84,9 +94,21 @@ from ._supervisor import restart_child as restart_child
 from ._supervisor import start_child as start_child
 from ._supervisor import terminate_child as terminate_child
 from ._supervisor import which_children as which_children
+from ._wire import allow_remote as allow_remote
 
 __all__ = [
     "ANY",
+    "ClusterError",
+    "Global",
+    "NodeDown",
+    "RemoteError",
+    "allow_remote",
+    "monitor_node",
+    "node_name",
+    "nodes",
+    "register_global",
+    "unregister_global",
+    "whereis_global",
     "NOREPLY",
     "CallExit",
     "CallTimeout",

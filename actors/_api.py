@@ -7,9 +7,10 @@ async function here, `receive`, is always a checkpoint.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._errors import NameNotRegistered
+from ._global_names import Global
 from ._ids import Down, Pid, Ref
 from ._process import RUNNING, Process, current
 from ._process import receive as receive
@@ -37,6 +38,9 @@ __all__ = [
     "unregister",
     "whereis",
 ]
+
+if TYPE_CHECKING:
+    from ._node import Node
 
 AsyncFn = Callable[..., Awaitable[Any]]
 
@@ -95,16 +99,61 @@ def send(dest: Pid | object, msg: Any) -> None:
         if proc is not None:
             proc.deliver(msg)
         return
-    proc = current("send").node.names.get(dest)
+    node = current("send").node
+    proc = node.names.get(dest)
     if proc is None:
-        raise NameNotRegistered(dest)
+        proc = resolve(node, dest)
+        if proc is None:
+            if _is_remote_form(node, dest):
+                return  # a name on a node that is not up: dropped, as Erlang does
+            raise NameNotRegistered(dest)
     proc.deliver(msg)
+
+
+def resolve(node: Node, dest: object) -> Any:
+    """The process a destination other than a Pid names, or None: a local
+    name, `(name, node_name)` (a proxy when that node is another), or
+    `Global(name)`."""
+    proc = node.names.get(dest)
+    if proc is not None:
+        return proc
+    kind = type(dest)
+    if kind is Global:
+        cluster = node.cluster
+        pid = (
+            cluster.globals.replica.get(dest.name)  # type: ignore[attr-defined]
+            if cluster is not None
+            else node.globals.get(dest.name)  # type: ignore[attr-defined]
+        )
+        return None if pid is None else _process_of(pid)
+    if kind is tuple and len(dest) == 2 and type(dest[1]) is str:  # type: ignore[arg-type, index]
+        name: object = dest[0]  # type: ignore[index]
+        where: str = dest[1]  # type: ignore[index]
+        if where == node.name:
+            return node.names.get(name)
+        cluster = node.cluster
+        if cluster is not None:
+            peer = cluster.peers.get(where)
+            if peer is None:
+                peer = cluster.peer_for(where, 0)
+            return peer.name_proxy(name)
+    return None
+
+
+def _is_remote_form(node: Node, dest: object) -> bool:
+    return (
+        node.cluster is not None
+        and type(dest) is tuple
+        and len(dest) == 2
+        and type(dest[1]) is str
+        and dest[1] != node.name
+    )
 
 
 # -- links, monitors, exit signals -----------------------------------------
 
 
-def _process_of(pid: Pid) -> Process | None:
+def _process_of(pid: Pid) -> Any:
     proc = pid._proc
     if proc is None or not proc.alive:
         return None
@@ -123,11 +172,18 @@ def _link(a: Process, b: Process) -> None:
 def link(pid: Pid) -> None:
     """Link the caller and `pid` both ways; a dead `pid` sends "noproc"."""
     caller = current("link")
+    target = pid._proc
+    if target is not None and target.remote:
+        target.link(caller)  # a dead node's: "noconnection"
+        return
     target = _process_of(pid)
     if target is caller:
         return
     if target is None:
         caller.exit_signal(pid, "noproc")
+        return
+    if target.remote:
+        target.link(caller)
         return
     _link(caller, target)
 
@@ -136,6 +192,9 @@ def unlink(pid: Pid) -> None:
     """Remove the link between the caller and `pid`, if there is one."""
     caller = current("unlink")
     target = pid._proc
+    if target is not None and target.remote:
+        target.unlink(caller)
+        return
     if caller._links and target is not None:
         caller._links.discard(target)
         if target._links:
@@ -151,9 +210,17 @@ def monitor(target: Pid | object) -> Ref:
 def monitor_from(caller: Process, target: Pid | object) -> Ref:
     """`monitor`, for a caller already looked up."""
     ref = Ref()
-    proc = _process_of(target) if type(target) is Pid else caller.node.names.get(target)
+    if type(target) is Pid:
+        proc = target._proc
+        if proc is None or not (proc.alive or proc.remote):  # a dead node's: "noconnection"
+            proc = None
+    else:
+        proc = resolve(caller.node, target)
     if proc is None:
         caller.deliver(Down(ref, target, "noproc"))
+        return ref
+    if proc.remote:
+        proc.monitor(caller, ref)
         return ref
     if caller._monitors is None:
         caller._monitors = {}
@@ -175,8 +242,11 @@ def demonitor(ref: Ref, flush: bool = False) -> bool:
 def demonitor_from(caller: Process, ref: Ref, flush: bool) -> bool:
     """`demonitor`, for a caller already looked up."""
     target = caller._monitors.pop(ref, None) if caller._monitors else None
-    if target is not None and target._watchers:
-        target._watchers.pop(ref, None)
+    if target is not None:
+        if target.remote:
+            target.demonitor(ref, caller.pid)
+        elif target._watchers:
+            target._watchers.pop(ref, None)
     if flush and caller._queue:
         caller.take(lambda msg: type(msg) is Down and msg.ref is ref)
     return target is not None
@@ -269,16 +339,21 @@ def leave(group: object, pid: Pid | None = None) -> None:
         caller.node.leave(group, proc)
 
 
-def members(group: object) -> list[Pid]:
-    """The live members of `group`, in the order they first joined, each
-    as many times as it joined."""
+def members(group: object, local: bool = False) -> list[Pid]:
+    """The live members of `group`: this node's first, in the order they
+    first joined, each as many times as it joined; then, in a cluster, the
+    other nodes' (from this node's replica), unless `local`."""
     node = current("members").node
     found = node.groups.get(group)
     if not found:
-        return []
-    if group not in node.rejoins:  # every member joined once: the common case
-        return [proc.pid for proc in found]
-    return [proc.pid for proc, joins in found.items() for _ in range(joins)]
+        pids = []
+    elif group not in node.rejoins:  # every member joined once: the common case
+        pids = [proc.pid for proc in found]
+    else:
+        pids = [proc.pid for proc, joins in found.items() for _ in range(joins)]
+    if not local and node.cluster is not None:
+        pids += node.cluster.remote_members(group)
+    return pids
 
 
 # -- introspection ----------------------------------------------------------

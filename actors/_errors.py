@@ -6,11 +6,13 @@ from typing import Any
 
 __all__ = [
     "CallExit",
+    "ClusterError",
     "CallTimeout",
     "NameNotRegistered",
     "NotInProcess",
     "ProcessExit",
     "ReceiveTimeout",
+    "RemoteError",
     "StartError",
 ]
 
@@ -81,3 +83,21 @@ class StartError(Exception):
 
     def __str__(self) -> str:
         return f"the process did not start: {self.reason!r}"
+
+
+class RemoteError(Exception):
+    """An exception from another node whose class this node may not decode
+    (see `allow_remote`): `kind` is its `module.QualName`, `text` its str."""
+
+    def __init__(self, kind: str, text: str) -> None:
+        super().__init__(kind, text)
+        self.kind = kind
+        self.text = text
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.text}"
+
+
+class ClusterError(RuntimeError):
+    """A node could not join its cluster: Redis unreachable, or its name
+    already taken by a live node."""

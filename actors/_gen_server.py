@@ -14,7 +14,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any, ClassVar, Final, NamedTuple
 
-from ._api import demonitor_from, monitor_from
+from ._api import demonitor_from, monitor_from, resolve
 from ._errors import CallExit, CallTimeout, ReceiveTimeout
 from ._ids import Down, Exit, Pid, Ref
 from ._process import RUNNING, current, receive
@@ -24,21 +24,28 @@ __all__ = ["NOREPLY", "From", "GenServer", "Stop", "call", "cast", "reply"]
 
 
 class _Marker:
-    __slots__ = ("_name",)
+    """A unique constant. `attr` is its name in this module, so that it
+    travels to another node as itself (pickle by reference)."""
 
-    def __init__(self, name: str) -> None:
+    __slots__ = ("_attr", "_name")
+
+    def __init__(self, name: str, attr: str) -> None:
         self._name = name
+        self._attr = attr
 
     def __repr__(self) -> str:
         return self._name
 
+    def __reduce__(self) -> str:
+        return self._attr
 
-NOREPLY: Final[Any] = _Marker("NOREPLY")
+
+NOREPLY: Final[Any] = _Marker("NOREPLY", "NOREPLY")
 """Returned by `handle_call` to answer later with `reply(from_, value)`."""
 
-_CALL: Final = _Marker("$call")
-_CAST: Final = _Marker("$cast")
-_NOTHING: Final = _Marker("<no reply>")
+_CALL: Final = _Marker("$call", "_CALL")
+_CAST: Final = _Marker("$cast", "_CAST")
+_NOTHING: Final = _Marker("<no reply>", "_NOTHING")
 
 
 class From(NamedTuple):
@@ -71,7 +78,17 @@ def reply(from_: From, value: Any) -> None:
     """Answer the call `from_` (from any process). Dropped if the caller
     stopped waiting."""
     proc = from_.pid._proc
-    if proc is not None and proc._monitors and from_.ref in proc._monitors:
+    if proc is None:
+        return
+    if proc.remote:  # the caller's node checks the alias on arrival
+        # On the server's node the call's monitor ends with the reply, so the
+        # caller need not send a demonitor back: one message less per call.
+        monitors = proc._monitors
+        target = monitors.pop(from_.ref, None) if monitors else None
+        if target is not None and target._watchers:
+            target._watchers.pop(from_.ref, None)
+        proc.peer.post(("reply", from_.pid, from_.ref, value, target is not None))
+    elif proc._monitors and from_.ref in proc._monitors:
         proc.deliver((from_.ref, value))
 
 
@@ -82,10 +99,10 @@ async def call(dest: Pid | object, request: Any, timeout: float | None = 5.0) ->
     `CallExit(reason)` if the server dies first or does not exist.
     """
     caller = current("call")
-    server = dest._proc if type(dest) is Pid else caller.node.names.get(dest)
+    server = dest._proc if type(dest) is Pid else resolve(caller.node, dest)
     if server is caller:
         raise CallExit("calling_self")
-    ref = monitor_from(caller, dest if server is None else server.pid)
+    ref = monitor_from(caller, dest if server is None or type(dest) is not Pid else server.pid)
 
     def answered(msg: Any) -> bool:
         kind = type(msg)
@@ -109,7 +126,7 @@ async def call(dest: Pid | object, request: Any, timeout: float | None = 5.0) ->
 
 def cast(dest: Pid | object, msg: Any) -> None:
     """Send `msg` to a server's `handle_cast`; never fails, never blocks."""
-    proc = dest._proc if type(dest) is Pid else current("cast").node.names.get(dest)
+    proc = dest._proc if type(dest) is Pid else resolve(current("cast").node, dest)
     if proc is not None:
         proc.deliver((_CAST, msg))
 

@@ -7,34 +7,42 @@ way Erlang prints it. It keeps a direct reference to its process so that
 
 from __future__ import annotations
 
+import os
 from itertools import count
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, Final, NamedTuple
 from weakref import WeakValueDictionary
 
-if TYPE_CHECKING:
-    from ._process import Process
-
-__all__ = ["Down", "Exit", "Pid", "Ref"]
+__all__ = ["Down", "Exit", "NodeDown", "Pid", "Ref"]
 
 
 class Pid:
-    """The identity of one process: printed `<node.number.0>`, like Erlang's.
+    """The identity of one process: printed `<0.number.0>` (or `<N.number.0>`
+    for a process of another node), like Erlang's.
 
-    As in Erlang, a Pid also carries the *creation* of its node, not printed,
-    so that Pids of two nodes that lived one after the other never compare
-    equal.
+    As in Erlang, a Pid also carries its node's name and *creation*, so that
+    Pids of two nodes, or of one node name that lived twice, never compare
+    equal. `_proc` is the process itself when it is local, a proxy that
+    forwards to its node when it is remote, and None when it is gone.
     """
 
     __slots__ = ("_creation", "_node", "_number", "_proc")
 
-    def __init__(self, node: int, number: int, proc: Process | None, creation: int) -> None:
+    def __init__(self, node: str, number: int, proc: Any, creation: int) -> None:
         self._node = node
         self._number = number
         self._proc = proc
         self._creation = creation
 
+    @property
+    def node(self) -> str:
+        """The name of the node this process lives on."""
+        return self._node
+
     def __repr__(self) -> str:
-        return f"<{self._node}.{self._number}.0>"
+        proc = self._proc
+        remote = proc is not None and getattr(proc, "remote", False)
+        index = node_index(self._node) if remote else 0
+        return f"<{index}.{self._number}.0>"
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not Pid:
@@ -60,20 +68,36 @@ class Pid:
         return (Pid, (self._node, self._number, None, self._creation))
 
 
+_node_indexes: dict[str, int] = {}
+
+
+def node_index(name: str) -> int:
+    """The number a remote node's Pids print with: 1, 2, ... in the order
+    this OS process first printed one (Erlang numbers them likewise)."""
+    index = _node_indexes.get(name)
+    if index is None:
+        index = _node_indexes[name] = len(_node_indexes) + 1
+    return index
+
+
 _ref_numbers = count(1)
-_refs_by_number: WeakValueDictionary[int, Ref] = WeakValueDictionary()
+_ORIGIN: Final = os.urandom(8).hex()  # this OS process, in the refs it sends
+_local_refs: WeakValueDictionary[int, Ref] = WeakValueDictionary()
+_remote_refs: WeakValueDictionary[tuple[str, int], Ref] = WeakValueDictionary()
 
 
 class Ref:
     """A unique reference (for monitors and calls), printed `#Ref<0.N>`.
 
     Equal only to itself, so hashing and comparing cost what an object's
-    identity costs; unpickling returns the same object while it lives. Its
-    number is drawn the first time it is printed or pickled: most refs (a
-    call's) never are, and making one is then just an allocation.
+    identity costs; a ref that travels (pickled, or to another node) and
+    comes back is the same object while it lives. Its number is drawn the
+    first time it is printed or pickled: most refs (a call's) never are,
+    and making one is then just an allocation.
     """
 
-    __slots__ = ("__weakref__", "_number")
+    __slots__ = ("__weakref__", "_number", "_origin")
+    _origin: str
 
     @property
     def number(self) -> int:
@@ -84,20 +108,34 @@ class Ref:
             return self._number
 
     def __repr__(self) -> str:
-        return f"#Ref<0.{self.number}>"
+        origin = getattr(self, "_origin", None)
+        return f"#Ref<{0 if origin is None else origin[:6]}.{self.number}>"
 
     def __reduce__(self) -> tuple[Any, ...]:
         number = self.number
-        _refs_by_number[number] = self
-        return (_ref_from_number, (number,))
+        origin = getattr(self, "_origin", None)
+        if origin is None:
+            _local_refs[number] = self
+            origin = _ORIGIN
+        return (_ref_from_wire, (origin, number))
 
 
-def _ref_from_number(number: int) -> Ref:
-    ref = _refs_by_number.get(number)
+def _ref_from_wire(origin: str, number: int) -> Ref:
+    """The Ref that (origin, number) names: ours if we made it."""
+    if origin == _ORIGIN:
+        ref = _local_refs.get(number)
+        if ref is None:
+            ref = Ref()
+            ref._number = number
+            _local_refs[number] = ref
+        return ref
+    key = (origin, number)
+    ref = _remote_refs.get(key)
     if ref is None:
         ref = Ref()
         ref._number = number
-        _refs_by_number[number] = ref
+        ref._origin = origin
+        _remote_refs[key] = ref
     return ref
 
 
@@ -106,6 +144,12 @@ class Exit(NamedTuple):
 
     pid: Pid
     reason: Any
+
+
+class NodeDown(NamedTuple):
+    """What `monitor_node(name)` delivers when that node goes down."""
+
+    node: str
 
 
 class Down(NamedTuple):

@@ -8,34 +8,41 @@ left, linked processes get the exit signal and monitors get `Down`.
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from itertools import count
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import trio
 from trio.lowlevel import current_task
 
 from ._crash import crash_report
-from ._errors import ProcessExit
-from ._ids import Down
+from ._errors import ClusterError, ProcessExit
+from ._ids import Pid
 from ._process import RUNNING, Process, by_task
 from ._timers import Timers
 
-__all__ = ["Node", "node", "run"]
+if TYPE_CHECKING:
+    from ._cluster import Cluster
+
+__all__ = ["LOCAL_NAME", "Node", "node", "run"]
 
 T = TypeVar("T")
 
 
 _creations = count(1)
+LOCAL_NAME: Final = "nonode@nohost"  # Erlang's name for a node outside any cluster
 
 
 class Node:
     """Every process of one OS process (or one `node()` block)."""
 
-    def __init__(self, nursery: trio.Nursery, number: int = 0) -> None:
-        self.number = number
-        self.creation = next(_creations)
+    def __init__(self, nursery: trio.Nursery, name: str = LOCAL_NAME) -> None:
+        self.name = name
+        self.creation = next(_creations)  # a cluster node takes its own from Redis
+        self.cluster: Cluster | None = None
         self.closing = False
         self._nursery = nursery
         self._next = 0
@@ -43,6 +50,7 @@ class Node:
         self.names: dict[object, Process] = {}
         self.groups: dict[object, dict[Process, int]] = {}
         self.rejoins: dict[object, int] = {}  # joins past the first, per group
+        self.globals: dict[object, Pid] = {}  # global names, when not in a cluster
         self.timers = Timers()
         nursery.start_soon(self.timers.run, name="actors.timers")
 
@@ -74,12 +82,19 @@ class Node:
             for group in list(proc._groups):
                 self.leave(group, proc, every=True)
             proc._groups = None
+        if self.cluster is not None:
+            self.cluster.process_exited(proc)
+        elif self.globals:
+            for name in [n for n, pid in self.globals.items() if pid._proc is proc]:
+                del self.globals[name]
         links, proc._links = proc._links, None
         watchers, proc._watchers = proc._watchers, None
         monitors, proc._monitors = proc._monitors, None
         if monitors:
             for ref, target in monitors.items():
-                if target._watchers:
+                if target.remote:
+                    target.demonitor(ref, proc.pid)
+                elif target._watchers:
                     target._watchers.pop(ref, None)
         if self.closing:
             return
@@ -88,11 +103,10 @@ class Node:
             for other in links:
                 if other._links:
                     other._links.discard(proc)
-                other.exit_signal(pid, reason)
+                other.link_exit(pid, reason)
         if watchers:
             for ref, watcher in watchers.items():
-                if watcher._monitors and watcher._monitors.pop(ref, None) is not None:
-                    watcher.deliver(Down(ref, pid, reason))
+                watcher.monitor_down(ref, pid, reason)
 
     # -- process groups (OTP's pg, local) ------------------------------------
     # A member is counted once per join, as in OTP: `members` lists it that
@@ -100,6 +114,8 @@ class Node:
     # process to its count keeps the order of first joins and O(1) exits.
 
     def join(self, group: object, proc: Process) -> None:
+        if self.cluster is not None:
+            self.cluster.group_changed("join", group, proc.pid)
         members = self.groups.setdefault(group, {})
         joins = members.get(proc, 0)
         members[proc] = joins + 1
@@ -116,6 +132,8 @@ class Node:
         if members is None or proc not in members:
             return False
         joins = members[proc]
+        if self.cluster is not None:
+            self.cluster.group_changed("leave_all" if every else "leave", group, proc.pid)
         if joins > 1:
             undone = joins - 1 if every else 1
             rejoins = self.rejoins[group] - undone
@@ -198,16 +216,39 @@ def _first_exit(group: BaseExceptionGroup[SystemExit]) -> SystemExit:
 
 
 @asynccontextmanager
-async def node() -> AsyncIterator[Node]:
+async def node(
+    name: str | None = None,
+    cluster: str | None = None,
+    cookie: str | bytes | None = None,
+    **cluster_options: Any,
+) -> AsyncIterator[Node]:
     """Open a node; the calling task acts as its first process.
+
+    With `cluster` (a Redis URL) the node joins that cluster as `name`,
+    signing its messages with `cookie`, before the block starts; `ClusterError`
+    if it cannot. `cluster_options`: `heartbeat` (seconds, default 1),
+    `missed` (heartbeats before a node is down, default 3).
 
     Leaving the block ends every process, trapping ones included. If the
     block's process is killed by an exit signal, `ProcessExit` is raised.
     """
+    if cluster is None and (cookie is not None or cluster_options):
+        raise ValueError("cookie and cluster options need cluster=URL")
     nursery_manager = trio.open_nursery()
     nursery = await nursery_manager.__aenter__()
     try:
-        the_node = Node(nursery)
+        the_node = Node(nursery, name or (_default_name() if cluster else LOCAL_NAME))
+        if cluster is not None:
+            from ._cluster import Cluster
+
+            if cookie is None:
+                raise ValueError("a cluster needs cookie=: the secret its nodes share")
+            the_node.cluster = Cluster(the_node, cluster, cookie, **cluster_options)
+            try:
+                await nursery.start(the_node.cluster.run)
+            except BaseException:
+                the_node.shutdown()  # the timer task too: nothing ran yet
+                raise
         proc = the_node.new_process(node)
         task = current_task()
         outer = by_task.get(task)  # a node opened inside a process of another
@@ -239,6 +280,9 @@ async def node() -> AsyncIterator[Node]:
             exits, rest = group.split(SystemExit)
             if exits is not None and rest is None:
                 raise SystemExit(_first_exit(exits).code) from None
+            clusters, rest = group.split(ClusterError)
+            if clusters is not None and rest is None:
+                raise _first_leaf(clusters) from None  # type: ignore[arg-type]
             raise
     if failure is not None:
         raise failure
@@ -246,11 +290,24 @@ async def node() -> AsyncIterator[Node]:
         raise ProcessExit(proc.reason)
 
 
-def run(fn: Callable[..., Awaitable[T]], *args: Any) -> T:
-    """Run `fn(*args)` as the first process of a new node, like `trio.run`."""
+def _default_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def run(
+    fn: Callable[..., Awaitable[T]],
+    *args: Any,
+    node: str | None = None,
+    cluster: str | None = None,
+    cookie: str | bytes | None = None,
+    **cluster_options: Any,
+) -> T:
+    """Run `fn(*args)` as the first process of a new node, like `trio.run`;
+    with `cluster=URL` the node joins that cluster (see `node()`)."""
+    open_node = globals()["node"]
 
     async def main() -> T:
-        async with node():
+        async with open_node(node, cluster, cookie, **cluster_options):
             return await fn(*args)
 
     return trio.run(main)

@@ -30,7 +30,7 @@ from trio.lowlevel import (
 )
 
 from ._errors import NotInProcess, ProcessExit, ReceiveTimeout
-from ._ids import Exit, Pid, Ref
+from ._ids import Down, Exit, Pid, Ref
 from ._patterns import matches_any
 
 if TYPE_CHECKING:
@@ -105,9 +105,11 @@ class Process:
         "trap",
     )
 
+    remote = False  # a RemoteProcess (actors._remote) stands for one of another node
+
     def __init__(self, node: Node, number: int, fn: Callable[..., Any]) -> None:
         self.node = node
-        self.pid = Pid(node.number, number, self, node.creation)
+        self.pid = Pid(node.name, number, self, node.creation)
         self.fn = fn
         self.scope = trio.CancelScope()
         self.alive = True
@@ -119,9 +121,10 @@ class Process:
         self._parked = False
         self._scanned = 0  # how many messages, oldest first, a parked receive has looked at
         self._budget = _FAST_RECEIVES
-        self._links: set[Process] | None = None
-        self._monitors: dict[Ref, Process] | None = None  # refs this process holds
-        self._watchers: dict[Ref, Process] | None = None  # refs held on this process
+        # Links and monitors name Processes, or RemoteProcesses (actors._remote).
+        self._links: set[Any] | None = None
+        self._monitors: dict[Ref, Any] | None = None  # refs this process holds
+        self._watchers: dict[Ref, Any] | None = None  # refs held on this process
         self._groups: set[object] | None = None
         self._watches: list[MailboxWatch] | None = None  # see actors.lowlevel
 
@@ -207,6 +210,17 @@ class Process:
             self.deliver(Exit(sender, reason))
         elif not (_is(reason, "normal") and sender != self.pid):
             self.die(reason)
+
+    def link_exit(self, sender: Pid, reason: Any) -> None:
+        """A process linked to this one ended with `reason` (the link is
+        already gone from both sides)."""
+        self.exit_signal(sender, reason)
+
+    def monitor_down(self, ref: Ref, pid: Pid | Any, reason: Any) -> None:
+        """The process this one monitors with `ref` ended: `Down`, if the
+        monitor is still on."""
+        if self._monitors and self._monitors.pop(ref, None) is not None:
+            self.deliver(Down(ref, pid, reason))
 
     def die(self, reason: Any) -> None:
         """End this process with `reason` at its next checkpoint.

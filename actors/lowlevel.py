@@ -14,16 +14,107 @@ import trio
 
 from ._api import _process_of
 from ._ids import Pid
-from ._process import MailboxWatch, Process
+from ._process import MailboxWatch, Process, current
 from ._reasons import is_normal_exit
 
 __all__ = [
     "end_process",
+    "group_nodes",
+    "in_cluster",
+    "seal",
+    "unseal",
+    "sync_cluster",
+    "cluster_settings",
     "is_normal_exit",
     "mailbox_len",
     "wait_idle",
     "wait_mailbox_below",
 ]
+
+
+def in_cluster() -> bool:
+    """Whether the calling process's node belongs to a cluster."""
+    return current("in_cluster").node.cluster is not None
+
+
+def cluster_settings() -> dict[str, Any] | None:
+    """How the calling process's node joined its cluster (`name`, `url`,
+    `cookie`, `heartbeat`, `missed`), for a layer that starts more nodes of
+    it in other OS processes (httpserver's workers); None outside one.
+    The cookie is the cluster's secret: pass it only to processes you start."""
+    node = current("cluster_settings").node
+    cluster = node.cluster
+    if cluster is None:
+        return None
+    return {
+        "name": node.name,
+        "url": cluster.url,
+        "cookie": cluster.key,
+        "heartbeat": cluster.heartbeat,
+        "missed": cluster.missed,
+    }
+
+
+async def sync_cluster(timeout: float = 5.0) -> list[str]:
+    """Wait until every other node up now has handled what this node sent
+    it before the call (messages between two nodes keep their order): a
+    process's group joins, for one, are then in every replica. Returns the
+    nodes that answered within `timeout` seconds (a node going down does
+    not)."""
+    from ._ids import Ref
+    from ._process import receive
+
+    caller = current("sync_cluster")
+    cluster = caller.node.cluster
+    if cluster is None:
+        return []
+    ref = Ref()
+    asked = [peer for peer in cluster.peers.values() if peer.up]
+    for peer in asked:
+        peer.post(("sync", ref, caller.pid))
+    answered: list[str] = []
+    with trio.move_on_after(timeout):
+        while len(answered) < len(asked):
+            _, _, name = await receive(lambda m: type(m) is tuple and len(m) == 3 and m[1] is ref)
+            answered.append(name)
+    return answered
+
+
+def seal(obj: Any) -> bytes:
+    """`obj` pickled and signed with the cluster's cookie, as messages
+    between nodes are: for a layer above that keeps data in the cluster's
+    Redis (httpserver's sessions). Only for a node in a cluster."""
+    from ._wire import encode
+
+    cluster = current("seal").node.cluster
+    if cluster is None:
+        raise RuntimeError("seal needs a node in a cluster: the cookie is the key")
+    return encode(cluster.key, obj)
+
+
+def unseal(data: bytes) -> Any:
+    """What `seal` made, checked and decoded with the allow-list of
+    messages between nodes; ValueError if it fails either check."""
+    from ._wire import WireError, decode
+
+    cluster = current("unseal").node.cluster
+    if cluster is None:
+        raise RuntimeError("unseal needs a node in a cluster: the cookie is the key")
+    try:
+        return decode(cluster.key, data, cluster.make_pid)
+    except WireError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+def group_nodes(group: object) -> list[str]:
+    """The other nodes of the cluster (up now) where `group` has members,
+    from this node's replica: where a layer above sends one message per
+    node for that node to fan out (`members(group, local=True)` there).
+    Empty outside a cluster."""
+    cluster = current("group_nodes").node.cluster
+    if cluster is None:
+        return []
+    return [name for name, peer in cluster.peers.items() if peer.up and peer.groups.get(group)]
 
 
 def end_process(pid: Pid, reason: Any) -> None:

@@ -20,13 +20,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import trio
+
 from ._api import demonitor, monitor
 from ._errors import ReceiveTimeout
 from ._ids import Down, Pid
 from ._patterns import ANY
 from ._process import current, receive
 
-__all__ = ["assert_receive", "drain", "forever", "refute_receive", "wait_exit"]
+__all__ = ["assert_receive", "drain", "forever", "refute_receive", "wait_exit", "wait_node"]
 
 _SHOWN = 10
 """How many queued messages a failure message lists at most."""
@@ -76,6 +78,24 @@ async def wait_exit(pid: Pid | object, timeout: float = 5.0) -> Any:
         demonitor(ref, flush=True)
         raise AssertionError(f"{pid!r} is still alive after {timeout} s") from None
     return down.reason
+
+
+async def wait_node(name: str, timeout: float = 10.0) -> None:
+    """Wait until this node sees node `name` of its cluster up; raises
+    `AssertionError` after `timeout` seconds."""
+    node = current("wait_node").node
+    cluster = node.cluster
+    if cluster is None:
+        raise AssertionError("wait_node needs a node in a cluster")
+    peer = cluster.peers.get(name)
+    if peer is not None and peer.up:
+        return
+    event = trio.Event()
+    cluster.up_waiters.setdefault(name, []).append(event)
+    with trio.move_on_after(timeout):
+        await event.wait()
+        return
+    raise AssertionError(f"node {name!r} is not up after {timeout} s; up: {cluster.up_nodes()}")
 
 
 async def drain(*patterns: object) -> list[Any]:

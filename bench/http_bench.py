@@ -1,10 +1,13 @@
-"""Benchmark of the HTTP server: hello world under wrk, beside two anchors in the same run.
+"""Benchmark of the HTTP server: hello world under wrk, beside its peers in the same run.
 
-    python -m bench.http_bench [--json] [--duration S] [--rounds N]
+    python -m bench.http_bench [--json] [--duration S] [--rounds N] [--servers a,b,...]
 
 What is measured: requests/s and the 99th percentile latency of a GET /
 answered "Hello World.", over keep-alive connections, with one connection
-(`wrk -t1 -c1`) and with fifty (`wrk -t1 -c50`), `--duration` seconds each.
+(`wrk -t1 -c1`) and with fifty (`wrk -t1 -c50`), `--duration` seconds each;
+and the server's CPU time per request at fifty connections (user + system,
+summed over the server's process group), which holds its meaning when the
+machine is shared and the server's CPU is not all its own.
 
 The servers, each in its own subprocess on 127.0.0.1 and a free port:
   ours       httpserver (`python -m bench.http_bench --serve ours --port N`)
@@ -13,9 +16,17 @@ The servers, each in its own subprocess on 127.0.0.1 and a free port:
              get_url_max_size, sessions_expire, auto_recv_body and an
              access_log. The benchmark's requests use none of them: the
              figure is what having them configured costs a plain request.
+             http="httptools" (llhttp).
+  ours-h11   the same with http="h11".
   bare       bench/baselines/h11_hello.py, a bare trio + h11 loop.
+  bare-llhttp  bench/baselines/httptools_hello.py, a bare trio + httptools
+             loop: about the most a trio server can do.
   hypercorn  hypercorn with its trio worker serving the bare ASGI app of
              bench/baselines/asgi_hello.py.
+  aiohttp    bench/baselines/aiohttp_hello.py: aiohttp.web, one route, no
+             access log, asyncio's default loop.
+  uvicorn    uvicorn --http httptools --loop uvloop --workers 1
+             --no-access-log, serving bench/baselines/asgi_hello.py.
 
 How: each server is pinned to one CPU and wrk to another (`taskset -c`), so
 the two do not compete; on a one-CPU machine everything runs unpinned and
@@ -34,6 +45,7 @@ import argparse
 import contextlib
 import http.client
 import json
+import os
 import re
 import shutil
 import signal
@@ -63,7 +75,18 @@ from bench._harness import (
 )
 
 BODY = b"Hello World."
-SERVERS = ("ours", "bare", "hypercorn")
+SERVERS = ("ours", "ours-h11", "bare", "bare-llhttp", "hypercorn", "aiohttp", "uvicorn")
+# (figure name, ours, anchor, connections, the issue's target ratio or None)
+TARGETS = [
+    ("c50_vs_aiohttp", "ours", "aiohttp", 50, 1.3),
+    ("c50_vs_uvicorn", "ours", "uvicorn", 50, 0.9),
+    ("c1_vs_uvicorn", "ours", "uvicorn", 1, 1.0),
+    ("h11_c50_vs_bare", "ours-h11", "bare", 50, 1.5),
+    ("h11_c1_vs_bare", "ours-h11", "bare", 1, 1.5),
+    ("c50_vs_bare_llhttp", "ours", "bare-llhttp", 50, None),
+    ("c1_vs_bare_llhttp", "ours", "bare-llhttp", 1, None),
+    ("c50_vs_hypercorn", "ours", "hypercorn", 50, None),
+]
 CONNECTIONS = (1, 50)
 WARMUP_SECONDS = 1
 PLACEMENT_NOTES = PlacementNotes(
@@ -84,7 +107,7 @@ async def hello(req: httpserver.Req) -> None:
 
 
 async def serve_ours_async(
-    port: int, static: str, access_log: Callable[[httpserver.AccessLog], None]
+    port: int, static: str, access_log: Callable[[httpserver.AccessLog], None], http: str
 ) -> None:
     # Every plain-HTTP feature is configured here, while the benchmark's
     # requests use none of them (no /static path, no Accept-Encoding, no
@@ -102,11 +125,12 @@ async def serve_ours_async(
         sessions_expire=600.0,
         auto_recv_body=True,
         access_log=access_log,
+        http=http,
     )
     await actors.receive()  # until interrupted
 
 
-def serve_ours(port: int) -> None:
+def serve_ours(port: int, http: str) -> None:
     """Run our server until SIGINT; the access log is a bounded deque, the
     cheapest log that still does something with each entry."""
     log: deque[httpserver.AccessLog] = deque(maxlen=1024)
@@ -117,7 +141,7 @@ def serve_ours(port: int) -> None:
         tempfile.TemporaryDirectory(prefix="http_bench_static_") as static,
         contextlib.suppress(KeyboardInterrupt),  # the stop signal
     ):
-        actors.run(serve_ours_async, port, static, log.append)
+        actors.run(serve_ours_async, port, static, log.append, http)
 
 
 # -- starting and stopping servers ----------------------------------------------
@@ -125,14 +149,25 @@ def serve_ours(port: int) -> None:
 
 def server_command(kind: str, port: int) -> list[str]:
     python = sys.executable
-    if kind == "ours":
-        return [python, "-m", "bench.http_bench", "--serve", "ours", "--port", str(port)]
+    if kind in ("ours", "ours-h11"):
+        http = "h11" if kind == "ours-h11" else "httptools"
+        return [python, "-m", "bench.http_bench", "--serve", http, "--port", str(port)]
     if kind == "bare":
         return [python, "-m", "bench.baselines.h11_hello", "--port", str(port)]
+    if kind == "bare-llhttp":
+        return [python, "-m", "bench.baselines.httptools_hello", "--port", str(port)]
+    if kind == "aiohttp":
+        return [python, "-m", "bench.baselines.aiohttp_hello", "--port", str(port)]
     if kind == "hypercorn":
         return [
             *(python, "-m", "hypercorn", "--worker-class", "trio", "--workers", "1"),
             *("--bind", f"{HOST}:{port}", "bench.baselines.asgi_hello:app"),
+        ]
+    if kind == "uvicorn":
+        return [
+            *(python, "-m", "uvicorn", "--http", "httptools", "--loop", "uvloop"),
+            *("--workers", "1", "--no-access-log", "--log-level", "warning"),
+            *("--host", HOST, "--port", str(port), "bench.baselines.asgi_hello:app"),
         ]
     raise ValueError(f"unknown server {kind!r}")
 
@@ -140,7 +175,10 @@ def server_command(kind: str, port: int) -> list[str]:
 # SIGINT for ours: trio turns it into KeyboardInterrupt and the node shuts
 # down cleanly (removing the static temp dir). hypercorn shuts its worker
 # down on SIGTERM; the bare loop has nothing to clean up.
-STOP_SIGNAL = {"ours": signal.SIGINT, "bare": signal.SIGTERM, "hypercorn": signal.SIGTERM}
+STOP_SIGNAL = dict.fromkeys(SERVERS, signal.SIGTERM) | {
+    "ours": signal.SIGINT,
+    "ours-h11": signal.SIGINT,
+}
 
 
 def check_answer(server: Server) -> None:
@@ -177,6 +215,7 @@ class WrkResult:
     requests_per_s: float
     p99_ms: float
     errors: str  # wrk's socket-error and non-2xx lines, "" when there were none
+    requests: int = 0  # answered in the run
 
 
 _UNIT_MS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
@@ -184,6 +223,7 @@ _UNIT_MS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
 
 def parse_wrk(output: str) -> WrkResult:
     rps = re.search(r"^Requests/sec:\s+([\d.]+)", output, re.MULTILINE)
+    total = re.search(r"^\s*(\d+) requests in", output, re.MULTILINE)
     p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s|m|h)\s*$", output, re.MULTILINE)
     if rps is None or p99 is None:
         raise RuntimeError(f"could not read wrk's output:\n{output}")
@@ -193,8 +233,28 @@ def parse_wrk(output: str) -> WrkResult:
         if line.strip().startswith(("Socket errors:", "Non-2xx or 3xx responses:"))
     ]
     return WrkResult(
-        float(rps.group(1)), float(p99.group(1)) * _UNIT_MS[p99.group(2)], "; ".join(errors)
+        float(rps.group(1)),
+        float(p99.group(1)) * _UNIT_MS[p99.group(2)],
+        "; ".join(errors),
+        int(total.group(1)) if total else 0,
     )
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """User + system CPU seconds of every live process in group `pgid` (a
+    server and its workers: each server starts in a session of its own)."""
+    ticks = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[2]) == pgid:  # field 5 of stat, the process group
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def run_wrk(where: Placement, port: int, connections: int, duration: int) -> WrkResult:
@@ -214,43 +274,73 @@ Samples = dict[str, dict[str, list[float]]]
 
 
 def measure_all(
-    rounds: int, duration: int, where: Placement, note: Callable[[str], None]
+    rounds: int,
+    duration: int,
+    where: Placement,
+    note: Callable[[str], None],
+    servers: tuple[str, ...] = SERVERS,
 ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, float]]]:
-    samples: Samples = {kind: {} for kind in SERVERS}
+    samples: Samples = {kind: {} for kind in servers}
     with tempfile.TemporaryDirectory(prefix="http_bench_") as tmp:
         workdir = Path(tmp)
         for index in range(rounds):
-            shift = index % len(SERVERS)
-            for kind in SERVERS[shift:] + SERVERS[:shift]:
+            shift = index % len(servers)
+            for kind in servers[shift:] + servers[:shift]:
                 with running(kind, where, workdir) as server:
                     run_wrk(where, server.port, max(CONNECTIONS), WARMUP_SECONDS)
                     for connections in CONNECTIONS:
+                        cpu = group_cpu_seconds(server.proc.pid)
                         result = run_wrk(where, server.port, connections, duration)
+                        cpu = group_cpu_seconds(server.proc.pid) - cpu
                         server.check_alive()
                         if result.errors:
                             note(f"round {index + 1}, {kind}, -c{connections}: {result.errors}")
                         got = samples[kind]
                         got.setdefault(f"rps_c{connections}", []).append(result.requests_per_s)
                         got.setdefault(f"p99_c{connections}", []).append(result.p99_ms)
-                if kind == "ours" and (head := server.stderr_head()):
+                        per_request = cpu / max(result.requests, 1) * 1e6
+                        got.setdefault(f"cpu_us_c{connections}", []).append(per_request)
+                if kind.startswith("ours") and (head := server.stderr_head()):
                     note(f"round {index + 1}: our server wrote to stderr; it begins:\n{head}")
     med = {
         kind: {key: statistics.median(values) for key, values in got.items()}
         for kind, got in samples.items()
     }
-    ours = med["ours"]
     figures: dict[str, dict[str, Any]] = {}
-    for anchor in ("bare", "hypercorn"):
-        for connections in CONNECTIONS:
+    for name, ours, anchor, connections, target in TARGETS:
+        if ours in med and anchor in med:
             key = f"rps_c{connections}"
-            figures[f"hello_c{connections}_vs_{anchor}"] = figure(
-                ours[key], med[anchor][key], "requests/s", True
+            fig = figure(med[ours][key], med[anchor][key], "requests/s", True)
+            fig["target"] = target
+            figures[f"hello_{name}"] = fig
+    for ours, anchor in [
+        ("ours", "aiohttp"),
+        ("ours", "uvicorn"),
+        ("ours", "bare-llhttp"),
+        ("ours-h11", "bare"),
+    ]:
+        if ours in med and anchor in med:
+            name = f"cpu_per_req_c50_{ours}_vs_{anchor}".replace("-", "_")
+            figures[name] = figure(
+                med[ours]["cpu_us_c50"], med[anchor]["cpu_us_c50"], "CPU us/request", False
             )
-    for anchor in ("bare", "hypercorn"):
-        figures[f"p99_c50_vs_{anchor}"] = figure(
-            ours["p99_c50"], med[anchor]["p99_c50"], "milliseconds", False
-        )
+    for anchor in ("uvicorn", "aiohttp"):
+        if "ours" in med and anchor in med:
+            figures[f"p99_c50_vs_{anchor}"] = figure(
+                med["ours"]["p99_c50"], med[anchor]["p99_c50"], "milliseconds", False
+            )
     return figures, med
+
+
+def _flag(figures: dict[str, dict[str, Any]]) -> Callable[[str], str]:
+    def flag(name: str) -> str:
+        target = figures[name].get("target")
+        if target is None:
+            return ""
+        met = "met" if figures[name]["ratio"] >= target else "NOT MET"
+        return f"  target >= {target}x: {met}"
+
+    return flag
 
 
 def print_table(
@@ -263,18 +353,24 @@ def print_table(
     print(f"HTTP hello world under wrk -t1, median of {rounds} round(s) of {duration} s per run")
     print(f"{where.note}; keep-alive connections; GET / answered 'Hello World.'")
     print(f"ours: httpserver with {FEATURES} switched on;")
-    print("      the benchmark's requests use none of them")
+    print("      the benchmark's requests use none of them; http='httptools' (ours-h11: 'h11')")
     print("bare: bench/baselines/h11_hello.py (trio + h11)")
+    print("bare-llhttp: bench/baselines/httptools_hello.py (trio + httptools)")
     print("hypercorn: --worker-class trio --workers 1, bench/baselines/asgi_hello.py")
+    print("aiohttp: bench/baselines/aiohttp_hello.py (aiohttp.web, asyncio loop, no access log)")
+    print("uvicorn: --http httptools --loop uvloop --workers 1 --no-access-log, asgi_hello.py")
     print()
-    print(f"{'server':10} {'req/s c1':>12} {'req/s c50':>12} {'p99 c1 ms':>10} {'p99 c50 ms':>11}")
+    print(
+        f"{'server':11} {'req/s c1':>10} {'req/s c50':>10} {'p99 c1 ms':>10} {'p99 c50 ms':>11}"
+        f" {'CPU us/req c50':>15}"
+    )
     for kind, got in med.items():
         print(
-            f"{kind:10} {got['rps_c1']:>12,.0f} {got['rps_c50']:>12,.0f} "
-            f"{got['p99_c1']:>10.2f} {got['p99_c50']:>11.2f}"
+            f"{kind:11} {got['rps_c1']:>10,.0f} {got['rps_c50']:>10,.0f} "
+            f"{got['p99_c1']:>10.2f} {got['p99_c50']:>11.2f} {got['cpu_us_c50']:>15.1f}"
         )
     print()
-    print_figures(figures, 24)
+    print_figures(figures, 26, flag=_flag(figures))
 
 
 def main() -> None:
@@ -283,20 +379,31 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run (default 5)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds per figure (median)")
     parser.add_argument(
-        "--serve", choices=["ours"], help="run our server alone (used by the bench)"
+        "--serve",
+        choices=["httptools", "h11"],
+        help="run our server alone with this parser (used by the bench)",
+    )
+    parser.add_argument(
+        "--servers",
+        default=",".join(SERVERS),
+        help=f"comma-separated servers to run (default all: {','.join(SERVERS)})",
     )
     parser.add_argument("--port", type=int, default=8080, help="port for --serve")
     args = parser.parse_args()
-    if args.serve == "ours":
-        serve_ours(args.port)
+    if args.serve is not None:
+        serve_ours(args.port, args.serve)
         return
+    servers = tuple(kind for kind in args.servers.split(",") if kind)
+    unknown = set(servers) - set(SERVERS)
+    if unknown or not servers:
+        parser.error(f"--servers takes some of {','.join(SERVERS)}")
     if args.duration < 1 or args.rounds < 1:
         parser.error("--duration and --rounds must be at least 1")
     if shutil.which("wrk") is None:
         print("wrk is missing: apt-get install wrk", file=sys.stderr)
         sys.exit(2)
     where = placement(PLACEMENT_NOTES)
-    figures, med = measure_all(args.rounds, args.duration, where, note)
+    figures, med = measure_all(args.rounds, args.duration, where, note, servers)
     if args.json:
         print(json.dumps(figures))
     else:

@@ -35,13 +35,16 @@ PAGE = """<!DOCTYPE html>
 <meta charset="utf-8">
 <title>trio-misultin chat</title>
 <script>
+// Named apart from the form's controls: inside an inline handler such as
+// onsubmit="...", a name is looked up on the form first, and the form has
+// controls with the ids "join", "leave" and "send".
 var ws = null;
 function addLine(text) {
   var line = document.createElement("div");
   line.textContent = new Date().toLocaleTimeString() + " " + text;
   document.getElementById("log").appendChild(line);
 }
-function join() {
+function joinRoom() {
   if (ws !== null) { ws.close(); }
   var room = document.getElementById("room").value;
   var name = document.getElementById("name").value;
@@ -53,10 +56,10 @@ function join() {
     addLine("* disconnected" + (event.reason ? ": " + event.reason : ""));
   };
 }
-function leave() {
+function leaveRoom() {
   if (ws !== null) { ws.close(); ws = null; }
 }
-function say() {
+function sendMessage() {
   var field = document.getElementById("message");
   if (ws !== null && ws.readyState === WebSocket.OPEN && field.value) {
     ws.send(field.value);
@@ -66,13 +69,13 @@ function say() {
 </script>
 </head>
 <body>
-<form onsubmit="join(); return false;">
+<form onsubmit="joinRoom(); return false;">
 room <input type="text" id="room" value="lobby">
 name <input type="text" id="name" value="guest">
 <input type="submit" id="join" value="join">
-<input type="button" id="leave" value="leave" onclick="leave();">
+<input type="button" id="leave" value="leave" onclick="leaveRoom();">
 </form>
-<form onsubmit="say(); return false;">
+<form onsubmit="sendMessage(); return false;">
 <input type="text" id="message" size="60">
 <input type="submit" id="send" value="send">
 </form>

@@ -1,4 +1,4 @@
-"""misultin's HTTP server on trio and h11: one process per connection.
+"""misultin's HTTP server on trio and h11 (or httptools): one process per connection.
 
 import actors, httpserver
 

@@ -1,7 +1,8 @@
-"""One connection process per TCP connection: h11 parses, `loop(req)` answers.
+"""One connection process per TCP connection: a parser reads, `loop(req)` answers.
 
-A fresh h11 parser serves each request cycle, seeded with whatever bytes
-the previous one had left (pipelining); the response is written by `Req`.
+The parser (`_parsing`: h11, or llhttp with h11 as its judge) serves one
+request cycle at a time and keeps whatever bytes the previous one had left
+(pipelining); the response is written by `Req`.
 Deadlines are per request, never per read, so that trickling bytes buys a
 client nothing. One cancel scope per connection carries the receive
 deadline, set while a head or body is awaited and lifted while the handler
@@ -23,7 +24,6 @@ import os
 import time
 from typing import TYPE_CHECKING, Final
 
-import h11
 import trio
 
 import actors
@@ -32,6 +32,7 @@ from ._body import discard_body, receive_body
 from ._errors import HttpError
 from ._files import is_static, serve_static
 from ._framing import check_head, check_request_line, check_trailers, target_authority
+from ._parsing import NEED_DATA, NeedData, Parser, ProtocolError, new_parser
 from ._proxy import ProxyProtocolError, read_proxy_header
 from ._req import AccessLog, Req
 from ._response import SERVER_LINE, date_line, encode_headers, error_page, status_line
@@ -55,7 +56,6 @@ class Connection:
     __slots__ = (
         "_ahead",
         "_ahead_size",
-        "_leftover",
         "_watcher",
         "body_waited",
         "busy",
@@ -83,10 +83,11 @@ class Connection:
         self.gone = False  # the client went away while a handler ran
         self.upgraded = False  # a WebSocket now
         self.req: Req | None = None
-        self.parser: h11.Connection | None = None
+        self.parser: Parser | None = new_parser(
+            server.parser_kind, server.options.get_url_max_size + _HEAD_SLACK
+        )
         self.sent_body = 0
         self.body_waited = 0.0  # seconds spent waiting for this request's body
-        self._leftover = b""
         self._ahead: list[bytes] = []  # what the comet watcher read ahead
         self._ahead_size = 0
         self._watcher: actors.Pid | None = None
@@ -151,13 +152,46 @@ class Connection:
         else:
             actors.send(self.pid, "closed")
 
-    async def _receive_by(self, deadline: float) -> bytes:
+    async def _receive_by(self, deadline: float, checkpoint: bool = False) -> bytes:
         """Bytes from the peer before `deadline` (b"" at its end); past it,
-        the connection's scope is cancelled."""
+        the connection's scope is cancelled.
+
+        On plain TCP the socket is read straight away, and only when it has
+        nothing yet is the deadline armed and the socket waited for (each
+        change of a cancel scope's deadline, and trio's receive_some around
+        the read, cost more than the read). Bytes already there come with
+        no schedule point unless `checkpoint`: a request cycle has one
+        anyway, where its response is written."""
+        stream = self.stream
         scope = self.scope
+        if type(stream) is not trio.SocketStream:  # TLS
+            scope.deadline = deadline
+            try:
+                return bytes(await stream.receive_some(RECV_SIZE))
+            finally:
+                scope.deadline = math.inf
+        sock = stream.socket
+        fd = sock.fileno()
+        try:
+            data = os.read(fd, RECV_SIZE)
+        except BlockingIOError:
+            pass
+        except OSError:
+            raise trio.BrokenResourceError from None
+        else:
+            if checkpoint:
+                await trio.lowlevel.checkpoint()
+            return data
         scope.deadline = deadline
         try:
-            return bytes(await self.stream.receive_some(RECV_SIZE))
+            while True:
+                await trio.lowlevel.wait_readable(sock)
+                try:
+                    return os.read(fd, RECV_SIZE)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    raise trio.BrokenResourceError from None
         finally:
             scope.deadline = math.inf
 
@@ -172,27 +206,27 @@ class Connection:
             if req.version == "1.1":  # RFC 9110 10.1.1: an HTTP/1.0 expectation is ignored
                 await self.write(b"HTTP/1.1 100 Continue\r\n\r\n", 0)
         while True:
-            event = parser.next_event()
-            if event is h11.NEED_DATA:
+            event = parser.next_body()
+            if event is NEED_DATA:
                 options = self.server.options
                 allowed = options.recv_timeout + req._body_seen / options.body_min_rate
                 start = trio.current_time()
                 try:
-                    data = await self._receive_by(start + allowed - self.body_waited)
+                    data = await self._receive_by(start + allowed - self.body_waited, True)
                 finally:
                     self.body_waited += trio.current_time() - start
                 parser.receive_data(data)
                 continue
-            if type(event) is h11.Data:
-                req._body_seen += len(event.data)
+            if type(event) is bytes:
+                req._body_seen += len(event)
                 if req._body_seen > self.server.options.post_max_size:
                     req._keep_alive = False
                     raise HttpError(413)
-                return bytes(event.data)
+                return event
             req._body_left = False
-            if type(event) is h11.EndOfMessage and event.headers:
+            if event:  # trailer fields
                 req._keep_alive = False  # trailers are discarded, and end the connection
-                check_trailers(list(event.headers))
+                check_trailers(event)  # type: ignore[arg-type]
             return b""
 
     # -- comet: see a client close while the handler runs --------------------
@@ -220,42 +254,37 @@ class Connection:
         options = self.server.options
         loop = options.loop
         static = options.static
-        max_head = options.get_url_max_size + _HEAD_SLACK
+        parser = self.parser
+        assert parser is not None
         while True:
-            parser = h11.Connection(h11.SERVER, max_incomplete_event_size=max_head)
-            self.parser = parser
+            parser.next_cycle()
             self.req = None  # an error from here on is this cycle's, not the last answer's
-            if self._leftover:
-                parser.receive_data(self._leftover)
-            head = self._leftover
-            received = len(head)
-            event = parser.next_event()
-            if event is h11.NEED_DATA:
-                self.busy = bool(head)  # part of a pipelined head is a request begun
+            event = parser.next_request()
+            if event is NEED_DATA:
+                self.busy = parser.buffered() > 0  # part of a pipelined head is a request begun
                 if self.closing:
                     return
                 deadline = trio.current_time() + options.recv_timeout  # for the whole head
-                pieces = [head] if head else []
-                while event is h11.NEED_DATA:
+                while event is NEED_DATA:
                     data = await self._receive_by(deadline)
-                    if not data and not parser.trailing_data[0]:
+                    if not data and not parser.buffered():
                         return  # the client closed between requests
                     self.busy = True
-                    received += len(data)
-                    pieces.append(data)
                     parser.receive_data(data)
-                    event = parser.next_event()
-                head = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+                    event = parser.next_request()
             self.busy = True
-            if type(event) is not h11.Request:
-                return  # ConnectionClosed
+            if event is None:
+                return  # the client closed
+            assert not isinstance(event, NeedData)
             if len(event.target) > options.get_url_max_size:
                 raise HttpError(414)
-            check_head(head)
+            head = parser.head_bytes()
+            if head is not None:  # (None: the parser checked it on the way)
+                check_head(head)
             target = check_request_line(event.method, event.target, event.http_version)
-            # h11 bounds only a head still incomplete; one that came whole is
-            # measured here (only when enough bytes came for it to matter).
-            if received > max_head and received - len(parser.trailing_data[0]) > max_head:
+            # The parser bounds only a head still incomplete; one that came
+            # whole is measured here.
+            if parser.head_too_large():
                 raise HttpError(431)
             req = Req(self, event, target, target_authority(event.target))
             self.req = req
@@ -266,9 +295,7 @@ class Connection:
                     raise HttpError(413)
                 if options.auto_recv_body:
                     await receive_body(req)
-            else:
-                parser.next_event()  # the EndOfMessage of a body-less request
-            if req.is_websocket and self.server.upgrade is not None:
+            if req._upgrade and self.server.upgrade is not None and req.is_websocket:
                 await self.server.upgrade(req)
                 return
             if static is not None and req.method in ("GET", "HEAD") and is_static(req.target):
@@ -294,7 +321,6 @@ class Connection:
                 return
             if req._body_left:  # the handler left the body unread: drop it
                 await self._skip_body(req)
-            self._leftover = parser.trailing_data[0]
 
     async def _finish(self, req: Req) -> None:
         if not req.started:
@@ -358,10 +384,19 @@ def _error_response(
     )
 
 
+_stamp_second = -1
+_stamp = ""
+
+
 def _access_entry(req: Req, conn: Connection) -> AccessLog:
-    stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+    """The access log's entry; its time stamp is formatted once a second."""
+    global _stamp_second, _stamp
+    now = int(time.time())
+    if now != _stamp_second:
+        _stamp_second = now
+        _stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(now))
     line = f"{req.method} {req.uri} HTTP/{req.version}"
-    return AccessLog(req.peer[0], stamp, line, req.status or 0, conn.sent_body)
+    return AccessLog(req.peer[0], _stamp, line, req.status or 0, conn.sent_body)
 
 
 async def _watch(conn: Connection) -> None:
@@ -400,8 +435,8 @@ async def connection_main(server: Server, stream: trio.abc.Stream, peer: tuple[s
                 await conn.serve()
             except HttpError as error:
                 await conn.reject(error.status, error.body, error.headers)
-            except h11.RemoteProtocolError as exc:
-                await conn.reject(exc.error_status_hint)
+            except ProtocolError as exc:
+                await conn.reject(exc.status)
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 pass  # the client went away
         if conn.scope.cancelled_caught and conn.busy:  # recv_timeout mid-request

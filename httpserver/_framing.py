@@ -28,11 +28,11 @@ from typing import Final
 
 from ._errors import HttpError
 
-__all__ = ["check_head", "check_request_line"]
+__all__ = ["HEAD_SCAN", "check_head", "check_request_line", "check_trailers", "target_authority"]
 
 # The first match is the end of the head (a blank line), unless something
 # bad comes first: a control character, or a line that starts with SP/HTAB.
-_HEAD_SCAN: Final = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\n[ \t]|\n\r?\n")
+HEAD_SCAN: Final = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\n[ \t]|\n\r?\n")
 _ABSOLUTE: Final = re.compile(rb"[A-Za-z][A-Za-z0-9+.\-]*://([^/?#]*)")
 
 
@@ -44,7 +44,7 @@ def check_head(data: bytes) -> None:
     """Refuse a head (the bytes of a request, from its first) with obs-fold
     or a control character. Stops at the head's blank line, so a body or
     the next request after it is not scanned."""
-    found = _HEAD_SCAN.search(data)
+    found = HEAD_SCAN.search(data)
     if found is None:
         return  # no blank line in `data`: h11 would not have accepted it
     matched = found.group()

@@ -27,7 +27,9 @@ from . import _signals, _worker
 from ._connection import connection_main
 from ._fdlimit import connection_cap, raise_fd_limit
 from ._options import Options
+from ._parsing import parser_kind
 from ._peer import Trust
+from ._redis_sessions import RedisSessions
 from ._sessions import Sessions
 
 if TYPE_CHECKING:
@@ -52,14 +54,10 @@ class Server:
         self.port: int = sockets[0].getsockname()[1]
         self.connections: dict[actors.Pid, Connection] = {}
         self.max_connections = connection_cap(options.max_connections, raise_fd_limit())
-        self.sessions = Sessions(
-            options.sessions_expire,
-            options.sessions_max_age,
-            options.sessions_max,
-            clock=trio.current_time,
-        )
+        self.sessions: Sessions | RedisSessions = _sessions(options)
         self.trust = Trust(options.trusted_proxies)
         self.ssl_context = _ssl_context(options.ssl)
+        self.parser_kind = parser_kind(options.http)  # "h11" or "httptools"
         self.upgrade: Callable[..., Any] | None = _upgrade_handler(options)
         self.draining = False
         self.pid: actors.Pid | None = None  # the listener's, once spawned
@@ -121,7 +119,8 @@ def port(server: actors.Pid | object) -> int:
 
 
 def info(server: actors.Pid | object) -> dict[str, Any]:
-    """A running server's address, options, and connection and session counts."""
+    """A running server's address, options, request parser, and connection and
+    session counts."""
     found = _server(server)
     return {
         "ip": found.options.ip,
@@ -131,6 +130,7 @@ def info(server: actors.Pid | object) -> dict[str, Any]:
         "sessions": len(found.sessions),
         "sessions_evicted": found.sessions.evicted,
         "options": found.options,
+        "http": found.parser_kind,  # the request parser, "h11" or "httptools"
         "workers": found.workers.pids if found.workers is not None else [],
     }
 
@@ -175,6 +175,22 @@ def bind(options: Options) -> list[socket.socket]:
     return [sock]
 
 
+def _sessions(options: Options) -> Sessions | RedisSessions:
+    """In a cluster, sessions live in its Redis, so that a client keeps its
+    session on whichever worker or node it lands; else in this process."""
+    settings = actors.lowlevel.cluster_settings()
+    if settings is not None:
+        return RedisSessions(
+            settings["url"], options.sessions_expire, options.sessions_max_age, options.sessions_max
+        )
+    return Sessions(
+        options.sessions_expire,
+        options.sessions_max_age,
+        options.sessions_max,
+        clock=trio.current_time,
+    )
+
+
 def _ssl_context(given: Any) -> ssl.SSLContext | None:
     if given is None or isinstance(given, ssl.SSLContext):
         return given
@@ -207,6 +223,8 @@ async def _listener_main(server: Server, parent: actors.Pid | None) -> None:
             for listener in listeners:
                 nursery.start_soon(_accept_loop, server, listener)
             nursery.start_soon(_sweep_sessions, server)
+            if isinstance(server.sessions, RedisSessions):
+                nursery.start_soon(server.sessions.run)
             if server.workers is not None:
                 for index in range(len(server.workers.all)):
                     nursery.start_soon(server.workers.supervise, index)

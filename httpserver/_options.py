@@ -16,6 +16,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from ._parsing import have_httptools
 from ._peer import is_trusted_proxies
 
 __all__ = ["Options"]
@@ -69,6 +70,10 @@ def _is_origins(v: Any) -> bool:
     )
 
 
+def _is_http(v: Any) -> bool:
+    return v in ("auto", "h11") or (v == "httptools" and have_httptools())
+
+
 def _is_ws(v: Any) -> bool:
     if v == "websockets":
         return importlib.util.find_spec("websockets") is not None
@@ -92,6 +97,15 @@ _TABLE: list[tuple[str, Any, Callable[[Any], bool], str]] = [
     ("max_connections", 4096, _is_int(1), "an int >= 1"),
     ("post_max_size", 4 * 1024 * 1024, _is_int(0), "a number of bytes >= 0"),
     ("get_url_max_size", 2000, _is_int(1), "a number of bytes >= 1"),
+    # The request parser: every limit, status and header list is the same
+    # with both; httptools (llhttp) is faster, and h11 judges what it is unsure of.
+    (
+        "http",
+        "auto",
+        _is_http,
+        "'auto' (httptools when installed, else h11), 'h11', or 'httptools'"
+        " (installed with the speedups extra: pip install 'trio-misultin[speedups]')",
+    ),
     # The whole request head must come within it; an idle keep-alive closes after it.
     ("recv_timeout", 30.0, _is_seconds, "seconds > 0"),
     # A body has recv_timeout, plus 1 s per body_min_rate bytes received (Apache's MinRate).
@@ -161,6 +175,7 @@ class Options:
     max_connections: int
     post_max_size: int
     get_url_max_size: int
+    http: str
     recv_timeout: float
     body_min_rate: float
     send_timeout: float

@@ -12,8 +12,6 @@ from collections.abc import Sequence
 from typing import IO, TYPE_CHECKING, Any, Final, NamedTuple
 from urllib.parse import parse_qsl, unquote
 
-import h11
-
 from . import _body, _cookies, _files, _forms
 from ._compress import compress_body
 from ._errors import ResponseError
@@ -22,6 +20,7 @@ from ._response import SERVER_LINE, HeadersArg, date_line, encode_headers, statu
 
 if TYPE_CHECKING:
     from ._connection import Connection
+    from ._parsing import RequestHead
 
 __all__ = ["Req", "get_variable"]
 
@@ -33,6 +32,8 @@ _DONE: Final = 3
 
 _DEFAULT_TYPE: Final = b"Content-Type: text/html; charset=utf-8\r\n"
 _NO_BODY_STATUSES: Final = frozenset({204, 304})
+_NO_NAMES: Final[frozenset[str]] = frozenset()
+_METHODS: Final = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS")}
 
 
 def get_variable(name: str, pairs: Sequence[tuple[str, Any]]) -> Any:
@@ -71,15 +72,18 @@ class Req:
     def __init__(
         self,
         conn: Connection,
-        request: h11.Request,
+        request: RequestHead,
         target: bytes | None = None,
         host: bytes | None = None,
     ) -> None:
         self._conn = conn
-        self.method: str = request.method.decode("ascii")
+        method = request.method
+        self.method: str = _METHODS.get(method) or method.decode("ascii")
         self.target: bytes = request.target if target is None else target
-        self.version: str = request.http_version.decode("ascii")
-        raw: list[tuple[bytes, bytes]] = list(request.headers)  # names lowercased
+        version = request.http_version
+        self.version: str = "1.1" if version == b"1.1" else version.decode("ascii")
+        headers = request.headers
+        raw = headers if type(headers) is list else list(headers)  # names lowercased
         if host is not None:  # an absolute-form target's host replaces Host (RFC 9112 3.2.2)
             raw = [(k, v) for k, v in raw if k != b"host"]
             raw.append((b"host", host))
@@ -117,7 +121,7 @@ class Req:
         self._body_seen = 0
         self._query_start = self.target.find(b"?")
         self._cookies: dict[str, str] | None = None
-        self._out_cookies: list[bytes] = []
+        self._out_cookies: list[bytes] | None = None  # made by the first set_cookie
         self._phase = _NOTHING_SENT
         self.status: int | None = None  # of the response, once sent
 
@@ -198,8 +202,10 @@ class Req:
     @property
     def is_websocket(self) -> bool:
         """Whether the request asks for an upgrade to WebSocket."""
+        if not self._upgrade:
+            return False
         upgrade = self.headers.get("upgrade")
-        return self._upgrade and upgrade is not None and upgrade.lower() == "websocket"
+        return upgrade is not None and upgrade.lower() == "websocket"
 
     @property
     def keep_alive(self) -> bool:
@@ -259,6 +265,8 @@ class Req:
     ) -> None:
         """Add a Set-Cookie header to the response (before it is sent)."""
         self._check_not_started("set a cookie")
+        if self._out_cookies is None:
+            self._out_cookies = []
         self._out_cookies.append(
             _cookies.format_set_cookie(
                 name, value, max_age, path, domain, secure, http_only, same_site
@@ -289,8 +297,12 @@ class Req:
     def _head(
         self, status: int, headers: HeadersArg, length: int | None, extra: bytes = b""
     ) -> bytes:
-        lines, names = encode_headers(headers)
-        parts = [status_line(status), *lines]
+        if headers is None:  # (most answers: nothing to check or encode)
+            parts = [status_line(status)]
+            names: set[str] | frozenset[str] = _NO_NAMES
+        else:
+            lines, names = encode_headers(headers)
+            parts = [status_line(status), *lines]
         if "server" not in names:
             parts.append(SERVER_LINE)
         if "date" not in names:
@@ -299,7 +311,8 @@ class Req:
             parts.append(_DEFAULT_TYPE)
         if length is not None and status not in _NO_BODY_STATUSES and status >= 200:
             parts.append(b"Content-Length: %d\r\n" % length)
-        parts.extend(self._out_cookies)
+        if self._out_cookies:
+            parts.extend(self._out_cookies)
         if extra:
             parts.append(extra)
         conn = self._conn

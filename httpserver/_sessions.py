@@ -29,12 +29,13 @@ from typing import TYPE_CHECKING, Any, Final
 if TYPE_CHECKING:
     from ._req import Req
 
-__all__ = ["COOKIE", "Sessions"]
+__all__ = ["COOKIE", "Sessions", "network_of"]
 
 COOKIE: Final = "misultin_session"
 
 
-def _network(address: str) -> str:
+def network_of(address: str) -> str:
+    """The network a session is bound to: the address's /24 (IPv4) or /112."""
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
@@ -76,7 +77,7 @@ class Sessions:
         if session_id is None:
             return None
         session = self._by_use.get(session_id)
-        if session is None or session.network != _network(address):
+        if session is None or session.network != network_of(address):
             return None
         now = self._clock()
         if now - session.seen > self._expire or now - session.born > self._max_age:
@@ -92,7 +93,7 @@ class Sessions:
             self._by_use.popitem(last=False)  # the least recently used
             self.evicted += 1
         session_id = secrets.token_hex(16)
-        self._by_use[session_id] = _Session(_network(address), None, self._clock())
+        self._by_use[session_id] = _Session(network_of(address), None, self._clock())
         return session_id
 
     async def for_request(self, req: Req) -> tuple[str, Any]:
@@ -109,6 +110,13 @@ class Sessions:
                 http_only=True,
             )
             return session_id, None
+        return session_id, session.state
+
+    async def load(self, session_id: str | None, address: str) -> tuple[str, Any] | None:
+        """(id, state) of the live session `session_id`, or None."""
+        session = self.lookup(session_id, address)
+        if session is None or session_id is None:
+            return None
         return session_id, session.state
 
     async def save(self, session_id: str, state: Any, address: str) -> None:

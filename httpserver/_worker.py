@@ -57,6 +57,7 @@ def main() -> None:
     # worker on its own, still drains that worker.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     lifeline, status_fd = int(sys.argv[1]), int(sys.argv[2])
+    number = sys.argv[3] if len(sys.argv) > 3 else "1"  # before argv becomes the program's
     status = os.fdopen(status_fd, "wb", buffering=0)
     try:
         payload = pickle.loads(
@@ -77,8 +78,35 @@ def main() -> None:
         traceback.print_exc()
         _report(status, f"error {_reason(exc)}")
         sys.exit(1)
-    reason = actors.run(_worker_node, options, lifeline, status)
+    cluster = payload.get("cluster")
+    if cluster is None:
+        reason = actors.run(_worker_node, options, lifeline, status)
+    else:  # a node of the main process's cluster, named after it
+        try:
+            reason = _run_in_cluster(cluster, number, options, lifeline, status)
+        except actors.ClusterError as exc:
+            _report(status, f"error {_reason(exc)}")
+            sys.exit(1)
     sys.exit(0 if reason == "normal" else 1)
+
+
+def _run_in_cluster(
+    cluster: dict[str, Any], number: str, options: Any, lifeline: int, status: IO[bytes]
+) -> Any:
+    """Run the worker as a node of the main process's cluster, named after
+    the main process's node (NAME.wN)."""
+    return actors.run(
+        _worker_node,
+        options,
+        lifeline,
+        status,
+        node=f"{cluster['name']}.w{number}",
+        cluster=cluster["url"],
+        cookie=cluster["cookie"],
+        heartbeat=cluster["heartbeat"],
+        missed=cluster["missed"],
+        sync_groups=False,  # the main process waits for us, blocked: it cannot answer yet
+    )
 
 
 def _reason(exc: BaseException) -> str:

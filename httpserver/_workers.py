@@ -35,14 +35,13 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 import trio
 
-from ._options import Options
+import actors
 
-if TYPE_CHECKING:
-    import actors
+from ._options import Options
 
 __all__ = ["WorkerStartError", "Workers", "start_workers"]
 
@@ -74,7 +73,7 @@ class _Worker:
         self.status = status_read
         try:
             self.popen = subprocess.Popen(
-                [sys.executable, "-c", _BOOT, str(life_read), str(status_write)],
+                [sys.executable, "-c", _BOOT, str(life_read), str(status_write), str(number)],
                 pass_fds=(life_read, status_write),
             )
         except BaseException:
@@ -292,7 +291,15 @@ def _payload(options: Options) -> bytes:
     else:
         where = None  # an interactive session: nothing to re-import
     return pickle.dumps(
-        {"sys_path": list(sys.path), "argv": list(sys.argv), "main": where, "options": pickled}
+        {
+            "sys_path": list(sys.path),
+            "argv": list(sys.argv),
+            "main": where,
+            "options": pickled,
+            # In a cluster, each worker is a node of it too: rooms, global
+            # names and broadcasts then span the workers.
+            "cluster": actors.lowlevel.cluster_settings(),
+        }
     )
 
 
@@ -303,6 +310,12 @@ def start_workers(options: Options, link: bool) -> actors.Pid:
 
     if isinstance(options.ssl, ssl.SSLContext):
         raise TypeError("workers > 1 needs ssl given as a dict of file names, not an SSLContext")
+    if not actors.lowlevel.in_cluster():
+        logger.warning(
+            "httpserver: workers=%d without a cluster: process groups, names, broadcasts and"
+            " sessions stay per worker (join a cluster to share them)",
+            options.workers,
+        )
     sockets = bind(options)
     try:
         chosen = replace(options, port=sockets[0].getsockname()[1], name=None)

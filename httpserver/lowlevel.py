@@ -52,13 +52,12 @@ class Takeover:
         assert pid is not None
         return pid
 
-    def session(self, req: Req) -> tuple[str, Any] | None:
+    async def session(self, req: Req) -> tuple[str, Any] | None:
         """(id, state) of the HTTP session `req` carries, if it is valid."""
-        session_id = req.cookies.get(COOKIE)
-        found = self._server.sessions.lookup(session_id, req.peer[0])
-        if found is None or session_id is None:
-            return None
-        return session_id, found.state
+        found: tuple[str, Any] | None = await self._server.sessions.load(
+            req.cookies.get(COOKIE), req.peer[0]
+        )
+        return found
 
     async def save_session(self, req: Req, session_id: str, state: Any) -> None:
         """Store `state` for `req`'s session; ValueError if the id is unknown."""
@@ -77,7 +76,7 @@ async def switch_protocols(req: Req, headers: Mapping[str, str]) -> Takeover:
     head = b"".join([status_line(101), *extra, SERVER_LINE, date_line(), b"\r\n"])
     req._mark_answered(101)
     parser = conn.parser
-    leftover = bytes(parser.trailing_data[0]) if parser is not None else b""
+    leftover = parser.leftover() if parser is not None else b""
     conn.parser = None  # HTTP is over: its parser is not kept
     conn.upgraded = True
     await conn.stream.send_all(head)

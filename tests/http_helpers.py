@@ -3,9 +3,10 @@ a server inside the test's node, and a runner for examples/ programs."""
 
 from __future__ import annotations
 
+import os
 import ssl
 import sys
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,8 +16,47 @@ import h11
 import trio
 
 import httpserver
+from httpserver import _options
+from httpserver._parsing import have_httptools
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# -- which request parser the servers of a test use ------------------------------
+
+PARSER_ENV = "HTTPSERVER_TEST_PARSER"
+
+
+def parsers_to_test() -> list[str]:
+    """h11 and (when installed) httptools, or the one HTTPSERVER_TEST_PARSER names."""
+    chosen = os.environ.get(PARSER_ENV)
+    if chosen:
+        return [chosen]
+    return ["h11", "httptools"] if have_httptools() else ["h11"]
+
+
+def use_parser(kind: str, set_attr: Callable[[Any, str, Any], None] = setattr) -> None:
+    """Make `kind` the default of the `http` server option in this process."""
+    table = [
+        (name, kind, *rest) if name == "http" else (name, default, *rest)
+        for name, default, *rest in _options._TABLE
+    ]
+    set_attr(_options, "_TABLE", table)
+
+
+def python_argv(*argv: str) -> list[str]:
+    """`python -u ARGV...` (`-m MODULE ARGS`); under a test that chose a
+    parser (HTTPSERVER_TEST_PARSER), the program's servers use it too."""
+    kind = os.environ.get(PARSER_ENV)
+    if kind is None or argv[:1] != ("-m",):
+        return [sys.executable, "-u", *argv]
+    return [sys.executable, "-u", "-c", _BOOT, kind, *argv[1:]]
+
+
+_BOOT = (
+    "import runpy, sys; from tests.http_helpers import use_parser;"
+    " use_parser(sys.argv.pop(1)); del sys.argv[0];"
+    " runpy.run_module(sys.argv[0], run_name='__main__', alter_sys=True)"
+)
 
 
 @dataclass
@@ -178,7 +218,7 @@ async def example(name: str, *args: str, env: dict[str, str] | None = None) -> A
     async with trio.open_nursery() as nursery:
         process = await nursery.start(
             partial_run_process,
-            [sys.executable, "-u", "-m", f"examples.{name}", "--port", "0", *args],
+            python_argv("-m", f"examples.{name}", "--port", "0", *args),
             {**os.environ, **(env or {})},
         )
         runner = _Running(process)

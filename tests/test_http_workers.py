@@ -18,7 +18,7 @@ import pytest
 import trio
 
 import httpserver
-from tests.http_helpers import ROOT, fetch, open_stream
+from tests.http_helpers import ROOT, fetch, open_stream, python_argv
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "pidfd_open"), reason="needs Linux pidfds")
 
@@ -38,7 +38,7 @@ async def program(workers: int, *flags: str) -> AsyncIterator[Program]:
     """Run `python -m tests.worker_app --workers N`; yield once it listens."""
     async with trio.open_nursery() as nursery:
         process = await trio.lowlevel.open_process(
-            [sys.executable, "-u", "-m", "tests.worker_app", "--workers", str(workers), *flags],
+            python_argv("-m", "tests.worker_app", "--workers", str(workers), *flags),
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

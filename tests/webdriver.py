@@ -80,10 +80,36 @@ class Chromium:
     def open(self, url: str) -> None:
         self._call("POST", f"/session/{self.session}/url", {"url": url})
 
-    def text_of(self, css: str) -> str:
+    def _element(self, css: str) -> str:
         found = self._call(
             "POST", f"/session/{self.session}/element", {"using": "css selector", "value": css}
         )["value"]
-        element = next(iter(found.values()))
+        element: str = next(iter(found.values()))
+        return element
+
+    def text_of(self, css: str) -> str:
+        element = self._element(css)
         text: str = self._call("GET", f"/session/{self.session}/element/{element}/text")["value"]
+        return text
+
+    def type_into(self, css: str, text: str) -> None:
+        """Clear an input, then type `text` into it."""
+        element = self._element(css)
+        self._call("POST", f"/session/{self.session}/element/{element}/clear", {})
+        self._call("POST", f"/session/{self.session}/element/{element}/value", {"text": text})
+
+    def click(self, css: str) -> None:
+        element = self._element(css)
+        self._call("POST", f"/session/{self.session}/element/{element}/click", {})
+
+    def wait_for_text(self, css: str, wanted: str, timeout: float = 15) -> str:
+        """Wait until the element's text contains `wanted` (polling the
+        page: the browser is the event source); return the text."""
+        deadline = time.monotonic() + timeout
+        text = self.text_of(css)
+        while wanted not in text:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{wanted!r} never appeared in {css}; it shows:\n{text}")
+            time.sleep(0.05)
+            text = self.text_of(css)
         return text

@@ -25,9 +25,12 @@ __all__ = ["Ws", "broadcast", "upgrade_handler"]
 
 
 def upgrade_handler(options: Any) -> Callable[..., Awaitable[None]]:
-    """The coroutine function httpserver calls with an upgrade request."""
+    """The coroutine function httpserver calls with an upgrade request.
+    In a cluster, it also starts the node's fan-out process (broadcasts)."""
+    from ._broadcast import ensure_fanout
     from ._inbound import backend
     from ._reader import serve_websocket
 
+    ensure_fanout()
     _, make_inbound = backend(getattr(options, "ws", "auto"))
     return partial(serve_websocket, options, make_inbound)

@@ -72,15 +72,31 @@ def _flusher() -> tuple[actors.Pid, _Flusher]:
     return pid, found
 
 
+FANOUT: Final = "$websocket.fanout"
+"""The name of each node's fan-out process (in a cluster)."""
+
+
 def broadcast(targets: Iterable[Ws] | object, data: str | bytes) -> int:
     """Send `data` to every socket in `targets`: a list of Ws, or a process
-    group whose members are handlers. Returns how many sockets it went to."""
+    group whose members are handlers. For a group that spans the nodes of a
+    cluster, each other node where it has members gets the message once and
+    frames it once for its own sockets. Returns how many sockets of this
+    node it went to."""
     if isinstance(targets, list | set | frozenset) or (
         isinstance(targets, tuple) and targets and all(isinstance(t, Ws) for t in targets)
     ):  # a tuple of names is a group name: ("chat", "A")
-        sockets = [t for t in targets if isinstance(t, Ws)]
-    else:
-        sockets = [ws for pid in actors.members(targets) if (ws := by_handler.get(pid))]
+        return _send_all([t for t in targets if isinstance(t, Ws)], data)
+    for node in actors.lowlevel.group_nodes(targets):
+        actors.send((FANOUT, node), ("broadcast", targets, data))
+    return _broadcast_here(targets, data)
+
+
+def _broadcast_here(group: object, data: str | bytes) -> int:
+    members = actors.members(group, local=True)
+    return _send_all([ws for pid in members if (ws := by_handler.get(pid))], data)
+
+
+def _send_all(sockets: list[Ws], data: str | bytes) -> int:
     payload = frame(data)
     pid, flusher = _flusher()
     held = flusher.corked
@@ -101,3 +117,20 @@ def broadcast(targets: Iterable[Ws] | object, data: str | bytes) -> int:
         flusher.asked = True
         actors.send(pid, _FLUSH)
     return sent
+
+
+async def fanout() -> None:
+    """The body of a node's fan-out process: broadcasts from other nodes,
+    sent to this node's sockets."""
+    while True:
+        match await actors.receive():
+            case ("broadcast", group, str() | bytes() as data):
+                _broadcast_here(group, data)
+            case _:
+                pass
+
+
+def ensure_fanout() -> None:
+    """Start this node's fan-out process, if it is in a cluster and has none."""
+    if actors.lowlevel.in_cluster() and actors.whereis(FANOUT) is None:
+        actors.spawn(fanout, name=FANOUT)

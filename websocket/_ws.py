@@ -120,7 +120,7 @@ class Ws:
     async def session(self) -> tuple[str, Any]:
         """(id, state) of the HTTP session of the upgrade request. A socket
         cannot set cookies: without a session, LookupError."""
-        found = self._takeover.session(self._req)
+        found = await self._takeover.session(self._req)
         if found is None:
             raise LookupError("this WebSocket's request has no HTTP session")
         return found

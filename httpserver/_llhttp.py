@@ -1,0 +1,228 @@
+"""The fast request parser: llhttp (through httptools) for the plain requests,
+h11 for every other one, so that both parsers give the same answers.
+
+Most requests are plain: a request line with single spaces, CRLF line ends,
+header fields with at most one Host, no Transfer-Encoding, a body framed by
+Content-Length or none. For those llhttp splits the head in C and this
+module frames the body itself (counting Content-Length bytes is all h11
+does too). Anything else is replayed, from the first byte of the request,
+into an `H11Parser`, which then serves the rest of that request cycle: a
+head llhttp refuses or might read otherwise than h11 (bare LF, a blank line
+first, a doubled space, duplicate Content-Length, obs-fold, control
+characters, an unknown method), a missing or repeated Host, any
+Transfer-Encoding (chunked bodies, trailers and their errors are h11's), a
+head that outgrows the limit, or a client that closes mid-head. So the
+statuses, the header lists (lowercased names, values without surrounding
+whitespace, one Content-Length) and the leftovers are h11's by construction.
+
+Only a whole head is fed to llhttp (found with the same scan as
+`_framing.check_head`), never the bytes after it: the next pipelined
+request stays in our buffer until its cycle, and llhttp is started afresh
+after a request with a body or an upgrade.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import httptools
+
+from ._framing import HEAD_SCAN
+from ._parsing import NEED_DATA, H11Parser, Head, NeedData, ProtocolError, RequestHead, Trailers
+
+__all__ = ["FastParser"]
+
+_END: Final[list[tuple[bytes, bytes]]] = []  # a body's end without trailers (never mutated)
+_OWS: Final = (b" ", b"\t")
+
+
+class FastParser:
+    """llhttp for plain heads; an `H11Parser` for the cycle of any other."""
+
+    __slots__ = (
+        "_buf",
+        "_complete",
+        "_eof",
+        "_h11",
+        "_head_size",
+        "_headers",
+        "_hosts",
+        "_left",
+        "_length",
+        "_llhttp",
+        "_max_head",
+        "_odd",
+        "_scan",
+        "_url",
+    )
+
+    def __init__(self, max_head: int) -> None:
+        self._max_head = max_head
+        self._buf = b""  # received, not yet handed out
+        self._eof = False
+        self._scan = 0  # where the search for the head's end goes on
+        self._h11: H11Parser | None = None  # this cycle's judge, when there is one
+        self._llhttp: httptools.HttpRequestParser | None = None
+        self._left = 0  # Content-Length body bytes not yet handed out
+        self._head_size = 0
+        self._url = b""
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._hosts = 0
+        self._length: bytes | None = None
+        self._odd = False  # a header that h11 must judge
+        self._complete = False
+
+    # -- llhttp's callbacks ---------------------------------------------------------
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        name = name.lower()
+        if value[-1:] in _OWS:
+            value = value.rstrip(b" \t")
+        if name == b"host":
+            self._hosts += 1
+        elif name == b"content-length":
+            self._length = value
+        elif name == b"transfer-encoding":
+            self._odd = True
+        self._headers.append((name, value))
+
+    def on_message_complete(self) -> None:
+        self._complete = True
+
+    # -- the Parser interface -----------------------------------------------------
+
+    def next_cycle(self) -> None:
+        judge = self._h11
+        if judge is not None:
+            self._h11 = None
+            self._buf = judge.leftover()
+        self._scan = 0
+        self._head_size = 0
+
+    def receive_data(self, data: bytes) -> None:
+        if not data:
+            self._eof = True
+        if self._h11 is not None:
+            self._h11.receive_data(data)
+        elif data:
+            self._buf = self._buf + data if self._buf else data
+
+    def buffered(self) -> int:
+        if self._h11 is not None:
+            return self._h11.buffered()
+        return len(self._buf)
+
+    def head_bytes(self) -> bytes | None:
+        """None: this head was checked on the way (the scan found its end
+        before any control character or obs-fold)."""
+        if self._h11 is not None:
+            return self._h11.head_bytes()
+        return None
+
+    def head_too_large(self) -> bool:
+        if self._h11 is not None:
+            return self._h11.head_too_large()
+        return self._head_size > self._max_head
+
+    def leftover(self) -> bytes:
+        if self._h11 is not None:
+            return self._h11.leftover()
+        return self._buf
+
+    def next_request(self) -> RequestHead | NeedData | None:
+        if self._h11 is not None:
+            return self._h11.next_request()
+        buf = self._buf
+        if not buf:
+            return None if self._eof else NEED_DATA
+        if buf[0] < 0x21 or self._eof:
+            return self._to_h11()  # h11 refuses a blank line first at once
+        found = HEAD_SCAN.search(buf, self._scan)
+        if found is None:
+            if len(buf) > self._max_head:
+                return self._to_h11()
+            self._scan = max(0, len(buf) - 2)
+            return NEED_DATA
+        end = found.end()
+        if found.group() != b"\n\r\n" or buf[found.start() - 1] != 13:
+            return self._to_h11()  # obs-fold, a control character, a bare LF
+        head = self._parse(buf, end)
+        if head is None:
+            return self._to_h11()
+        self._buf = buf[end:]
+        self._head_size = end
+        return head
+
+    def next_body(self) -> bytes | Trailers | NeedData:
+        if self._h11 is not None:
+            return self._h11.next_body()
+        left = self._left
+        if not left:
+            return _END
+        buf = self._buf
+        if not buf:
+            if self._eof:
+                raise ProtocolError(400, "peer closed connection without sending complete body")
+            return NEED_DATA
+        if len(buf) <= left:
+            self._buf = b""
+            self._left = left - len(buf)
+            return buf
+        self._buf = buf[left:]
+        self._left = 0
+        return buf[:left]
+
+    # -- inside -------------------------------------------------------------------
+
+    def _parse(self, buf: bytes, end: int) -> Head | None:
+        """The head `buf[:end]` by llhttp, or None if h11 must judge it."""
+        self._begin()
+        llhttp = self._llhttp
+        if llhttp is None:
+            llhttp = self._llhttp = httptools.HttpRequestParser(self)
+        try:
+            llhttp.feed_data(buf[:end] if len(buf) != end else buf)
+        except httptools.HttpParserUpgrade:
+            self._complete = False  # llhttp is left after an upgrade: a new one next time
+        except httptools.HttpParserError:
+            self._llhttp = None
+            return None
+        if not self._complete:
+            self._llhttp = None  # it waits for a body that we frame ourselves
+        if self._odd:
+            return None
+        method = llhttp.get_method()
+        url = self._url
+        line = buf.find(b"\r\n")
+        if line != len(method) + len(url) + 10:  # h11 wants single spaces
+            return None
+        version = buf[line - 3 : line]
+        hosts = self._hosts
+        if hosts != 1 and (hosts or version == b"1.1"):
+            return None  # missing (HTTP/1.1) or repeated Host
+        length = self._length
+        if length is not None and len(length) > 20:
+            return None  # h11 refuses a Content-Length of more than 20 digits
+        self._left = int(length) if length else 0
+        return Head(method, url, version, self._headers)
+
+    def _begin(self) -> None:
+        """Forget the last head's fields: the callbacks fill them anew."""
+        self._url = b""
+        self._headers = []
+        self._hosts = 0
+        self._length = None
+        self._odd = False
+        self._complete = False
+
+    def _to_h11(self) -> RequestHead | NeedData | None:
+        """From here to the end of this cycle, h11 reads, from the request's
+        first byte."""
+        self._llhttp = None
+        judge = H11Parser(self._max_head, self._buf, self._eof)
+        self._buf = b""
+        self._h11 = judge
+        return judge.next_request()

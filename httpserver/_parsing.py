@@ -1,0 +1,224 @@
+"""The request parser behind a connection: one small interface, two parsers.
+
+The connection process (`_connection`) drives a `Parser` and never sees
+which one it has: h11 (`H11Parser`, here: the dependency and the
+reference) or llhttp through httptools (`_llhttp.FastParser`, with the
+`speedups` extra). Both give the same heads, bodies, leftovers and errors;
+the fast one hands every request it is not sure of to an `H11Parser`, so
+h11 stays the judge of anything unusual.
+
+A parser serves one request cycle at a time: `next_cycle` begins one (with
+the bytes left over from the last), `next_request` gives its head (or
+NEED_DATA, or None when the client closed between requests), `next_body`
+its body pieces and then its end (the trailer fields, a list). Bytes come
+in by `receive_data` (b"" is the end of the stream). A request the parser
+refuses raises `ProtocolError` with the status to answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+from typing import Final, Protocol
+
+import h11
+
+__all__ = [
+    "NEED_DATA",
+    "H11Parser",
+    "Head",
+    "NeedData",
+    "Parser",
+    "ProtocolError",
+    "RequestHead",
+    "have_httptools",
+    "new_parser",
+    "parser_kind",
+]
+
+
+class NeedData:
+    """The type of NEED_DATA: the parser needs more bytes."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NEED_DATA"
+
+
+NEED_DATA: Final = NeedData()
+
+
+class ProtocolError(Exception):
+    """The client broke HTTP/1.1: answer `status` and close."""
+
+    def __init__(self, status: int, why: str = "") -> None:
+        super().__init__(why or status)
+        self.status = status
+
+
+class RequestHead(Protocol):
+    """A parsed request head (h11.Request is one): header names lowercased."""
+
+    @property
+    def method(self) -> bytes: ...
+    @property
+    def target(self) -> bytes: ...
+    @property
+    def http_version(self) -> bytes: ...
+    @property
+    def headers(self) -> Sequence[tuple[bytes, bytes]]: ...
+
+
+Trailers = list[tuple[bytes, bytes]]
+
+
+class Head:
+    """A parsed request head, as h11.Request has it, headers in a list."""
+
+    __slots__ = ("headers", "http_version", "method", "target")
+
+    def __init__(
+        self, method: bytes, target: bytes, version: bytes, headers: list[tuple[bytes, bytes]]
+    ) -> None:
+        self.method = method
+        self.target = target
+        self.http_version = version
+        self.headers = headers
+
+
+class Parser(Protocol):
+    """What the connection asks of a request parser."""
+
+    def next_cycle(self) -> None: ...
+    def receive_data(self, data: bytes) -> None: ...
+    def next_request(self) -> RequestHead | NeedData | None: ...
+    def next_body(self) -> bytes | Trailers | NeedData: ...
+    def buffered(self) -> int: ...
+    def head_bytes(self) -> bytes | None: ...
+    def head_too_large(self) -> bool: ...
+    def leftover(self) -> bytes: ...
+
+
+class H11Parser:
+    """h11: a fresh h11.Connection per request cycle, seeded with the bytes
+    the previous one left (pipelining). The server writes its responses
+    itself, so h11 only ever reads."""
+
+    __slots__ = ("_conn", "_empty", "_in_head", "_max_head", "_pieces", "_received")
+
+    def __init__(self, max_head: int, data: bytes = b"", closed: bool = False) -> None:
+        self._max_head = max_head
+        self._conn: h11.Connection | None = None
+        self._pieces: list[bytes] = []
+        self._received = 0
+        self._in_head = True
+        self._empty = True  # nothing in h11's buffer: no need to ask it
+        self.next_cycle()
+        if data:
+            self.receive_data(data)
+        if closed:
+            self.receive_data(b"")
+
+    def next_cycle(self) -> None:
+        leftover = self._conn.trailing_data[0] if self._conn is not None else b""
+        conn = h11.Connection(h11.SERVER, max_incomplete_event_size=self._max_head)
+        self._conn = conn
+        if leftover:
+            leftover = bytes(leftover)
+            conn.receive_data(leftover)
+            self._pieces = [leftover]
+            self._empty = False
+        else:
+            self._pieces = []
+            self._empty = True
+        self._received = len(leftover)
+        self._in_head = True
+
+    def receive_data(self, data: bytes) -> None:
+        assert self._conn is not None
+        self._conn.receive_data(data)
+        self._empty = False
+        if self._in_head and data:
+            self._pieces.append(data)
+            self._received += len(data)
+
+    def next_request(self) -> Head | NeedData | None:
+        assert self._conn is not None
+        if self._empty:
+            return NEED_DATA  # (h11's next_event costs as much when it has nothing)
+        try:
+            event = self._conn.next_event()
+        except h11.RemoteProtocolError as exc:
+            raise ProtocolError(exc.error_status_hint, str(exc)) from None
+        if event is h11.NEED_DATA:
+            return NEED_DATA
+        if type(event) is h11.Request:
+            self._in_head = False
+            headers = event.headers
+            items = getattr(headers, "_full_items", None)  # (raw name, name, value)
+            if items is not None:  # (iterating h11's Headers costs a call per field)
+                fields = [(name, value) for _, name, value in items]
+            else:
+                fields = list(headers)
+            return Head(event.method, event.target, event.http_version, fields)
+        return None  # ConnectionClosed
+
+    def next_body(self) -> bytes | Trailers | NeedData:
+        assert self._conn is not None
+        try:
+            event = self._conn.next_event()
+        except h11.RemoteProtocolError as exc:
+            raise ProtocolError(exc.error_status_hint, str(exc)) from None
+        if event is h11.NEED_DATA:
+            return NEED_DATA
+        if type(event) is h11.Data:
+            return bytes(event.data)
+        if type(event) is h11.EndOfMessage:
+            return list(event.headers)
+        return []  # PAUSED after an Upgrade request: its body (none) has ended
+
+    def buffered(self) -> int:
+        assert self._conn is not None
+        return len(self._conn.trailing_data[0])
+
+    def head_bytes(self) -> bytes:
+        pieces = self._pieces
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+    def head_too_large(self) -> bool:
+        """Whether the head that came whole is over the limit (h11 bounds
+        only a head still incomplete)."""
+        received = self._received  # (asking h11 what it holds copies its buffer)
+        return received > self._max_head and received - self.buffered() > self._max_head
+
+    def leftover(self) -> bytes:
+        assert self._conn is not None
+        return bytes(self._conn.trailing_data[0])
+
+
+@cache
+def have_httptools() -> bool:
+    """Whether httptools (the `speedups` extra) imports: one that is installed
+    but broken is as good as none, and "auto" then takes h11."""
+    try:
+        import httptools  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def parser_kind(choice: str) -> str:
+    """The parser the `http` option names: "auto" is httptools when installed."""
+    if choice == "auto":
+        return "httptools" if have_httptools() else "h11"
+    return choice
+
+
+def new_parser(kind: str, max_head: int) -> Parser:
+    """A parser of `kind` ("h11" or "httptools") for one connection."""
+    if kind == "httptools":
+        from ._llhttp import FastParser
+
+        return FastParser(max_head)
+    return H11Parser(max_head)
