@@ -14,7 +14,8 @@ for one notice at a time (`arm`):
              An idle socket costs an entry in a dict and in the kernel.
   TLS        the bytes must go through the TLS object, which may hold some
              already: a pump task per socket reads one chunk each time it
-             is asked and sends it as ("$data", bytes).
+             is asked and sends it as ("$data", bytes). So does every socket
+             where there is no epoll (not Linux).
 """
 
 from __future__ import annotations
@@ -28,13 +29,14 @@ import trio
 
 import actors
 
-__all__ = ["READABLE", "Pump", "Poller", "poller"]
+__all__ = ["HAVE_EPOLL", "READABLE", "Pump", "Poller", "poller"]
 
 READABLE: Final = ("$readable",)
 """To a reader: your socket is readable (read it, then `arm` again)."""
 
 _NAME: Final = "$websocket_poller"
-_MASK: Final = select.EPOLLIN | select.EPOLLRDHUP | select.EPOLLONESHOT
+HAVE_EPOLL: Final = hasattr(select, "epoll")
+_MASK: Final = select.EPOLLIN | select.EPOLLRDHUP | select.EPOLLONESHOT if HAVE_EPOLL else 0
 _pollers: dict[actors.Pid, Poller] = {}
 
 

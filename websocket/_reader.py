@@ -35,7 +35,7 @@ from . import _close_codes as close_codes
 from ._frames import ping_frame
 from ._handshake import negotiate
 from ._inbound import FAIL, PING, Inbound, InboundFactory
-from ._poller import READABLE, Poller, Pump, poller, read_now
+from ._poller import HAVE_EPOLL, READABLE, Poller, Pump, poller, read_now
 from ._socket import Socket
 from ._writer import writer_main
 from ._ws import Ws, by_handler
@@ -137,8 +137,10 @@ class _Reader:
         self.recv_size = DEFLATE_RECV_SIZE if sock.compressed else RECV_SIZE
         stream = sock.stream
         # Plain TCP is read by its number when the node's poller says so;
-        # anything else (TLS) by a pump task (`_poller.py`).
-        self.fd = stream.socket.fileno() if isinstance(stream, trio.SocketStream) else -1
+        # anything else (TLS, or no epoll) by a pump task (`_poller.py`).
+        self.fd = -1
+        if HAVE_EPOLL and isinstance(stream, trio.SocketStream):
+            self.fd = stream.socket.fileno()
         self.poller: Poller | None = None
         self.pump: Pump | None = None
 
