@@ -33,8 +33,9 @@ class NotInProcess(RuntimeError):
     """An `actors` call that needs a process was made outside any node."""
 
     def __init__(self, what: str) -> None:
+        name = what if "." in what else f"actors.{what}"  # a layer above names its own
         super().__init__(
-            f"actors.{what}() must be called from a process: "
+            f"{name}() must be called from a process: "
             "inside actors.run(), `async with actors.node()`, or a spawned function"
         )
 

@@ -72,12 +72,22 @@ _servers: dict[actors.Pid, Server] = {}
 
 def start(**options: Any) -> actors.Pid:
     """Start a server; return its listener's Pid. See `Options` for options."""
+    _in_process("httpserver.start")
     return _start(options, link=False)
 
 
 def start_link(**options: Any) -> actors.Pid:
     """`start`, linked to the caller (to sit in a supervision tree)."""
+    _in_process("httpserver.start_link")
     return _start(options, link=True)
+
+
+def _in_process(what: str) -> None:
+    """A start outside any node says so, naming the call the user made."""
+    try:
+        actors.self()
+    except actors.NotInProcess:
+        raise actors.NotInProcess(what) from None
 
 
 def _start(given: dict[str, Any], link: bool) -> actors.Pid:
