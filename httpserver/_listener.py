@@ -72,13 +72,11 @@ _servers: dict[actors.Pid, Server] = {}
 
 def start(**options: Any) -> actors.Pid:
     """Start a server; return its listener's Pid. See `Options` for options."""
-    _in_process("httpserver.start")
     return _start(options, link=False)
 
 
 def start_link(**options: Any) -> actors.Pid:
     """`start`, linked to the caller (to sit in a supervision tree)."""
-    _in_process("httpserver.start_link")
     return _start(options, link=True)
 
 
@@ -91,7 +89,8 @@ def _in_process(what: str) -> None:
 
 
 def _start(given: dict[str, Any], link: bool) -> actors.Pid:
-    options = Options.of(given)
+    options = Options.of(given)  # bad options first: they say more than where the call was
+    _in_process("httpserver.start_link" if link else "httpserver.start")
     if _worker.booting:  # a worker re-importing a main module without a __main__ guard
         _worker.refuse_start()
     if options.workers > 1:

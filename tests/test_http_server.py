@@ -217,4 +217,4 @@ async def test_workers_serve_one_port_from_several_os_processes() -> None:
 def test_a_start_outside_any_process_names_the_call_made() -> None:
     for start, name in ((httpserver.start, "start"), (httpserver.start_link, "start_link")):
         with pytest.raises(actors.NotInProcess, match=rf"^httpserver\.{name}\(\) must be called"):
-            start(port=0, loop=None)
+            start(port=0, loop=hello)
