@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from ._errors import NameNotRegistered
 from ._global_names import Global
 from ._ids import Down, Pid, Ref
-from ._process import RUNNING, Process, current
+from ._process import RUNNING, Process, add_link, add_monitor, current, drop_link
 from ._process import receive as receive
 
 __all__ = [
@@ -67,7 +67,7 @@ def spawn(
     if name is not None:
         _register(node.names, name, proc)
     if link:
-        _link(caller, proc)
+        add_link(caller, proc)
     node.start(proc, args)
     return proc.pid
 
@@ -160,15 +160,6 @@ def _process_of(pid: Pid) -> Any:
     return proc
 
 
-def _link(a: Process, b: Process) -> None:
-    if a._links is None:
-        a._links = set()
-    if b._links is None:
-        b._links = set()
-    a._links.add(b)
-    b._links.add(a)
-
-
 def link(pid: Pid) -> None:
     """Link the caller and `pid` both ways; a dead `pid` sends "noproc"."""
     caller = current("link")
@@ -185,7 +176,7 @@ def link(pid: Pid) -> None:
     if target.remote:
         target.link(caller)
         return
-    _link(caller, target)
+    add_link(caller, target)
 
 
 def unlink(pid: Pid) -> None:
@@ -195,10 +186,8 @@ def unlink(pid: Pid) -> None:
     if target is not None and target.remote:
         target.unlink(caller)
         return
-    if caller._links and target is not None:
-        caller._links.discard(target)
-        if target._links:
-            target._links.discard(caller)
+    if target is not None:
+        drop_link(caller, target)
 
 
 def monitor(target: Pid | object) -> Ref:
@@ -222,12 +211,7 @@ def monitor_from(caller: Process, target: Pid | object) -> Ref:
     if proc.remote:
         proc.monitor(caller, ref)
         return ref
-    if caller._monitors is None:
-        caller._monitors = {}
-    if proc._watchers is None:
-        proc._watchers = {}
-    caller._monitors[ref] = proc
-    proc._watchers[ref] = caller
+    add_monitor(caller, ref, proc)
     return ref
 
 

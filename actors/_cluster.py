@@ -512,9 +512,7 @@ def _only(exc: BaseException, kinds: tuple[type[BaseException], ...]) -> BaseExc
 
 def _disconnect(proxy: RemoteProcess) -> None:
     proxy.alive = False
-    pid: Any = proxy.pid
-    if isinstance(proxy, RemoteName):
-        pid = (proxy.name, proxy.peer.name)
+    pid = proxy.monitored_as
     links, proxy._links = proxy._links, None
     for proc in links or ():
         if proc._links:

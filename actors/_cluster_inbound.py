@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
 from ._ids import Pid, Ref
+from ._process import add_link, add_monitor, drop_link
 from ._remote import RemoteName, RemoteProcess
 
 if TYPE_CHECKING:
@@ -85,21 +86,13 @@ def _link(cluster: Cluster, peer: Peer, sender: Pid, to: Pid) -> None:
     if proc is None:
         remote.link_exit(to, "noproc")
         return
-    if proc._links is None:
-        proc._links = set()
-    if remote._links is None:
-        remote._links = set()
-    proc._links.add(remote)
-    remote._links.add(proc)
+    add_link(proc, remote)
 
 
 def _unlink(cluster: Cluster, peer: Peer, sender: Pid, to: Pid) -> None:
     remote, proc = sender._proc, _local(to)
     if isinstance(remote, RemoteProcess) and proc is not None:
-        if proc._links:
-            proc._links.discard(remote)
-        if remote._links:
-            remote._links.discard(proc)
+        drop_link(proc, remote)
 
 
 def _link_exit(cluster: Cluster, peer: Peer, sender: Pid, to: Pid, reason: Any) -> None:
@@ -110,19 +103,8 @@ def _link_exit(cluster: Cluster, peer: Peer, sender: Pid, to: Pid, reason: Any) 
         return
     if not proc._links or remote not in proc._links:
         return
-    proc._links.discard(remote)
-    if remote._links:
-        remote._links.discard(proc)
+    drop_link(proc, remote)
     proc.link_exit(sender, reason)
-
-
-def _watch(remote: RemoteProcess, ref: Ref, proc: Process) -> None:
-    if proc._watchers is None:
-        proc._watchers = {}
-    if remote._monitors is None:
-        remote._monitors = {}
-    proc._watchers[ref] = remote
-    remote._monitors[ref] = proc
 
 
 def _monitor(cluster: Cluster, peer: Peer, ref: Ref, watcher: Pid, to: Pid) -> None:
@@ -133,7 +115,7 @@ def _monitor(cluster: Cluster, peer: Peer, ref: Ref, watcher: Pid, to: Pid) -> N
     if proc is None:
         remote.monitor_down(ref, to, "noproc")
     else:
-        _watch(remote, ref, proc)
+        add_monitor(remote, ref, proc)
 
 
 def _monitor_name(cluster: Cluster, peer: Peer, ref: Ref, watcher: Pid, name: object) -> None:
@@ -144,7 +126,7 @@ def _monitor_name(cluster: Cluster, peer: Peer, ref: Ref, watcher: Pid, name: ob
     if proc is None:
         remote.monitor_down(ref, (name, cluster.node.name), "noproc")
     else:
-        _watch(remote, ref, proc)
+        add_monitor(remote, ref, proc)
 
 
 def _demonitor(cluster: Cluster, peer: Peer, ref: Ref, watcher: Pid) -> None:
@@ -165,7 +147,7 @@ def _down(cluster: Cluster, peer: Peer, ref: Ref, pid: Any, reason: Any, watcher
     if target._watchers:
         target._watchers.pop(ref, None)
     if isinstance(target, RemoteName):
-        pid = (target.name, target.peer.name)
+        pid = target.monitored_as
     proc.monitor_down(ref, pid, reason)
 
 

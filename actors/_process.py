@@ -38,7 +38,18 @@ if TYPE_CHECKING:
 
     from ._node import Node
 
-__all__ = ["RUNNING", "MailboxWatch", "Process", "by_task", "current", "find_current", "receive"]
+__all__ = [
+    "RUNNING",
+    "MailboxWatch",
+    "Process",
+    "add_link",
+    "add_monitor",
+    "by_task",
+    "current",
+    "drop_link",
+    "find_current",
+    "receive",
+]
 
 RUNNING: Final = object()
 """`Process.reason` of a process that is neither exiting nor dead."""
@@ -304,6 +315,39 @@ async def receive(*patterns: object, timeout: float | None = None) -> Any:
             proc.node.timers.cancel(timer)
         if proc._watches is not None:
             proc.check_watches()
+
+
+# -- the bookkeeping of links and monitors -------------------------------------
+# One place for both sides of each relation. Either side may be a Process or
+# a RemoteProcess (actors._remote), which keeps the same fields.
+
+
+def add_link(a: Any, b: Any) -> None:
+    """Record a link between `a` and `b`, on both."""
+    if a._links is None:
+        a._links = set()
+    if b._links is None:
+        b._links = set()
+    a._links.add(b)
+    b._links.add(a)
+
+
+def drop_link(a: Any, b: Any) -> None:
+    """Forget the link between `a` and `b`, on both, if there is one."""
+    if a._links:
+        a._links.discard(b)
+    if b._links:
+        b._links.discard(a)
+
+
+def add_monitor(watcher: Any, ref: Ref, target: Any) -> None:
+    """Record that `watcher` monitors `target` with `ref`, on both."""
+    if watcher._monitors is None:
+        watcher._monitors = {}
+    if target._watchers is None:
+        target._watchers = {}
+    watcher._monitors[ref] = target
+    target._watchers[ref] = watcher
 
 
 class MailboxWatch:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._ids import Down, Pid, Ref
+from ._process import add_link, add_monitor, drop_link
 from ._wire import sanitize_reason
 
 if TYPE_CHECKING:
@@ -69,33 +70,28 @@ class RemoteProcess:
         if not self.alive:
             caller.exit_signal(self.pid, "noconnection")
             return
-        if caller._links is None:
-            caller._links = set()
-        if self._links is None:
-            self._links = set()
-        caller._links.add(self)
-        self._links.add(caller)
+        add_link(caller, self)
         self.peer.post(("link", caller.pid, self.pid))
 
     def unlink(self, caller: Process) -> None:
-        if caller._links:
-            caller._links.discard(self)
-        if self._links:
-            self._links.discard(caller)
+        drop_link(caller, self)
         if self.alive:
             self.peer.post(("unlink", caller.pid, self.pid))
 
+    @property
+    def monitored_as(self) -> Any:
+        """What a `Down` of a monitor of this process names."""
+        return self.pid
+
     def monitor(self, caller: Process, ref: Ref) -> None:
         if not self.alive:
-            caller.deliver(Down(ref, self.pid, "noconnection"))
+            caller.deliver(Down(ref, self.monitored_as, "noconnection"))
             return
-        if caller._monitors is None:
-            caller._monitors = {}
-        if self._watchers is None:
-            self._watchers = {}
-        caller._monitors[ref] = self
-        self._watchers[ref] = caller
-        self.peer.post(("monitor", ref, caller.pid, self.pid))
+        add_monitor(caller, ref, self)
+        self.peer.post(self._monitor_request(ref, caller))
+
+    def _monitor_request(self, ref: Ref, caller: Process) -> tuple[Any, ...]:
+        return ("monitor", ref, caller.pid, self.pid)
 
     def demonitor(self, ref: Ref, watcher: Pid) -> None:
         if self._watchers:
@@ -120,14 +116,9 @@ class RemoteName(RemoteProcess):
     def deliver(self, msg: Any) -> None:
         self.peer.post(("send_name", self.name, msg))
 
-    def monitor(self, caller: Process, ref: Ref) -> None:
-        if not self.alive:
-            caller.deliver(Down(ref, (self.name, self.peer.name), "noconnection"))
-            return
-        if caller._monitors is None:
-            caller._monitors = {}
-        if self._watchers is None:
-            self._watchers = {}
-        caller._monitors[ref] = self
-        self._watchers[ref] = caller
-        self.peer.post(("monitor_name", ref, caller.pid, self.name))
+    @property
+    def monitored_as(self) -> Any:
+        return (self.name, self.peer.name)
+
+    def _monitor_request(self, ref: Ref, caller: Process) -> tuple[Any, ...]:
+        return ("monitor_name", ref, caller.pid, self.name)
