@@ -4,7 +4,11 @@ has joined, so a node started later sees it up at once."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import trio
@@ -32,3 +36,32 @@ async def start_node(
             await body(*args)
 
     await nursery.start(run)
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@asynccontextmanager
+async def os_program(
+    module: str, *args: str, stop: str = "terminate"
+) -> AsyncIterator[tuple[trio.Process, bytes]]:
+    """Run `python -m tests.MODULE ARGS` in an OS process of its own; yield
+    it with the first line it prints (once it is ready); end it after
+    (`stop`: "terminate" lets it drain, "kill" does not)."""
+    process = await trio.lowlevel.open_process(
+        [sys.executable, "-m", f"tests.{module}", *args], cwd=ROOT, stdout=subprocess.PIPE
+    )
+    try:
+        assert process.stdout is not None
+        line = b""
+        with trio.fail_after(30):
+            while not line.endswith(b"\n"):
+                chunk = await process.stdout.receive_some(256)
+                assert chunk, f"tests.{module} ended before it was ready"
+                line += chunk
+        yield process, line
+    finally:
+        if process.returncode is None:
+            getattr(process, stop)()
+        with trio.CancelScope(shield=True), trio.fail_after(15):
+            await process.wait()

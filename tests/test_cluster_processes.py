@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,7 +15,7 @@ import trio
 import actors
 from actors import ANY, Down, Exit, NodeDown
 from actors.testing import assert_receive, refute_receive, wait_node
-from tests.cluster_helpers import COOKIE, FAST
+from tests.cluster_helpers import COOKIE, FAST, os_program
 from tests.conftest import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,26 +25,9 @@ TIMEOUT = FAST["heartbeat"] * FAST["missed"]  # a node is down this long after i
 @asynccontextmanager
 async def os_node(name: str, url: str) -> AsyncIterator[trio.Process]:
     """Run tests/cluster_node.py as node `name`; yield once it has joined."""
-    proc = await trio.lowlevel.open_process(
-        [sys.executable, "-m", "tests.cluster_node", name, url],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-    )
-    try:
-        assert proc.stdout is not None
-        line = b""
-        with trio.fail_after(20):
-            while not line.endswith(b"\n"):
-                chunk = await proc.stdout.receive_some(64)
-                assert chunk, f"node {name} ended before it joined"
-                line += chunk
+    async with os_program("cluster_node", name, url, stop="kill") as (process, line):
         assert line.strip() == b"ready", line
-        yield proc
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-        with trio.CancelScope(shield=True), trio.fail_after(10):
-            await proc.wait()
+        yield process
 
 
 async def echo_pid(node: str) -> actors.Pid:

@@ -4,36 +4,19 @@ workers (without a cluster, a room is split between them)."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
-import trio
-
-from tests.http_helpers import ROOT, fetch
+from tests.cluster_helpers import os_program
+from tests.http_helpers import fetch
 from tests.ws_helpers import open_ws
 
 
 @asynccontextmanager
 async def app(module: str, redis_url: str) -> AsyncIterator[int]:
     """Run tests.MODULE (a server with workers=2 in a cluster); its port."""
-    process = await trio.lowlevel.open_process(
-        [sys.executable, "-m", f"tests.{module}", redis_url],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-    )
-    try:
-        assert process.stdout is not None
-        line = b""
-        with trio.fail_after(30):
-            while not line.endswith(b"\n"):
-                line += await process.stdout.receive_some(256)
+    async with os_program(module, redis_url) as (_, line):
         yield json.loads(line)["port"]
-    finally:
-        process.terminate()
-        with trio.fail_after(15):
-            await process.wait()
 
 
 async def test_a_session_follows_its_client_from_worker_to_worker(redis_url: str) -> None:
