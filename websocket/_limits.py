@@ -27,7 +27,13 @@ from . import _close_codes as close_codes
 if TYPE_CHECKING:
     from wsproto.frame_protocol import FrameDecoder, FrameProtocol
 
-__all__ = ["BYTES_PER_FRAGMENT", "CONTROL_FRAMES_PER_SECOND", "BoundedDeflate", "Limits"]
+__all__ = [
+    "BYTES_PER_FRAGMENT",
+    "CONTROL_FRAMES_PER_SECOND",
+    "BoundedDeflate",
+    "ControlFrameRate",
+    "Limits",
+]
 
 BYTES_PER_FRAGMENT: Final = 64
 """Past `ws_max_fragments`, each further fragment must bring this much payload
@@ -38,6 +44,30 @@ CONTROL_FRAMES_PER_SECOND: Final = 1000
 keep-alives come every few seconds, a flood thousands of times faster."""
 
 _NO_RSV: Final = RsvBits(False, False, False)
+
+
+class ControlFrameRate:
+    """Pings and pongs a client sends, per window of one second: past
+    CONTROL_FRAMES_PER_SECOND, `over` says so (1008). Shared by both
+    protocol backends."""
+
+    __slots__ = ("_count", "_window")
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._window = 0.0  # when the current window began
+
+    def over(self) -> bool:
+        """Count one control frame (not a close); True past the limit."""
+        if self._count == 0:  # the first of a window of one second
+            self._window = trio.current_time()
+        self._count += 1
+        if self._count > CONTROL_FRAMES_PER_SECOND:
+            now = trio.current_time()
+            if now - self._window < 1.0:
+                return True
+            self._window, self._count = now, 1
+        return False
 
 
 class Limits(Extension):
@@ -61,8 +91,7 @@ class Limits(Extension):
         self._header: tuple[Opcode, int, bool] | None = None  # parsed, not yet counted
         self._in_control = False  # the frame being read is a control frame
         self._compressed = False  # the message being read is (BoundedDeflate counts it)
-        self._control = 0
-        self._window = 0.0  # when the current window of control frames began
+        self._rate = ControlFrameRate()
 
     def enabled(self) -> bool:
         return True
@@ -101,15 +130,8 @@ class Limits(Extension):
         """Count a frame whose payload has started."""
         self._in_control = opcode >= Opcode.CLOSE  # 0x8 and up: control frames
         if self._in_control:
-            if opcode is not Opcode.CLOSE:
-                if self._control == 0:  # the first of a window of one second
-                    self._window = trio.current_time()
-                self._control += 1
-                if self._control > CONTROL_FRAMES_PER_SECOND:
-                    now = trio.current_time()
-                    if now - self._window < 1.0:
-                        return self._fail(close_codes.TOO_MANY_PINGS)
-                    self._window, self._control = now, 1
+            if opcode is not Opcode.CLOSE and self._rate.over():
+                return self._fail(close_codes.TOO_MANY_PINGS)
             return None
         if opcode is not Opcode.CONTINUATION:  # the first frame of a message
             self.size = self.declared = self.fragments = 0

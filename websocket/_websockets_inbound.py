@@ -23,8 +23,6 @@ import zlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Final
 
-import trio
-
 try:
     from websockets.speedups import apply_mask
 except ImportError:  # pragma: no cover - websockets built without its C extension
@@ -32,7 +30,7 @@ except ImportError:  # pragma: no cover - websockets built without its C extensi
 
 from . import _close_codes as close_codes
 from ._inbound import CLOSED, FAIL, PING
-from ._limits import BYTES_PER_FRAGMENT, CONTROL_FRAMES_PER_SECOND
+from ._limits import BYTES_PER_FRAGMENT, ControlFrameRate
 
 if TYPE_CHECKING:
     from ._limits import BoundedDeflate
@@ -57,7 +55,6 @@ class WebsocketsInbound:
     __slots__ = (
         "_buf",
         "_compressed",
-        "_control",
         "_declared",
         "_done",
         "_fin",
@@ -71,10 +68,10 @@ class WebsocketsInbound:
         "_opcode",
         "_parts",
         "_pos",
+        "_rate",
         "_reset_inflater",
         "_text",
         "_utf8",
-        "_window",
         "_with_deflate",
         "size",
     )
@@ -102,8 +99,7 @@ class WebsocketsInbound:
         self._declared = 0
         self._fragments = 0
         # Control frames in the current one-second window:
-        self._control = 0
-        self._window = 0.0
+        self._rate = ControlFrameRate()
         # permessage-deflate, when agreed: we inflate with the largest window,
         # which reads any smaller one.
         self._with_deflate = deflate is not None
@@ -276,15 +272,8 @@ class WebsocketsInbound:
         self._opcode = opcode
         self._fin = bool(b0 & 0x80)
         if opcode >= _CLOSE:
-            if opcode != _CLOSE:
-                if self._control == 0:  # the first of a window of one second
-                    self._window = trio.current_time()
-                self._control += 1
-                if self._control > CONTROL_FRAMES_PER_SECOND:
-                    now = trio.current_time()
-                    if now - self._window < 1.0:
-                        return self._fail(close_codes.TOO_MANY_PINGS)
-                    self._window, self._control = now, 1
+            if opcode != _CLOSE and self._rate.over():
+                return self._fail(close_codes.TOO_MANY_PINGS)
             return None
         first = opcode != _CONT
         declared = length + (0 if first else self._declared)
