@@ -158,12 +158,15 @@ async def fetch(
             return response
 
 
-async def raw(port: int, data: bytes, host: str = "127.0.0.1") -> bytes:
-    """Send `data` as is; return everything the server sends until it closes."""
+async def raw(port: int, data: bytes, host: str = "127.0.0.1", eof: bool = False) -> bytes:
+    """Send `data` as is (then end our side, with `eof`); return everything
+    the server sends until it closes."""
     with trio.fail_after(10):
         stream = await trio.open_tcp_stream(host, port)
         async with stream:
             await stream.send_all(data)
+            if eof:
+                await stream.send_eof()
             received = []
             while True:
                 try:

@@ -14,13 +14,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import pytest
-import trio
 
 import actors
 import httpserver
 from httpserver import _options, _parsing
 from httpserver._parsing import have_httptools
-from tests.http_helpers import fetch, http_server
+from tests.http_helpers import fetch, http_server, raw
 
 needs_httptools = pytest.mark.skipif(not have_httptools(), reason="httptools is not installed")
 
@@ -87,21 +86,8 @@ async def both() -> AsyncIterator[tuple[int, int]]:
 async def reply(port: int, data: bytes) -> bytes:
     """Send `data`, end our side, and read until the server closes; the
     Date headers are dropped (the two servers may answer a second apart)."""
-    with trio.fail_after(10):
-        stream = await trio.open_tcp_stream("127.0.0.1", port)
-        async with stream:
-            await stream.send_all(data)
-            await stream.send_eof()
-            received = []
-            while True:
-                try:
-                    chunk = await stream.receive_some(65536)
-                except trio.BrokenResourceError:
-                    break
-                if not chunk:
-                    break
-                received.append(chunk)
-    lines = b"".join(received).split(b"\r\n")
+    received = await raw(port, data, eof=True)
+    lines = received.split(b"\r\n")
     return b"\r\n".join(line for line in lines if not line.startswith(b"Date: "))
 
 
