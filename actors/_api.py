@@ -198,14 +198,15 @@ def monitor(target: Pid | object) -> Ref:
 
 def monitor_from(caller: Process, target: Pid | object) -> Ref:
     """`monitor`, for a caller already looked up."""
+    proc = target._proc if type(target) is Pid else resolve(caller.node, target)
+    return monitor_process(caller, proc, target)
+
+
+def monitor_process(caller: Process, proc: Any, target: Pid | object) -> Ref:
+    """`monitor` of `proc`, already found from `target` (a Pid or any
+    destination), which a "noproc" `Down` names."""
     ref = Ref()
-    if type(target) is Pid:
-        proc = target._proc
-        if proc is None or not (proc.alive or proc.remote):  # a dead node's: "noconnection"
-            proc = None
-    else:
-        proc = resolve(caller.node, target)
-    if proc is None:
+    if proc is None or not (proc.alive or proc.remote):  # a dead node's: "noconnection"
         caller.deliver(Down(ref, target, "noproc"))
         return ref
     if proc.remote:

@@ -14,7 +14,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any, ClassVar, Final, NamedTuple
 
-from ._api import demonitor_from, monitor_from, resolve
+from ._api import demonitor_from, monitor_process, resolve
 from ._errors import CallExit, CallTimeout, ReceiveTimeout
 from ._ids import Down, Exit, Pid, Ref
 from ._process import RUNNING, current, receive
@@ -102,7 +102,7 @@ async def call(dest: Pid | object, request: Any, timeout: float | None = 5.0) ->
     server = dest._proc if type(dest) is Pid else resolve(caller.node, dest)
     if server is caller:
         raise CallExit("calling_self")
-    ref = monitor_from(caller, dest if server is None or type(dest) is not Pid else server.pid)
+    ref = monitor_process(caller, server, dest)  # `server` looked up once
 
     def answered(msg: Any) -> bool:
         kind = type(msg)
