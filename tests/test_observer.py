@@ -1,0 +1,319 @@
+"""The observer over real sockets: its page and assets, the snapshots a page's
+WebSocket receives (once a second, and at once on a crash), the kill that
+needs the token, show_state, and `python -m observer --cluster` attached to
+a cluster of two nodes as a hidden node."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from functools import partial
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+import trio
+
+import actors
+import observer
+from actors import GenServer, Supervisor, child
+from tests.cluster_helpers import COOKIE, ROOT, start_node
+from tests.http_helpers import fetch
+from tests.ws_helpers import Closed, WsClient, handshake, open_ws
+
+LINE = re.compile(rb"observer on (http://[^/\s]+/) kill token: (\S+)")
+
+
+class Keeper(GenServer):
+    """A server with something in its state."""
+
+    def init(self) -> None:
+        self.secret = "xyzzy-42"
+
+    def handle_call(self, request: Any, from_: actors.From) -> Any:
+        return self.secret
+
+
+async def crash_when_told() -> None:
+    """A worker that crashes when it gets "crash"."""
+    await actors.receive("crash")
+    raise RuntimeError("told to crash")
+
+
+async def app() -> actors.Pid:
+    return await Supervisor.start_link(
+        [
+            child(partial(Keeper.start_link, name="keeper"), id="keeper"),
+            child(crash_when_told, id="crasher"),
+        ],
+        strategy="one_for_one",
+        intensity=10,
+        period=5,
+        name="app",
+    )
+
+
+@asynccontextmanager
+async def observing(**options: Any) -> AsyncIterator[tuple[actors.Pid, int]]:
+    """An observer on a free port of this node; yield its Pid and port."""
+    options.setdefault("announce", False)
+    pid = await observer.start_link(port=0, **options)
+    try:
+        yield pid, observer.info(pid)["port"]
+    finally:
+        actors.unlink(pid)
+        actors.exit(pid, "shutdown")
+
+
+async def snapshot_where(
+    client: WsClient, wanted: Callable[[dict[str, Any]], bool], timeout: float = 5
+) -> dict[str, Any]:
+    """The first snapshot pushed to `client` for which `wanted` holds."""
+    with trio.fail_after(timeout):
+        while True:
+            message = await client.receive()
+            assert isinstance(message, str), message
+            snap: dict[str, Any] = json.loads(message)
+            if snap["type"] == "snapshot" and wanted(snap):
+                return snap
+
+
+def child_of(snap: dict[str, Any], child_id: str) -> dict[str, Any]:
+    for tree in snap["trees"]:
+        for entry in tree["children"]:
+            if entry["id"] == child_id:
+                return entry  # type: ignore[no-any-return]
+    raise AssertionError(f"no child {child_id!r} in {snap['trees']}")
+
+
+async def test_the_page_and_its_assets_are_served_from_the_package() -> None:
+    async with actors.node(), observing() as (_, port):
+        page = await fetch(port, "/")
+        assert page.status == 200
+        assert page.header("content-type") == "text/html; charset=utf-8"
+        assert b'src="observer.js"' in page.body
+        assert b"http" not in page.body.split(b"<body>")[0].replace(b"http-equiv", b"")
+        script = await fetch(port, "/observer.js")
+        assert script.status == 200
+        assert script.header("content-type") == "text/javascript; charset=utf-8"
+        assert b"new WebSocket" in script.body
+        style = await fetch(port, "/observer.css")
+        assert style.status == 200
+        assert style.header("content-type") == "text/css; charset=utf-8"
+        csp = page.header("content-security-policy")
+        assert csp is not None
+        assert "script-src 'self'" in csp
+        assert (await fetch(port, "/nothing-here")).status == 404
+
+
+async def test_a_page_gets_a_snapshot_of_nodes_trees_processes_and_sockets() -> None:
+    async with actors.node():
+        await app()
+        keeper = actors.whereis("keeper")
+        here = actors.node_name()
+        async with observing() as (_, port), open_ws(port, "/ws") as client:
+            snap = await snapshot_where(client, lambda s: bool(s["sockets"]), timeout=3)
+    assert [n["node"] for n in snap["nodes"]] == [here]
+    node = snap["nodes"][0]
+    assert node["processes"] >= 5
+    assert node["rss"] > 0
+    assert node["websockets"] == 1
+    assert node["http_connections"] >= 1
+    (tree,) = [t for t in snap["trees"] if t["name"] == "app"]
+    assert tree["strategy"] == "one_for_one"
+    assert [c["id"] for c in tree["children"]] == ["keeper", "crasher"]
+    assert child_of(snap, "keeper")["pid"] == str(keeper)
+    rows = {row["pid"]: row for row in snap["processes"]}
+    assert rows[str(keeper)]["name"] == "keeper"
+    assert rows[str(keeper)]["kind"] == "gen_server"
+    assert str(tree["pid"]) in rows[str(keeper)]["links"]
+    (sock,) = snap["sockets"]
+    assert sock["path"] == "/ws"
+    assert sock["peer"].startswith("127.0.0.1:")
+    assert isinstance(sock["compression"], bool)
+    assert sock["handler"] in rows
+
+
+async def test_a_crash_is_pushed_at_once_not_at_the_next_tick() -> None:
+    async with actors.node():
+        await app()
+        # An hour between ticks: whatever comes within seconds came from the crash.
+        async with observing(interval=3600) as (_, port), open_ws(port, "/ws") as client:
+            first = await snapshot_where(client, lambda s: bool(s["trees"]))
+            before = child_of(first, "crasher")
+            assert before["restarts"] == 0
+            assert before["last_exit"] is None
+            actors.send(before_pid(before), "crash")
+            after = await snapshot_where(
+                client, lambda s: child_of(s, "crasher")["restarts"] == 1, timeout=3
+            )
+    crasher = child_of(after, "crasher")
+    assert crasher["pid"] not in (None, before["pid"])
+    assert "told to crash" in crasher["last_exit"]
+    kinds = {event["kind"] for event in after["events"]}
+    assert {"exit", "restart"} <= kinds
+
+
+def before_pid(entry: dict[str, Any]) -> actors.Pid:
+    """The live Pid a snapshot's "<0.N.0>" names (this node's processes)."""
+    (pid,) = [p for p in actors.processes() if str(p) == entry["pid"]]
+    return pid
+
+
+async def test_kill_without_the_token_is_403_and_with_it_kills() -> None:
+    async with actors.node():
+        victim = actors.spawn(actors.receive)
+        ref = actors.monitor(victim)
+        async with observing() as (pid, port):
+            token = observer.info(pid)["token"]
+            assert (await fetch(port, "/api/snapshot")).status == 200  # the Pids it names
+            node = actors.node_name()
+
+            async def kill(**fields: Any) -> int:
+                body = json.dumps({"node": node, "pid": str(victim), **fields}).encode()
+                return (await fetch(port, "/api/kill", method="POST", body=body)).status
+
+            assert await kill() == 403
+            assert await kill(token="") == 403
+            assert await kill(token=token[:-1] + ("x" if token[-1] != "x" else "y")) == 403
+            assert actors.process_info(victim) is not None
+            assert (await fetch(port, "/api/kill", method="GET")).status == 405
+            assert await kill(token=token) == 200
+            down = await actors.receive(actors.Down(ref, actors.ANY, actors.ANY), timeout=2)
+            assert down.reason == "killed"
+            assert await kill(token=token, pid="<0.999999.0>") == 404
+
+
+async def test_states_and_messages_are_shown_only_with_show_state() -> None:
+    async with actors.node():
+        keeper = await Keeper.start()
+        node = actors.node_name()
+        path = f"/api/process?node={quote(node)}&pid={quote(str(keeper))}"
+        for show_state in (False, True):
+            async with observing(show_state=show_state) as (_, port):
+                await fetch(port, "/api/snapshot")
+                answer = await fetch(port, path)
+            assert answer.status == 200, answer.text
+            detail = json.loads(answer.body)
+            assert detail["info"]["registered_name"] is None
+            assert isinstance(detail["stack"], list)
+            if show_state:
+                assert detail["state"] == {"secret": "xyzzy-42"}
+            else:
+                assert "state" not in detail
+                assert "messages" not in detail["info"]
+                assert b"xyzzy" not in answer.body
+
+
+async def test_a_page_asks_for_one_process_over_its_socket() -> None:
+    async with actors.node():
+        keeper = await Keeper.start(name="keeper")
+        async with observing() as (_, port), open_ws(port, "/ws") as client:
+            await snapshot_where(client, lambda s: True)
+            ask = {"op": "process", "node": actors.node_name(), "pid": str(keeper)}
+            await client.send(json.dumps(ask))
+            with trio.fail_after(5):
+                while True:
+                    answer = json.loads(await client.receive())  # type: ignore[arg-type]
+                    if answer["type"] == "process":
+                        break
+    assert answer["pid"] == str(keeper)
+    assert answer["info"]["registered_name"] == "keeper"
+    assert any("receive" in frame or "_serve" in frame for frame in answer["stack"])
+
+
+async def test_a_loopback_observer_refuses_other_hosts_and_cross_site_sockets() -> None:
+    async with actors.node(), observing() as (_, port):
+        assert (await fetch(port, "/", headers=[("Host", "evil.example")])).status == 403
+        assert (await fetch(port, "/", headers=[("Host", "evil.example:80")])).status == 403
+        # (fetch sends Host: localhost; these replace it)
+        assert (await fetch(port, "/", headers=[("Host", f"127.0.0.1:{port}")])).status == 200
+        with trio.fail_after(10):
+            stream, conn, answer = await handshake(
+                port, "/ws", headers=[("Origin", "http://evil.example")]
+            )
+        async with stream:
+            client = WsClient(stream, conn, answer)  # type: ignore[arg-type]
+            closed = await client.receive()
+        assert closed == Closed(1008, "not this observer's page")
+
+
+async def test_in_a_supervision_tree_it_comes_back_with_the_same_token() -> None:
+    async with actors.node():
+        start = partial(observer.start_link, port=0, announce=False)
+        sup = await Supervisor.start_link([child(start, id="observer")])
+        ((_, first, _),) = [(c.id, c.pid, c.type) for c in await actors.which_children(sup)]
+        assert first is not None
+        token = observer.info(first)["token"]
+        actors.lowlevel.subscribe()
+        actors.exit(first, "kill")
+        await actors.receive(("actors_event", "restart", actors.ANY), timeout=5)
+        ((_, second, _),) = [(c.id, c.pid, c.type) for c in await actors.which_children(sup)]
+        assert second not in (None, first)
+        assert observer.info(second)["token"] == token
+        with pytest.raises(LookupError):
+            observer.info(first)
+
+
+async def test_start_link_prints_where_and_the_token(capsys: pytest.CaptureFixture[str]) -> None:
+    async with actors.node():
+        pid = await observer.start_link(port=0, token="a-token-of-mine")
+        found = LINE.search(capsys.readouterr().out.encode())
+        assert found is not None
+        assert found.group(1).decode() == observer.info(pid)["url"]
+        assert found.group(2) == b"a-token-of-mine"
+        assert observer.info(pid)["url"].startswith("http://127.0.0.1:")
+
+
+@asynccontextmanager
+async def observer_program(*args: str) -> AsyncIterator[tuple[int, str]]:
+    """`python -m observer --port 0 ARGS`; yield its port and token."""
+    process = await trio.lowlevel.open_process(
+        [sys.executable, "-u", "-m", "observer", "--port", "0", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None
+        out = b""
+        with trio.fail_after(20):
+            while (found := LINE.search(out)) is None:
+                chunk = await process.stdout.receive_some(4096)
+                assert chunk, f"python -m observer ended before it served: {out!r}"
+                out += chunk
+        url, token = found.group(1).decode(), found.group(2).decode()
+        yield int(url.rstrip("/").rsplit(":", 1)[1]), token
+    finally:
+        process.terminate()
+        with trio.CancelScope(shield=True), trio.fail_after(15):
+            await process.wait()
+
+
+async def test_python_m_observer_serves_its_own_node() -> None:
+    async with observer_program() as (port, _):
+        snap = json.loads((await fetch(port, "/api/snapshot")).body)
+    assert [n["node"] for n in snap["nodes"]] == ["nonode@nohost"]
+    assert any(row["current_function"].startswith("observer") for row in snap["processes"])
+
+
+async def test_python_m_observer_attaches_to_a_cluster_as_a_hidden_node(redis_url: str) -> None:
+    async def idle() -> None:
+        await actors.receive("stop")
+
+    async with trio.open_nursery() as nursery:
+        await start_node(nursery, "obs-a", redis_url, idle)
+        await start_node(nursery, "obs-b", redis_url, idle)
+        cluster = ("--cluster", redis_url, "--cookie", COOKIE, "--node", "obs-watcher")
+        async with observer_program(*cluster) as (port, _), open_ws(port, "/ws") as client:
+            snap = await snapshot_where(
+                client,
+                lambda s: {n["node"] for n in s["nodes"] if "error" not in n} == {"obs-a", "obs-b"},
+                timeout=10,
+            )
+        nursery.cancel_scope.cancel()
+    assert all(not n["hidden"] for n in snap["nodes"])
+    assert {row["node"] for row in snap["processes"]} == {"obs-a", "obs-b"}
