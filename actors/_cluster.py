@@ -551,7 +551,7 @@ def _allow_actors_types() -> None:
 
     for name in ("From",):
         _wire.allow_name("actors._gen_server", name, getattr(_gen_server, name))
-    for name in ("_CALL", "_CAST"):
+    for name in ("_CALL", "_CAST", "_GET_STATE"):
         _wire.allow_name("actors._gen_server", name, getattr(_gen_server, name))
     for name in _errors.__all__:
         _wire.allow_name("actors._errors", name, getattr(_errors, name))

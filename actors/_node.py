@@ -21,6 +21,8 @@ from trio.lowlevel import current_task
 from ._crash import crash_report
 from ._errors import ClusterError, ProcessExit
 from ._ids import Pid
+from ._inspect_agent import start_inspector
+from ._observed import Observed
 from ._process import RUNNING, Process, by_task
 from ._timers import Timers
 
@@ -52,6 +54,7 @@ class Node:
         self.rejoins: dict[object, int] = {}  # joins past the first, per group
         self.globals: dict[object, Pid] = {}  # global names, when not in a cluster
         self.timers = Timers()
+        self.observed = Observed()  # what introspection reads (actors.lowlevel)
         nursery.start_soon(self.timers.run, name="actors.timers")
 
     def new_process(self, fn: Callable[..., Any]) -> Process:
@@ -76,6 +79,7 @@ class Node:
         if proc._watches is not None:
             proc.end_watches()
         self.procs.pop(proc.pid._number, None)
+        self.observed.exited(proc, reason, self.closing)
         if proc.name is not None and self.names.get(proc.name) is proc:
             del self.names[proc.name]
         if proc._groups:
@@ -250,6 +254,7 @@ async def node(
                 the_node.shutdown()  # the timer task too: nothing ran yet
                 raise
         proc = the_node.new_process(node)
+        start_inspector(the_node)  # after the first process: that one is <0.0.0>
         task = current_task()
         outer = by_task.get(task)  # a node opened inside a process of another
         by_task[task] = proc

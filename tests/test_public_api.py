@@ -13,7 +13,7 @@ CONTRACT = {
         "unregister", "whereis", "registered", "join", "leave", "members", "processes",
         "process_info", "Exit", "Down", "Pid", "Ref", "NameNotRegistered", "ReceiveTimeout",
         "GenStatem", "Keep", "Stop", "Reply", "Postpone", "NextEvent", "StateTimeout",
-        "EventTimeout", "GenericTimeout", "StartError",
+        "EventTimeout", "GenericTimeout", "StartError", "get_state",
     ],
 }  # fmt: skip
 
