@@ -83,7 +83,7 @@ def node_info() -> dict[str, Any]:
         "rss": _rss(),
         "messages": observed.delivered_dead + sum(proc.received for proc in procs),
         "uptime": time.monotonic() - observed.started,
-        "hidden": node.cluster is not None and getattr(node.cluster, "hidden", False),
+        "hidden": node.cluster is not None and node.cluster.hidden,
         "stats": stats,
     }
 

@@ -231,7 +231,10 @@ async def node(
     With `cluster` (a Redis URL) the node joins that cluster as `name`,
     signing its messages with `cookie`, before the block starts; `ClusterError`
     if it cannot. `cluster_options`: `heartbeat` (seconds, default 1),
-    `missed` (heartbeats before a node is down, default 3).
+    `missed` (heartbeats before a node is down, default 3), `hidden`
+    (True: a hidden node, Erlang's: it joins and talks to every node, but
+    no other node lists it in `nodes()` or waits for it; an observer
+    attaches so).
 
     Leaving the block ends every process, trapping ones included. If the
     block's process is killed by an exit signal, `ProcessExit` is raised.
