@@ -18,7 +18,7 @@ import actors
 __all__ = ["Config", "running", "url_of"]
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class Config:
     ip: str
     port: int
@@ -37,6 +37,12 @@ class Config:
     # node -> (monotonic time, messages) of its last sample: the message rate
     samples: dict[str, tuple[float, int]] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        # Short, and without the token: the page's handlers are partials of
+        # this config, and a process's current function may be shown as their
+        # repr, to anyone who opens the page.
+        return f"<observer {url_of(self.ip, self.port)}>"
 
 
 # The observers of this OS process, by the Pid `start` returned; the

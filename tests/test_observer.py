@@ -116,8 +116,14 @@ async def test_a_page_gets_a_snapshot_of_nodes_trees_processes_and_sockets() -> 
         await app()
         keeper = actors.whereis("keeper")
         here = actors.node_name()
-        async with observing() as (_, port), open_ws(port, "/ws") as client:
+        async with observing() as (pid, port), open_ws(port, "/ws") as client:
+            token = observer.info(pid)["token"]
             snap = await snapshot_where(client, lambda s: bool(s["sockets"]), timeout=3)
+            text = json.dumps(snap)
+            for row in snap["processes"]:  # nor in any process's page
+                query = f"node={quote(here)}&pid={quote(row['pid'])}"
+                detail = await fetch(port, f"/api/process?{query}")
+                assert token not in detail.text
     assert [n["node"] for n in snap["nodes"]] == [here]
     node = snap["nodes"][0]
     assert node["processes"] >= 5
@@ -132,6 +138,7 @@ async def test_a_page_gets_a_snapshot_of_nodes_trees_processes_and_sockets() -> 
     assert rows[str(keeper)]["name"] == "keeper"
     assert rows[str(keeper)]["kind"] == "gen_server"
     assert str(tree["pid"]) in rows[str(keeper)]["links"]
+    assert token not in text  # not in a process's current function, say
     (sock,) = snap["sockets"]
     assert sock["path"] == "/ws"
     assert sock["peer"].startswith("127.0.0.1:")

@@ -44,7 +44,7 @@ def browser() -> Iterator[Chromium]:
             "--no-sandbox",
             "--disable-gpu",
             "--no-first-run",
-            "--window-size=1400,1200",
+            "--window-size=1400,1800",
             f"--user-data-dir={profile}",
         ]
         with Chromium(CHROMIUM, CHROMEDRIVER, flags) as chromium:
