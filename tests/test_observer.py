@@ -178,6 +178,15 @@ async def test_a_crash_is_pushed_at_once_not_at_the_next_tick() -> None:
     )
 
 
+async def test_running_time_is_counted_only_while_a_page_is_open() -> None:
+    async with actors.node(), observing() as (_, port):
+        unwatched = json.loads((await fetch(port, "/api/snapshot")).body)
+        assert {row["runtime"] for row in unwatched["processes"]} == {None}
+        async with open_ws(port, "/ws") as client:
+            watched = await snapshot_where(client, lambda s: True)
+        assert all(isinstance(row["runtime"], float) for row in watched["processes"])
+
+
 def before_pid(entry: dict[str, Any]) -> actors.Pid:
     """The live Pid a snapshot's "<0.N.0>" names (this node's processes)."""
     (pid,) = [p for p in actors.processes() if str(p) == entry["pid"]]

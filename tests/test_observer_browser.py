@@ -98,6 +98,14 @@ def drive(url: str, token: str, screenshot: Path) -> None:
         page.wait_for_text("#detail", "process_info")
         page.wait_for_text("#detail", "show_state=True")  # the state stays hidden
         page.wait_for_text("#processes", "tally")
+        page.click('#processes th[data-sort="received"]')  # sorted by messages received
+        assert "desc" in (page.attribute_of('#processes th[data-sort="received"]', "class") or "")
+        column = page.execute(  # read at one instant: the page updates every second
+            "return Array.from(document.querySelectorAll('#processes td.received'),"
+            " (cell) => Number(cell.textContent));"
+        )
+        assert len(column) > 5
+        assert column == sorted(column, reverse=True)
         page.screenshot(str(screenshot))
 
 

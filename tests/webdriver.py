@@ -1,6 +1,6 @@
 """Just enough W3C WebDriver to drive headless Chromium through chromedriver:
 start a session, open a page, read an element's text and attributes, click,
-type, take a screenshot. (selenium would need
+type, run a script, take a screenshot. (selenium would need
 websocket-client, whose import name is `websocket`, which this project's
 own package takes.)"""
 
@@ -110,6 +110,12 @@ class Chromium:
         path = f"/session/{self.session}/element/{element}/attribute/{name}"
         value: str | None = self._call("GET", path)["value"]
         return value
+
+    def execute(self, script: str, *args: Any) -> Any:
+        """Run `script` (a function body; `arguments` holds `args`) in the
+        page, in one go, and return what it returns."""
+        body = {"script": script, "args": list(args)}
+        return self._call("POST", f"/session/{self.session}/execute/sync", body)["value"]
 
     def screenshot(self, path: str) -> None:
         """Save the page as it looks now, as a PNG file."""
