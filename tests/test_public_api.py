@@ -15,6 +15,7 @@ CONTRACT = {
         "GenStatem", "Keep", "Stop", "Reply", "Postpone", "NextEvent", "StateTimeout",
         "EventTimeout", "GenericTimeout", "StartError", "get_state",
     ],
+    "observer": ["start", "start_link", "info"],
 }  # fmt: skip
 
 
