@@ -10,12 +10,13 @@ text to the page handlers' group: the same bytes to every page, framed once.
 It works only while someone watches: with no page open it asks nothing, and
 the nodes' running-time counters (`watch`) are on only while a page is.
 A burst of crashes makes one snapshot, not one per crash: the events already
-waiting are taken together.
+waiting are taken together, and snapshots are at least MIN_GAP apart.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from typing import Any, Final
 
@@ -32,7 +33,10 @@ __all__ = ["collect", "node_names", "snapshot"]
 logger = logging.getLogger("observer")
 
 EVENTS_KEPT: Final = 50  # the newest crashes and restarts the page lists
-_EVENT: Final = ("actors_event", actors.ANY, actors.ANY)
+MIN_GAP: Final = 0.05
+"""Seconds between two snapshots, at least: a crash loop of many processes
+makes one snapshot per MIN_GAP, each with every event that came meanwhile,
+rather than one per crash."""
 
 
 def node_names() -> list[str]:
@@ -60,30 +64,26 @@ class _Collector:
         self.subscribed: set[str] = set()  # nodes that send us their events
         self.watching: set[str] = set()  # nodes counting running time for us
         self.uptimes: dict[str, float] = {}  # a node whose uptime went back restarted
+        self.silent: set[str] = set()  # nodes whose failure to answer was logged
 
     async def run(self) -> None:
         config = self.config
-        due = trio.current_time()
+        due = trio.current_time()  # of the next snapshot
+        last = -math.inf  # when the last one was made
         while True:
             try:
                 msg = await actors.receive(timeout=max(0.0, due - trio.current_time()))
-            except actors.ReceiveTimeout:
-                msg = "tick"
+            except actors.ReceiveTimeout:  # due: every event already here is recorded
+                last = trio.current_time()
+                due = last + config.interval
+                await self.push()
+                continue
             match msg:
-                case "tick":
-                    due = trio.current_time() + config.interval
-                    await self.push()
                 case ("actors_event", kind, info):
                     self.record(kind, info)
-                    while True:  # a burst of crashes: one snapshot for all of them
-                        try:
-                            _, kind, info = await actors.receive(_EVENT, timeout=0)
-                        except actors.ReceiveTimeout:
-                            break
-                        self.record(kind, info)
-                    await self.push()
+                    due = min(due, last + MIN_GAP)  # at once, unless one was just made
                 case "poke":  # a page opened: it wants figures now
-                    await self.push()
+                    due = min(due, last + MIN_GAP)
                 case _:
                     pass
 
@@ -143,13 +143,18 @@ class _Collector:
             self.watching.clear()
 
     async def ask(self, node: str, what: str, *args: Any) -> Any:
+        """`inspect` on `node`, or _FAILED (logged once until it answers again)."""
         try:
-            return await actors.lowlevel.inspect(
+            answer = await actors.lowlevel.inspect(
                 node, what, *args, timeout=self.config.inspect_timeout
             )
-        except (actors.CallTimeout, actors.CallExit) as exc:
-            logger.warning("observer: node %s did not answer %s: %r", node, what, exc)
+        except Exception as exc:  # a node's failure is shown, never the observer's crash
+            if node not in self.silent:
+                self.silent.add(node)
+                logger.warning("observer: node %s did not answer %s: %r", node, what, exc)
             return _FAILED
+        self.silent.discard(node)
+        return answer
 
 
 _FAILED: Final = object()
@@ -227,7 +232,7 @@ async def _node(config: Config, node: str) -> dict[str, Any]:
         trees = await inspect(node, "supervision_trees", timeout=timeout)
         rows = await inspect(node, "process_rows", timeout=timeout)
         sockets = await inspect(node, "probe", "websockets", timeout=timeout)
-    except (actors.CallTimeout, actors.CallExit) as exc:
+    except Exception as exc:  # a node's failure is shown on its row, never the observer's crash
         return {
             "info": {"node": node, "error": f"no answer: {exc!r}"},
             "trees": [],

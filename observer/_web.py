@@ -148,7 +148,7 @@ async def process_detail(config: Config, node: str, pid_text: str) -> dict[str, 
     try:
         info = await inspect(node, "process_info", pid, timeout=timeout)
         stack = await inspect(node, "process_stack", pid, timeout=timeout)
-    except (actors.CallTimeout, actors.CallExit) as exc:
+    except Exception as exc:  # the node's failure, told to the page
         answer["error"] = f"node {node} did not answer: {exc!r}"
         return answer
     if info is None:
