@@ -337,18 +337,30 @@ async def test_python_m_observer_serves_its_own_node() -> None:
 
 async def test_python_m_observer_attaches_to_a_cluster_as_a_hidden_node(redis_url: str) -> None:
     async def idle() -> None:
+        actors.spawn(actors.receive, name="victim")
         await actors.receive("stop")
+
+    def victim_of(snap: dict[str, Any]) -> dict[str, Any] | None:
+        rows = [r for r in snap["processes"] if r["node"] == "obs-a" and r["name"] == "victim"]
+        return rows[0] if rows else None
 
     async with trio.open_nursery() as nursery:
         await start_node(nursery, "obs-a", redis_url, idle)
         await start_node(nursery, "obs-b", redis_url, idle)
         cluster = ("--cluster", redis_url, "--cookie", COOKIE, "--node", "obs-watcher")
-        async with observer_program(*cluster) as (port, _), open_ws(port, "/ws") as client:
+        async with observer_program(*cluster) as (port, token), open_ws(port, "/ws") as client:
             snap = await snapshot_where(
                 client,
                 lambda s: {n["node"] for n in s["nodes"] if "error" not in n} == {"obs-a", "obs-b"},
                 timeout=10,
             )
+            victim = victim_of(snap)
+            assert victim is not None
+            # a kill from the page reaches a process of another node
+            body = json.dumps({"node": "obs-a", "pid": victim["pid"], "token": token})
+            killed = await fetch(port, "/api/kill", method="POST", body=body.encode())
+            assert killed.status == 200, killed.text
+            await snapshot_where(client, lambda s: victim_of(s) is None)
         nursery.cancel_scope.cancel()
     assert all(not n["hidden"] for n in snap["nodes"])
     assert {row["node"] for row in snap["processes"]} == {"obs-a", "obs-b"}
