@@ -15,10 +15,10 @@ or SIGTERM.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import socket
 import sys
+from typing import Any
 
 import actors
 
@@ -56,18 +56,22 @@ async def serve(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
+    cluster: dict[str, Any] = {}
     if args.cluster is None:
         if args.cookie is not None or args.node is not None:
             sys.exit("--cookie and --node need --cluster")
-        with contextlib.suppress(KeyboardInterrupt):
-            actors.run(serve, args)
-        return
-    cookie = args.cookie or os.environ.get("OBSERVER_COOKIE")
-    if not cookie:
-        sys.exit("--cluster needs the cluster's cookie: --cookie or OBSERVER_COOKIE")
-    node = args.node or f"observer-{socket.gethostname()}-{os.getpid()}"
-    with contextlib.suppress(KeyboardInterrupt):
-        actors.run(serve, args, node=node, cluster=args.cluster, cookie=cookie, hidden=True)
+    else:
+        cookie = args.cookie or os.environ.get("OBSERVER_COOKIE")
+        if not cookie:
+            sys.exit("--cluster needs the cluster's cookie: --cookie or OBSERVER_COOKIE")
+        node = args.node or f"observer-{socket.gethostname()}-{os.getpid()}"
+        cluster = {"node": node, "cluster": args.cluster, "cookie": cookie, "hidden": True}
+    try:
+        actors.run(serve, args, **cluster)
+    except KeyboardInterrupt:
+        pass
+    except (actors.StartError, actors.ClusterError, ValueError) as exc:
+        sys.exit(f"observer: {exc}")
 
 
 if __name__ == "__main__":
