@@ -22,7 +22,7 @@ import actors
 import observer
 from actors import GenServer, Supervisor, child
 from tests.cluster_helpers import COOKIE, ROOT, start_node
-from tests.http_helpers import fetch, raw
+from tests.http_helpers import example, fetch, raw
 from tests.ws_helpers import Closed, WsClient, handshake, open_ws
 
 LINE = re.compile(rb"observer on (http://[^/\s]+/) kill token: (\S+)")
@@ -364,3 +364,16 @@ async def test_python_m_observer_attaches_to_a_cluster_as_a_hidden_node(redis_ur
         nursery.cancel_scope.cancel()
     assert all(not n["hidden"] for n in snap["nodes"])
     assert {row["node"] for row in snap["processes"]} == {"obs-a", "obs-b"}
+
+
+async def test_the_supervised_app_example_prints_its_observer_and_shows_its_tree() -> None:
+    async with example("supervised_app", "--observer", "0", "--crash-every", "60") as app:
+        found = LINE.search(app.output().encode())  # printed before "listening on"
+        assert found is not None, app.output()
+        port = int(found.group(1).decode().rstrip("/").rsplit(":", 1)[1])
+        snap = json.loads((await fetch(port, "/api/snapshot")).body)
+    (tree,) = [t for t in snap["trees"] if t["name"] == "app"]
+    assert [c["id"] for c in tree["children"]] == ["tally", "pool", "flaky", "feeder", "web"]
+    (pool,) = [c for c in tree["children"] if c["id"] == "pool"]
+    assert pool["type"] == "supervisor"
+    assert pool["supervisor"]["strategy"] == "simple_one_for_one"
