@@ -473,3 +473,11 @@ async def test_inspect_of_a_node_that_is_not_there_times_out() -> None:
     async with actors.node():
         with trio.fail_after(1), pytest.raises(actors.CallTimeout):
             await ll.inspect("elsewhere", "node_info", timeout=0.5)
+
+
+async def test_the_step_that_opens_a_watch_is_not_counted_from_time_zero() -> None:
+    async with actors.node():
+        me = actors.self()
+        with ll.watch():
+            await trio.lowlevel.checkpoint()  # the step that opened it ends here
+            assert row_of(me)["runtime"] < 1.0  # not perf_counter() since boot
