@@ -15,6 +15,7 @@ view of its processes is what it started; `process_rows` shows it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Final
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
     from ._node import Node
 
 __all__ = ["INSPECT", "WHATS", "inspect", "start_inspector"]
+
+logger = logging.getLogger("actors")
 
 INSPECT: Final = "$inspect"
 
@@ -81,17 +84,21 @@ async def _inspector_main() -> None:
     try:
         while True:
             msg = await receive()
-            if type(msg) is Down:
-                _down(me.node, msg, watching, subscribers)
-            elif type(msg) is tuple and len(msg) == 3 and msg[0] is _CALL:
-                _request(me.node, msg[1], msg[2], watching)
-            elif (
-                type(msg) is tuple
-                and len(msg) == 2
-                and msg[0] == "$forget_when_down"
-                and msg[1] not in subscribers.values()
-            ):
-                subscribers[monitor(msg[1])] = msg[1]
+            try:
+                if type(msg) is Down:
+                    _down(me.node, msg, watching, subscribers)
+                elif type(msg) is tuple and len(msg) == 3 and msg[0] is _CALL:
+                    _request(me.node, msg[1], msg[2], watching)
+                elif (
+                    type(msg) is tuple
+                    and len(msg) == 2
+                    and msg[0] == "$forget_when_down"
+                    and type(msg[1]) is Pid
+                    and msg[1] not in subscribers.values()
+                ):
+                    subscribers[monitor(msg[1])] = msg[1]
+            except Exception:  # a node without "$inspect" cannot be looked at
+                logger.exception("actors: %s could not handle %r", INSPECT, msg)
     finally:
         for counting, _ in watching.values():
             counting.__exit__(None, None, None)

@@ -36,7 +36,7 @@ class _Runtime(Instrument):
     def __init__(self) -> None:
         self.watchers = 0
         self.installed = False
-        self.started = 0.0
+        self.started = -1.0  # the current step's start; -1: none seen
         self.runtimes: dict[Process, float] = {}
         self.owners: dict[Task, Process | None] = {}
 
@@ -44,7 +44,10 @@ class _Runtime(Instrument):
         self.started = perf_counter()
 
     def after_task_step(self, task: Task) -> None:
+        if self.started < 0:  # installed during this step: its start is unknown
+            return
         spent = perf_counter() - self.started
+        self.started = -1.0
         proc: Any = self.owners.get(task, _UNKNOWN)
         if proc is _UNKNOWN:
             proc = _owner(task)

@@ -473,3 +473,25 @@ async def test_inspect_of_a_node_that_is_not_there_times_out() -> None:
     async with actors.node():
         with trio.fail_after(1), pytest.raises(actors.CallTimeout):
             await ll.inspect("elsewhere", "node_info", timeout=0.5)
+
+
+async def test_the_step_that_opens_a_watch_is_not_counted_from_time_zero() -> None:
+    async with actors.node():
+        me = actors.self()
+        with ll.watch():
+            await trio.lowlevel.checkpoint()  # the step that opened it ends here
+            assert row_of(me)["runtime"] < 1.0  # not perf_counter() since boot
+
+
+async def test_a_failing_probe_raises_at_the_asker_and_inspect_goes_on() -> None:
+    async with actors.node():
+        name = actors.node_name()
+
+        def broken() -> list[dict[str, Any]]:
+            raise ZeroDivisionError("probe broke")
+
+        ll.add_probe("broken", broken)
+        with pytest.raises(ZeroDivisionError, match="probe broke"):
+            await ll.inspect(name, "probe", "broken")
+        actors.send(actors.whereis("$inspect"), ("$forget_when_down", "not a pid"))
+        assert (await ll.inspect(name, "node_info"))["node"] == name
