@@ -5,7 +5,8 @@ served. `info(pid)` tells where the page is and the kill token."""
 from __future__ import annotations
 
 import secrets
-from functools import partial
+from collections.abc import Callable
+from functools import partial, update_wrapper
 from typing import Any
 
 import actors
@@ -36,8 +37,8 @@ class Observer(actors.GenServer):
         server = httpserver.start_link(
             ip=config.ip,
             port=config.port,
-            loop=partial(handle_http, config),
-            ws_loop=partial(handle_ws, config),
+            loop=_bound(handle_http, config),
+            ws_loop=_bound(handle_ws, config),
             handle_signals=handle_signals,
         )
         config.port = httpserver.port(server)
@@ -51,6 +52,13 @@ class Observer(actors.GenServer):
         self.listener = server
         if announce:
             print(f"observer on {self.url} kill token: {config.token}", flush=True)
+
+
+def _bound(fn: Callable[..., Any], config: Config) -> Callable[..., Any]:
+    """`fn` with `config` as its first argument, named as `fn` itself: a
+    process's current function then reads "observer._web.handle_ws", not a
+    partial's repr with its arguments."""
+    return update_wrapper(partial(fn, config), fn)
 
 
 def _config(
