@@ -495,3 +495,17 @@ async def test_a_failing_probe_raises_at_the_asker_and_inspect_goes_on() -> None
             await ll.inspect(name, "probe", "broken")
         actors.send(actors.whereis("$inspect"), ("$forget_when_down", "not a pid"))
         assert (await ll.inspect(name, "node_info"))["node"] == name
+
+
+class Slotted(GenServer):
+    __slots__ = ("_secret", "count", "unset")
+
+    def init(self) -> None:
+        self.count = 1
+        self._secret = 2
+
+
+async def test_get_state_of_a_gen_server_with_slots() -> None:
+    async with actors.node():
+        pid = await Slotted.start()
+        assert await actors.get_state(pid) == {"count": 1}
