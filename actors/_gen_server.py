@@ -201,7 +201,15 @@ async def _start(cls: type[GenServer], args: tuple[Any, ...], name: object, link
 def server_state(server: GenServer) -> dict[str, Any]:
     """What `get_state` answers for a GenServer: a shallow copy of its
     attributes that do not start with "_"."""
-    return {k: v for k, v in vars(server).items() if not k.startswith("_")}
+    names = list(getattr(server, "__dict__", ()))
+    for cls in type(server).__mro__:  # a server class may use __slots__
+        slots = getattr(cls, "__slots__", ())
+        names += [slots] if isinstance(slots, str) else slots
+    return {
+        name: getattr(server, name)
+        for name in dict.fromkeys(names)
+        if not name.startswith("_") and hasattr(server, name)
+    }
 
 
 def _bound(server: GenServer, name: str) -> tuple[Callable[..., Any], bool]:

@@ -267,7 +267,6 @@ class _SupervisorServer(GenServer):
         ended = f"{self.label}: child {child.spec.id!r} {pid!r} exited with {reason!r}"
         old: Pid | None = pid
         while True:  # each attempt counts against the intensity
-            self.restart_count += 1
             now = trio.current_time()
             self.restarts.append(now)
             while self.restarts and self.restarts[0] < now - self.period:
@@ -280,6 +279,7 @@ class _SupervisorServer(GenServer):
                     "exiting with 'shutdown'",
                 )
                 return Stop("shutdown")
+            self.restart_count += 1
             group = self._affected(child)
             _report(_level(reason), f"{ended}; restarting {_names(group)} ({self.strategy})")
             for other in reversed(group):  # `child` too, if a failed attempt started it

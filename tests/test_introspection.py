@@ -495,3 +495,37 @@ async def test_a_failing_probe_raises_at_the_asker_and_inspect_goes_on() -> None
             await ll.inspect(name, "probe", "broken")
         actors.send(actors.whereis("$inspect"), ("$forget_when_down", "not a pid"))
         assert (await ll.inspect(name, "node_info"))["node"] == name
+
+
+class Slotted(GenServer):
+    __slots__ = ("_secret", "count", "unset")
+
+    def init(self) -> None:
+        self.count = 1
+        self._secret = 2
+
+
+async def test_get_state_of_a_gen_server_with_slots() -> None:
+    async with actors.node():
+        pid = await Slotted.start()
+        assert await actors.get_state(pid) == {"count": 1}
+
+
+async def test_one_for_all_counts_a_restart_for_every_child_it_starts_again() -> None:
+    async with actors.node():
+        actors.register("test")
+        sup = await Supervisor.start_link(
+            [child(worker, "a", id="a"), child(worker, "b", id="b")], strategy="one_for_all"
+        )
+        _, _, a = await actors.receive(("up", "a", ANY), timeout=5)
+        await actors.receive(("up", "b", ANY), timeout=5)
+        actors.send(a, "crash")
+        await actors.receive(("up", "a", ANY), timeout=5)
+        await actors.receive(("up", "b", ANY), timeout=5)
+        [tree] = ll.supervision_trees()
+        assert tree["pid"] == sup
+        assert tree["restarts"] == 1
+        assert [(c["id"], c["restarts"], c["last_exit"]) for c in tree["children"]] == [
+            ("a", 1, "RuntimeError('a crashed')"),
+            ("b", 1, None),  # stopped by the strategy: it did not exit on its own
+        ]
