@@ -26,7 +26,7 @@ import actors
 import websocket
 
 from ._config import Config, running
-from ._json import dumps, jsonable
+from ._json import SNAPSHOT_DEPTH, dumps, jsonable
 
 __all__ = ["collect", "node_names", "snapshot"]
 
@@ -113,7 +113,7 @@ class _Collector:
             if uptime < before.get(node, 0.0):
                 self.subscribed.discard(node)
                 self.watching.discard(node)
-        text = dumps(snap)
+        text = dumps(snap, items=config.max_processes, deepest=SNAPSHOT_DEPTH)
         config.last = text
         websocket.broadcast(config.group, text)
 
@@ -180,10 +180,15 @@ async def snapshot(
         trees += part["trees"]
         rows += part["rows"]
         sockets += part["sockets"]
-    total = len(rows)
-    if total > config.max_processes:  # the busiest first: what a watcher looks for
+    # A remote node's answer is cut at 1000 rows on the wire: count what it has.
+    total = max(len(rows), sum(n.get("processes", 0) for n in shown))
+    if len(rows) > config.max_processes:  # the busiest first: what a watcher looks for
         rows.sort(key=_busy, reverse=True)
         del rows[config.max_processes :]
+    sockets_total = len(sockets)
+    if sockets_total > config.max_processes:  # the most behind first
+        sockets.sort(key=lambda s: (s.get("queued_bytes", 0), s.get("pending", 0)), reverse=True)
+        del sockets[config.max_processes :]
     pids: dict[tuple[str, str], actors.Pid] = {}
     kinds: dict[tuple[str, str], str] = {}
     for row in rows:
@@ -208,6 +213,7 @@ async def snapshot(
         "processes": rows,
         "processes_total": total,
         "sockets": sockets,
+        "sockets_total": sockets_total,
         "events": config.events,
     }
 
@@ -216,7 +222,9 @@ def _busy(row: dict[str, Any]) -> tuple[int, int, float]:
     return (row.get("message_queue_len", 0), row.get("received", 0), row.get("runtime") or 0.0)
 
 
-def _tree_pids(node: str, sup: dict[str, Any], pids: dict[tuple[str, str], actors.Pid]) -> None:
+def _tree_pids(node: str, sup: Any, pids: dict[tuple[str, str], actors.Pid]) -> None:
+    if not isinstance(sup, dict):  # a subtree cut on the wire (too deep): only its repr came
+        return
     if isinstance(sup.get("pid"), actors.Pid):
         pids[node, str(sup["pid"])] = sup["pid"]
     for child in sup.get("children", ()):
@@ -252,6 +260,10 @@ async def _node(config: Config, node: str) -> dict[str, Any]:
         "websockets": stats.get("websockets", 0),
         "http_connections": stats.get("http_connections", 0),
     }
+    # Rows only: a list cut on the wire ends with a note of what was left out.
+    trees, rows, sockets = (
+        [item for item in part if isinstance(item, dict)] for part in (trees, rows, sockets)
+    )
     for item in (*trees, *rows, *sockets):
         item["node"] = node
     return {"info": shown, "trees": trees, "rows": rows, "sockets": sockets}

@@ -32,7 +32,7 @@ import websocket
 
 from ._collect import snapshot
 from ._config import Config
-from ._json import dumps, jsonable
+from ._json import SNAPSHOT_DEPTH, dumps, jsonable
 
 __all__ = ["handle_http", "handle_ws", "process_detail"]
 
@@ -103,7 +103,9 @@ async def handle_http(config: Config, req: httpserver.Req) -> None:
         name, kind = _ASSETS[path]
         await req.respond(200, {**_HEADERS, "Content-Type": kind}, _asset(name))
     elif req.method == "GET" and path == "/api/snapshot":
-        await _json(req, 200, await snapshot(config))
+        snap = await snapshot(config)
+        text = dumps(snap, items=config.max_processes, deepest=SNAPSHOT_DEPTH)
+        await req.respond(200, {**_HEADERS, "Content-Type": "application/json"}, text.encode())
     elif req.method == "GET" and path == "/api/process":
         query = dict(req.parse_qs())
         detail = await process_detail(config, query.get("node", ""), query.get("pid", ""))

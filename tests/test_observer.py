@@ -21,7 +21,7 @@ import trio
 import actors
 import observer
 from actors import GenServer, Supervisor, child
-from tests.cluster_helpers import COOKIE, ROOT, start_node
+from tests.cluster_helpers import COOKIE, FAST, ROOT, start_node
 from tests.http_helpers import example, fetch, raw
 from tests.ws_helpers import Closed, WsClient, handshake, open_ws
 
@@ -377,3 +377,37 @@ async def test_the_supervised_app_example_prints_its_observer_and_shows_its_tree
     (pool,) = [c for c in tree["children"] if c["id"] == "pool"]
     assert pool["type"] == "supervisor"
     assert pool["supervisor"]["strategy"] == "simple_one_for_one"
+
+
+async def test_a_crowded_node_with_a_deep_tree_is_shown_as_far_as_it_came(redis_url: str) -> None:
+    """An answer between nodes is cut (1000 rows, 8 levels): the observer
+    shows what came, counts what the node has, and keeps going."""
+    ready = trio.Event()
+
+    async def crowded() -> None:
+        for _ in range(1100):
+            actors.spawn(actors.receive)
+        kids = [child(actors.receive, id="leaf")]
+        for level in range(5):
+            kids = [child(partial(Supervisor.start_link, kids), id=f"level{level}")]
+        await Supervisor.start_link(kids, name="deep")
+        ready.set()
+        await actors.receive("stop")
+
+    async with trio.open_nursery() as nursery:
+        await start_node(nursery, "crowded", redis_url, crowded)
+        await ready.wait()
+        async with (
+            actors.node(name="watcher", cluster=redis_url, cookie=COOKIE, **FAST),
+            observing() as (_, port),
+        ):
+            answer = await fetch(port, "/api/snapshot")
+        nursery.cancel_scope.cancel()
+    assert answer.status == 200, answer.text
+    snap = json.loads(answer.body)
+    crowded_node = next(n for n in snap["nodes"] if n["node"] == "crowded")
+    assert "error" not in crowded_node
+    assert snap["processes_total"] >= 1100
+    assert len(snap["processes"]) == 1000  # max_processes
+    (deep,) = [t for t in snap["trees"] if t["name"] == "deep"]
+    assert deep["children"][0]["id"] == "level4"

@@ -194,7 +194,8 @@
     kill.hidden = !entry.pid;
     setData(kill, "node", node);
     setData(kill, "pid", entry.pid || "");
-    const children = entry.children || [];
+    // a subtree too deep for the wire between nodes comes as text: left out
+    const children = (entry.children || []).filter((child) => child && typeof child === "object");
     let list = item.querySelector(":scope > ul.children");
     if (isSupervisor) {
       if (!list) {
