@@ -336,6 +336,10 @@
   // -- WebSockets --------------------------------------------------------------
 
   function renderSockets(snapshot) {
+    const total = snapshot.sockets_total;
+    let count = `${total} open`;
+    if (total > snapshot.sockets.length) count += ` (the ${snapshot.sockets.length} most behind shown)`;
+    setText($("#socket-count"), count);
     sync(
       $("#sockets tbody"),
       snapshot.sockets,
