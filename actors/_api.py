@@ -7,6 +7,7 @@ async function here, `receive`, is always a checkpoint.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ._errors import NameNotRegistered
@@ -354,6 +355,16 @@ def processes() -> list[Pid]:
     return [proc.pid for proc in node.procs.values() if proc not in system]
 
 
+def function_name(fn: Any) -> str:
+    """ "module.qualname" of a process's function; a `partial` is
+    named by the function it wraps, never by its repr (its arguments may
+    hold secrets, and a page shows this name to whoever opens it)."""
+    while isinstance(fn, partial):
+        fn = fn.func
+    name = getattr(fn, "__qualname__", None) or type(fn).__qualname__
+    return f"{getattr(fn, '__module__', '?')}.{name}"
+
+
 def process_info(pid: Pid) -> dict[str, Any] | None:
     """A snapshot of a live process's state, or None if it is not alive."""
     proc = _process_of(pid)
@@ -376,5 +387,5 @@ def process_info(pid: Pid) -> dict[str, Any] | None:
         "registered_name": proc.name,
         "trap_exit": proc.trap,
         "groups": list(proc._groups or ()),
-        "current_function": f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', fn)}",
+        "current_function": function_name(fn),
     }

@@ -44,6 +44,7 @@ _SYNC: Final[dict[str, Callable[..., Any]]] = {
     "process_rows": _introspect.process_rows,
     "process_info": process_info,
     "process_stack": _introspect.process_stack,
+    "process_messages": _introspect.process_messages,
     "probe": _introspect.probe,
     "subscribe": _introspect.subscribe,
     "unsubscribe": _introspect.unsubscribe,

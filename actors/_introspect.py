@@ -10,13 +10,14 @@ to another node as it is (`actors.lowlevel.inspect`).
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ._api import _process_of, resolve
+from ._api import _process_of, function_name, resolve
 from ._gen_server import _GET_STATE, GenServer, call
 from ._ids import Pid
 from ._process import RUNNING, by_task, current
@@ -124,8 +125,7 @@ def _function(node: Node, proc: Process) -> str:
     if server is not None:
         cls = type(getattr(server, "machine", server))  # a GenStatem's engine: its machine
         return f"{cls.__module__}.{cls.__qualname__}"
-    fn = proc.fn
-    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', fn)}"
+    return function_name(proc.fn)
 
 
 def _status(proc: Process) -> str:
@@ -156,6 +156,22 @@ def process_rows() -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def process_messages(pid: Pid, limit: int = 100) -> list[str]:
+    """The oldest `limit` messages waiting in a live local process's
+    mailbox, each as its repr (cut at 500 characters); `[]` if not alive.
+    Message contents can be secrets: the observer shows them only when
+    started with show_state=True."""
+    proc = _process_of(pid)
+    if proc is None or proc.remote or not proc._queue:
+        return []
+    return [_short_repr(m) for m in itertools.islice(proc._queue, max(0, limit))]
+
+
+def _short_repr(value: Any, size: int = 500) -> str:
+    text = repr(value)
+    return text if len(text) <= size else text[: size - 3] + "..."
 
 
 def process_stack(pid: Pid) -> list[str]:

@@ -30,6 +30,9 @@ code, and returns builtins, Pids and strings only:
   were (None for a process never watched).
 - `process_stack(pid)`: where a live local process awaits, one
   "file:line in function" per frame, innermost last; `[]` if not alive.
+- `process_messages(pid, limit=100)`: the oldest messages waiting in a live
+  local process's mailbox, each as a repr cut at 500 characters (contents
+  can be secrets: show them only to whom may see them).
 - `subscribe(pid=None)` / `unsubscribe(pid=None)`: `("actors_event",
   "exit", {"pid", "reason"})` for each process that ends with a reason
   other than normal/shutdown, and `("actors_event", "restart",
@@ -39,7 +42,7 @@ code, and returns builtins, Pids and strings only:
 - `await inspect(node, what, *args, timeout=5.0)`: any of the above on
   `node` (this node's own name too) through its system process "$inspect":
   `what` is "node_info", "supervision_trees", "process_rows",
-  "process_info" (pid), "process_stack" (pid), "probe" (name), "get_state"
+  "process_info" (pid), "process_stack" (pid), "process_messages" (pid), "probe" (name), "get_state"
   (pid), "subscribe" (pid), "unsubscribe" (pid) or "watch" (on: one count
   per caller, ended when the caller dies). `CallTimeout` if the node does
   not answer; ValueError for an unknown `what`.
@@ -59,6 +62,7 @@ from ._introspect import (
     add_stat,
     node_info,
     probe,
+    process_messages,
     process_rows,
     process_stack,
     subscribe,
@@ -76,6 +80,7 @@ __all__ = [
     "node_info",
     "probe",
     "process_rows",
+    "process_messages",
     "process_stack",
     "subscribe",
     "supervision_trees",

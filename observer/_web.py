@@ -156,12 +156,15 @@ async def process_detail(config: Config, node: str, pid_text: str) -> dict[str, 
     if info is None:
         answer["error"] = f"{pid_text} is no longer alive"
         return answer
-    if not config.show_state:
-        info.pop("messages", None)
     answer["info"] = jsonable(info)
     answer["stack"] = jsonable(stack)
     answer["kind"] = kind = config.kinds.get((node, pid_text), "process")
     answer["show_state"] = config.show_state
+    if config.show_state:
+        try:
+            answer["messages"] = await inspect(node, "process_messages", pid, timeout=timeout)
+        except Exception as exc:  # the node's failure, told to the page
+            answer["messages_error"] = repr(exc)
     if config.show_state and kind in ("gen_server", "gen_statem", "supervisor"):
         try:
             answer["state"] = jsonable(await inspect(node, "get_state", pid, timeout=timeout))

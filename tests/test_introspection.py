@@ -361,6 +361,39 @@ async def test_process_stack_names_the_function_a_process_awaits_in() -> None:
         assert ll.process_stack(pid) == []
 
 
+async def holds(secret: str) -> None:
+    await actors.receive("stop")
+
+
+async def test_a_partial_is_named_by_its_function_never_by_its_arguments() -> None:
+    async with actors.node():
+        pid = actors.spawn(functools.partial(functools.partial(holds), "hunter2"))
+        row = next(r for r in ll.process_rows() if r["pid"] == pid)
+        info = actors.process_info(pid)
+        assert info is not None
+        for shown in (row["current_function"], info["current_function"]):
+            assert shown == f"{__name__}.holds"
+        actors.send(pid, "stop")
+
+
+async def test_process_messages_lists_waiting_messages_oldest_first_cut_short() -> None:
+    async with actors.node():
+        pid = actors.spawn(holds, "x")
+        for message in (("a", 1), "b" * 2000, 3):
+            actors.send(pid, message)
+        await trio.testing.wait_all_tasks_blocked()
+        shown = ll.process_messages(pid)
+        assert shown[0] == "('a', 1)"
+        assert shown[2] == "3"
+        assert len(shown[1]) == 500
+        assert shown[1].endswith("...")
+        assert ll.process_messages(pid, limit=1) == ["('a', 1)"]
+        assert await ll.inspect(actors.node_name(), "process_messages", pid) == shown
+        actors.send(pid, "stop")
+        await wait_exit(pid)
+        assert ll.process_messages(pid) == []
+
+
 async def busy() -> None:
     while True:
         sum(range(2000))

@@ -217,25 +217,39 @@ async def test_kill_without_the_token_is_403_and_with_it_kills() -> None:
             assert await kill(token=token, pid="<0.999999.0>") == 404
 
 
+async def _waits_for_stop() -> None:
+    await actors.receive("stop")
+
+
 async def test_states_and_messages_are_shown_only_with_show_state() -> None:
     async with actors.node():
         keeper = await Keeper.start()
+        waiter = actors.spawn(_waits_for_stop)
+        actors.send(waiter, ("password", "plugh-7"))  # left waiting: it wants "stop"
         node = actors.node_name()
-        path = f"/api/process?node={quote(node)}&pid={quote(str(keeper))}"
+
+        def path(pid: actors.Pid) -> str:
+            return f"/api/process?node={quote(node)}&pid={quote(str(pid))}"
+
         for show_state in (False, True):
             async with observing(show_state=show_state) as (_, port):
                 await fetch(port, "/api/snapshot")
-                answer = await fetch(port, path)
+                answer = await fetch(port, path(keeper))
+                waiting = await fetch(port, path(waiter))
             assert answer.status == 200, answer.text
             detail = json.loads(answer.body)
             assert detail["info"]["registered_name"] is None
             assert isinstance(detail["stack"], list)
+            assert json.loads(waiting.body)["info"]["message_queue_len"] == 1
             if show_state:
                 assert detail["state"] == {"secret": "xyzzy-42"}
+                assert json.loads(waiting.body)["messages"] == ["('password', 'plugh-7')"]
             else:
                 assert "state" not in detail
-                assert "messages" not in detail["info"]
+                assert "messages" not in detail
                 assert b"xyzzy" not in answer.body
+                assert b"plugh" not in waiting.body
+        actors.send(waiter, "stop")
 
 
 async def test_a_page_asks_for_one_process_over_its_socket() -> None:

@@ -410,6 +410,13 @@
     else state = make("p", "muted", "not a server: no state to show");
     const left = make("div");
     left.append(make("h3", "", "process_info"), info);
+    if (answer.show_state) {
+      const messages = make("ol", "messages");
+      for (const message of answer.messages || []) messages.appendChild(make("li", "", message));
+      if (answer.messages_error) messages.appendChild(make("li", "error", answer.messages_error));
+      else if (!messages.children.length) messages.appendChild(make("li", "muted", "(mailbox empty)"));
+      left.append(make("h3", "", "messages waiting (oldest first)"), messages);
+    }
     const right = make("div");
     right.append(make("h3", "", "where it awaits (innermost last)"), stack, make("h3", "", "state"), state);
     const grid = make("div", "detail-grid");
