@@ -79,6 +79,38 @@ async def test_it_serves_a_handler_named_module_colon_function() -> None:
     assert "SIGTERM: draining 1 server(s), then exiting" in server.output()
 
 
+async def test_ctrl_c_drains_and_ends_it_with_one_line() -> None:
+    # As in a terminal: SIGINT raises KeyboardInterrupt (a test runner started
+    # in the background may hand its children an ignored SIGINT).
+    boot = (
+        "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler);"
+        " sys.argv[0] = 'httpserver'; runpy.run_module('httpserver', run_name='__main__')"
+    )
+    argv = [sys.executable, "-u", "-c", boot, "examples.hello_world:handle_http"]
+    process = await trio.lowlevel.open_process(
+        [*argv, "--ip", "127.0.0.1", "--port", "0"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    runner = _Running(process)
+    try:
+        with trio.fail_after(30):
+            await runner.wait_listening()
+            assert (await fetch(runner.port, "/")).status == 200
+            process.send_signal(signal.SIGINT)
+            while await runner._read_more():
+                pass
+            assert await process.wait() == 0  # drained: a clean stop, as on SIGTERM
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    lines = runner.output().strip().splitlines()
+    assert len(lines) == 2, runner.output()  # where it listened, and that it stopped
+    assert lines[1].endswith("WARNING httpserver: SIGINT: draining 1 server(s), then exiting")
+
+
 async def test_ws_serves_a_websocket_handler() -> None:
     args = ("examples.websocket_echo:no_http", "--ws", "examples.websocket_echo:echo")
     async with command_line(*args) as server:
