@@ -125,6 +125,17 @@ def logging_root_untouched_in_a_fresh_run() -> bool:
     return subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=False).returncode == 0
 
 
+async def test_a_handler_on_our_logger_means_logging_is_configured() -> None:
+    setup = (
+        "handler = logging.StreamHandler()\n"
+        'handler.setFormatter(logging.Formatter("MINE %(name)s %(message)s"))\n'
+        'logging.getLogger("actors").addHandler(handler)'
+    )
+    stderr = await run_program(CRASHES.format(setup=setup, after=""))
+    assert stderr.count("MINE actors crash report") == 1, stderr
+    assert not re.search(STAMP, stderr), stderr
+
+
 async def test_logging_configured_after_run_started_gets_each_report_once() -> None:
     after = 'logging.basicConfig(format="LATE %(name)s %(message)s")\n'
     after += "    logging.getLogger('actors').error('after basicConfig')"
