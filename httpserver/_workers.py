@@ -312,7 +312,7 @@ def start_workers(options: Options, link: bool) -> actors.Pid:
         raise TypeError("workers > 1 needs ssl given as a dict of file names, not an SSLContext")
     if not actors.lowlevel.in_cluster():
         logger.warning(
-            "httpserver: workers=%d without a cluster: process groups, names, broadcasts and"
+            "workers=%d without a cluster: process groups, names, broadcasts and"
             " sessions stay per worker (join a cluster to share them)",
             options.workers,
         )
