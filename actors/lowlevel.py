@@ -16,12 +16,14 @@ from ._api import _process_of
 from ._ids import Pid
 from ._logging import add_logger as add_logger
 from ._logging import install as install_logging
+from ._logging import logger_names as logger_names
 from ._process import MailboxWatch, Process, current
 from ._reasons import is_normal_exit
 
 __all__ = [
     "add_logger",
     "install_logging",
+    "logger_names",
     "end_process",
     "group_nodes",
     "in_cluster",

@@ -299,6 +299,10 @@ def _payload(options: Options) -> bytes:
             # In a cluster, each worker is a node of it too: rooms, global
             # names and broadcasts then span the workers.
             "cluster": actors.lowlevel.cluster_settings(),
+            # The levels the command line's --log-level (or the program) set.
+            "log_levels": {
+                name: logging.getLogger(name).level for name in actors.lowlevel.logger_names()
+            },
         }
     )
 

@@ -133,6 +133,19 @@ async def test_workers_2_serves_from_two_os_processes() -> None:
         assert len(seen) == 2, seen
 
 
+async def test_log_level_applies_in_every_worker() -> None:
+    args = ("tests.cli_app:log_level", "--workers", "2", "--log-level", "info")
+    async with command_line(*args) as server:
+        seen: dict[str, str] = {}
+        for _ in range(200):
+            pid, level = (await fetch(server.port, "/")).text.split()
+            seen[pid] = level
+            if len(seen) == 2:
+                break
+        assert len(seen) == 2, seen
+        assert set(seen.values()) == {"20"}, seen  # logging.INFO, in each
+
+
 async def test_a_plain_def_handler_is_refused_at_start_naming_it() -> None:
     done = await run_command_line("tests.cli_app:plain", "--port", "0")
     assert done.returncode == 2
