@@ -75,6 +75,7 @@ from ._ids import Exit as Exit
 from ._ids import NodeDown as NodeDown
 from ._ids import Pid as Pid
 from ._ids import Ref as Ref
+from ._introspect import get_state as get_state
 from ._node import Node as Node
 from ._node import node as node
 from ._node import run as run
@@ -143,6 +144,7 @@ __all__ = [
     "delete_child",
     "demonitor",
     "exit",
+    "get_state",
     "join",
     "leave",
     "link",

@@ -306,8 +306,10 @@ def whereis(name: object) -> Pid | None:
 
 
 def registered() -> list[object]:
-    """Every registered name of the node."""
-    return list(current("registered").node.names)
+    """Every registered name of the node (but the node's own "$inspect")."""
+    node = current("registered").node
+    system = node.observed.system
+    return [name for name, proc in node.names.items() if proc not in system]
 
 
 # -- process groups ---------------------------------------------------------
@@ -352,8 +354,11 @@ def members(group: object, local: bool = False) -> list[Pid]:
 
 
 def processes() -> list[Pid]:
-    """The Pids of every live process of the node."""
-    return [proc.pid for proc in current("processes").node.procs.values()]
+    """The Pids of every live process of the node, but its system process
+    "$inspect" (which `actors.lowlevel.process_rows` lists)."""
+    node = current("processes").node
+    system = node.observed.system
+    return [proc.pid for proc in node.procs.values() if proc not in system]
 
 
 def process_info(pid: Pid) -> dict[str, Any] | None:

@@ -64,6 +64,7 @@ class Peer:
         self.name = name
         self.creation = creation
         self.up = False
+        self.hidden = False  # a hidden node: not in nodes(), never waited for
         self.outbox: list[Any] = []
         self.dropped = 0  # messages refused because the outbox was full
         self.wake = trio.Event()
@@ -123,6 +124,7 @@ class Cluster:
         stream_maxlen: int = 10_000,
         sync_groups: bool = True,
         max_entry: int = 64 * 1024 * 1024,
+        hidden: bool = False,
     ) -> None:
         if not cookie:
             raise ValueError("a cluster needs a cookie: the secret every node shares")
@@ -137,6 +139,7 @@ class Cluster:
         self.stream_maxlen = stream_maxlen
         self.sync_groups = sync_groups
         self.max_entry = max_entry
+        self.hidden = hidden
         self.peers: dict[str, Peer] = {}
         self.node_watchers: dict[str, dict[Process, int]] = {}
         self.globals = GlobalNames(self)
@@ -152,7 +155,8 @@ class Cluster:
     # -- what the rest of actors asks ---------------------------------------
 
     def up_nodes(self) -> list[str]:
-        return [name for name, peer in self.peers.items() if peer.up]
+        """The visible nodes up now (a hidden node is in no one's list)."""
+        return [name for name, peer in self.peers.items() if peer.up and not peer.hidden]
 
     def peer_for(self, name: str, creation: int) -> Peer:
         """The peer `name` in life `creation` (learnt from a Pid or a
@@ -263,7 +267,7 @@ class Cluster:
         """Wait (a little: a peer may be dying) until every peer up at join
         has sent its group memberships, so that once joined, `members` is
         the cluster's."""
-        self._unsynced = {name for name, peer in self.peers.items() if peer.up}
+        self._unsynced = {name for name, peer in self.peers.items() if peer.up and not peer.hidden}
         if not self._unsynced or not self.sync_groups:
             return
         self._synced = trio.Event()
@@ -286,7 +290,10 @@ class Cluster:
         # Redis lost its data meanwhile: the time in ms, past our last one.
         creation = max(time.time_ns() // 1_000_000, self.node.creation + 1)
         if not await client.set(
-            node_key(name), str(creation), condition=coredis.PureToken.NX, px=self._ttl_ms()
+            node_key(name),
+            _key_value(creation, self.hidden),
+            condition=coredis.PureToken.NX,
+            px=self._ttl_ms(),
         ):
             raise ClusterError(f"node name {name!r} is taken by a live node of the cluster")
         await client.delete([inbox_key(name)])
@@ -300,7 +307,9 @@ class Cluster:
         name = self.node.name
         try:
             await self.globals.release_all(client)
-            await client.eval(_DEL_IF, [node_key(name)], [str(self.node.creation)])
+            await client.eval(
+                _DEL_IF, [node_key(name)], [_key_value(self.node.creation, self.hidden)]
+            )
             await client.srem(NODES, [name])
             await client.delete([inbox_key(name)])
         except Exception as exc:
@@ -312,7 +321,8 @@ class Cluster:
     async def _beat(self, client: Any) -> None:
         while True:
             await trio.sleep(self.heartbeat)
-            await client.set(node_key(self.node.name), str(self.node.creation), px=self._ttl_ms())
+            value = _key_value(self.node.creation, self.hidden)
+            await client.set(node_key(self.node.name), value, px=self._ttl_ms())
             # Again each beat: a node that stalled past its TTL was buried by
             # the others (taken out of the set); this brings it back.
             await client.sadd(NODES, [self.node.name])
@@ -330,16 +340,24 @@ class Cluster:
         others = [n for n in names if n != name]
         values = await client.mget([node_key(n) for n in others]) if others else ()
         alive: dict[str, int] = {}
+        hidden: set[str] = set()
         for other, value in zip(others, values, strict=True):
             if value is None:
                 await self._bury(client, other)
             else:
-                alive[other] = int(value)
+                if isinstance(value, str):
+                    value = value.encode()
+                creation, _, mark = value.partition(b":")
+                alive[other] = int(creation)
+                if mark == _HIDDEN:
+                    hidden.add(other)
         for peer in list(self.peers.values()):
             if peer.name in judged and peer.name not in alive:
                 self._node_down(peer)
         for other, creation in alive.items():
             peer = self.peer_for(other, creation)
+            if peer.creation == creation:
+                peer.hidden = other in hidden
             if not peer.up and peer.creation == creation:
                 self._node_up(peer)  # new, or back after we took it for down
 
@@ -364,7 +382,9 @@ class Cluster:
         logger.info("actors cluster: node %s sees %s up", self.node.name, peer.name)
         for event in self.up_waiters.pop(peer.name, ()):
             event.set()
-        peer.outbox.insert(0, ("pg_sync", _snapshot(self.node.groups)))
+        # First of all it says whether this node is hidden: the peer learns
+        # it in the same step in which it sees this node up.
+        peer.outbox.insert(0, ("pg_sync", _snapshot(self.node.groups), self.hidden))
         peer.wake.set()
         self._nursery.start_soon(self._send_to, peer)
 
@@ -485,6 +505,15 @@ class Cluster:
                 logger.exception("actors cluster: a message from %s failed: %r", sender, msg)
 
 
+_HIDDEN: Final = b"hidden"
+
+
+def _key_value(creation: int, hidden: bool) -> str:
+    """A node's heartbeat key: its creation, and ":hidden" for a hidden
+    node, so that every node learns it from the keys it reads anyway."""
+    return f"{creation}:hidden" if hidden else str(creation)
+
+
 def _redacted(url: str) -> str:
     """`url` without its password, for messages and logs."""
     scheme, sep, rest = url.partition("://")
@@ -551,7 +580,7 @@ def _allow_actors_types() -> None:
 
     for name in ("From",):
         _wire.allow_name("actors._gen_server", name, getattr(_gen_server, name))
-    for name in ("_CALL", "_CAST"):
+    for name in ("_CALL", "_CAST", "_GET_STATE"):
         _wire.allow_name("actors._gen_server", name, getattr(_gen_server, name))
     for name in _errors.__all__:
         _wire.allow_name("actors._errors", name, getattr(_errors, name))

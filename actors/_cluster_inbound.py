@@ -164,7 +164,11 @@ def _pg(cluster: Cluster, peer: Peer, op: str, group: object, pid: Pid) -> None:
         del peer.groups[group]
 
 
-def _pg_sync(cluster: Cluster, peer: Peer, groups: dict[object, list[tuple[Pid, int]]]) -> None:
+def _pg_sync(
+    cluster: Cluster, peer: Peer, groups: dict[object, list[tuple[Pid, int]]], hidden: bool = False
+) -> None:
+    """A peer's first message: its memberships, and whether it is hidden."""
+    peer.hidden = hidden
     peer.groups = {group: dict(members) for group, members in groups.items() if members}
     cluster.synced_from(peer.name)
 

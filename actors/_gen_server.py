@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Final, NamedTuple
 from ._api import demonitor_from, monitor_process, resolve
 from ._errors import CallExit, CallTimeout, ReceiveTimeout
 from ._ids import Down, Exit, Pid, Ref
+from ._observed import for_caller
 from ._process import RUNNING, current, receive
 from ._start import Starter, start_process, starter
 
@@ -46,6 +47,9 @@ NOREPLY: Final[Any] = _Marker("NOREPLY", "NOREPLY")
 _CALL: Final = _Marker("$call", "_CALL")
 _CAST: Final = _Marker("$cast", "_CAST")
 _NOTHING: Final = _Marker("<no reply>", "_NOTHING")
+_GET_STATE: Final = _Marker("$get_state", "_GET_STATE")
+"""A call's request that the server's loop answers itself (OTP's
+sys:get_state): no callback runs (`actors.get_state`)."""
 
 
 class From(NamedTuple):
@@ -194,6 +198,20 @@ async def _start(cls: type[GenServer], args: tuple[Any, ...], name: object, link
     )
 
 
+def server_state(server: GenServer) -> dict[str, Any]:
+    """What `get_state` answers for a GenServer: a shallow copy of its
+    attributes that do not start with "_"."""
+    names = list(getattr(server, "__dict__", ()))
+    for cls in type(server).__mro__:  # a server class may use __slots__
+        slots = getattr(cls, "__slots__", ())
+        names += [slots] if isinstance(slots, str) else slots
+    return {
+        name: getattr(server, name)
+        for name in dict.fromkeys(names)
+        if not name.startswith("_") and hasattr(server, name)
+    }
+
+
 def _bound(server: GenServer, name: str) -> tuple[Callable[..., Any], bool]:
     """The callback `name` of `server`, and whether it must be awaited."""
     callback = getattr(server, name)
@@ -204,6 +222,7 @@ async def _serve(cls: type[GenServer], args: tuple[Any, ...], starter: Starter) 
     """The body of every GenServer process."""
     me = current("start")
     server = cls()
+    me.node.observed.servers[me] = server
     result = None
     try:
         if hasattr(server, "init"):
@@ -229,6 +248,9 @@ async def _serve(cls: type[GenServer], args: tuple[Any, ...], starter: Starter) 
             msg = await receive()
             if type(msg) is tuple and len(msg) == 3 and msg[0] is _CALL:
                 from_ = msg[1]
+                if msg[2] is _GET_STATE:  # a system message: between two callbacks
+                    reply(from_, for_caller(from_.pid, server_state(server)))
+                    continue
                 result = handle_call(msg[2], from_)
                 if call_async:
                     result = await result

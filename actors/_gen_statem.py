@@ -26,8 +26,9 @@ from typing import Any, ClassVar, Final
 import trio
 
 from ._errors import ReceiveTimeout
-from ._gen_server import _CALL, _CAST, _NOTHING, Stop, reply
+from ._gen_server import _CALL, _CAST, _GET_STATE, _NOTHING, Stop, reply
 from ._ids import Exit, Pid
+from ._observed import for_caller
 from ._process import RUNNING, current, receive
 from ._start import Starter, start_process, starter
 from ._statem_actions import Transition, parse_result
@@ -118,6 +119,7 @@ async def _main(cls: type[GenStatem], args: tuple[Any, ...], starter: Starter) -
     """The body of every GenStatem process."""
     me = current("start")
     machine = cls()
+    me.node.observed.servers[me] = machine  # its engine, once init returned
     try:
         result = await _call(machine.init, *args)  # type: ignore[attr-defined]
         if type(result) is not Stop:
@@ -129,7 +131,7 @@ async def _main(cls: type[GenStatem], args: tuple[Any, ...], starter: Starter) -
         starter.failed(result.reason)
         me.die(result.reason)
     starter.started()
-    engine = _Engine(machine, starter.parent, state, data)
+    engine = me.node.observed.servers[me] = _Engine(machine, starter.parent, state, data)
     event: Event | None = None
     try:
         stop = await engine.transition((state, data, actions), None)
@@ -269,6 +271,10 @@ class _Engine:
             try:
                 msg = await receive(timeout=timeout)
             except ReceiveTimeout:
+                continue
+            if type(msg) is tuple and len(msg) == 3 and msg[0] is _CALL and msg[2] is _GET_STATE:
+                # A system message, not an event: answered between two callbacks.
+                reply(msg[1], for_caller(msg[1].pid, (self.state, self.data)))
                 continue
             return self._decode(msg)
 

@@ -23,6 +23,8 @@ from . import _logging
 from ._crash import crash_report
 from ._errors import ClusterError, Interrupted, ProcessExit
 from ._ids import Pid
+from ._inspect_agent import start_inspector
+from ._observed import Observed
 from ._process import RUNNING, Process, by_task
 from ._timers import Timers
 
@@ -54,6 +56,7 @@ class Node:
         self.rejoins: dict[object, int] = {}  # joins past the first, per group
         self.globals: dict[object, Pid] = {}  # global names, when not in a cluster
         self.timers = Timers()
+        self.observed = Observed()  # what introspection reads (actors.lowlevel)
         nursery.start_soon(self.timers.run, name="actors.timers")
 
     def new_process(self, fn: Callable[..., Any]) -> Process:
@@ -78,6 +81,7 @@ class Node:
         if proc._watches is not None:
             proc.end_watches()
         self.procs.pop(proc.pid._number, None)
+        self.observed.exited(proc, reason, self.closing)
         if proc.name is not None and self.names.get(proc.name) is proc:
             del self.names[proc.name]
         if proc._groups:
@@ -229,7 +233,10 @@ async def node(
     With `cluster` (a Redis URL) the node joins that cluster as `name`,
     signing its messages with `cookie`, before the block starts; `ClusterError`
     if it cannot. `cluster_options`: `heartbeat` (seconds, default 1),
-    `missed` (heartbeats before a node is down, default 3).
+    `missed` (heartbeats before a node is down, default 3), `hidden`
+    (True: a hidden node, Erlang's: it joins and talks to every node, but
+    no other node lists it in `nodes()` or waits for it; an observer
+    attaches so).
 
     Leaving the block ends every process, trapping ones included. If the
     block's process is killed by an exit signal, `ProcessExit` is raised.
@@ -252,6 +259,7 @@ async def node(
                 the_node.shutdown()  # the timer task too: nothing ran yet
                 raise
         proc = the_node.new_process(node)
+        start_inspector(the_node)  # after the first process: that one is <0.0.0>
         task = current_task()
         outer = by_task.get(task)  # a node opened inside a process of another
         by_task[task] = proc

@@ -112,6 +112,7 @@ class Process:
         "node",
         "pid",
         "reason",
+        "received",
         "scope",
         "trap",
     )
@@ -127,6 +128,7 @@ class Process:
         self.reason: Any = RUNNING
         self.trap = False
         self.name: object = None
+        self.received = 0  # messages ever delivered (actors.lowlevel.node_info)
         self._queue: deque[Any] | None = None
         self._waiter: Task | None = None
         self._parked = False
@@ -148,6 +150,7 @@ class Process:
         """Append `msg` to the mailbox and wake the receiver if it is parked."""
         if not self.alive:
             return
+        self.received += 1
         queue = self._queue
         if queue is None:
             queue = self._queue = deque()

@@ -26,6 +26,7 @@ from ._crash import logger
 from ._errors import ReceiveTimeout, StartError
 from ._gen_server import From, GenServer, Stop, call
 from ._ids import Down, Exit, Pid
+from ._observed import describe
 from ._patterns import ANY
 from ._process import current, receive
 from ._reasons import is_normal_exit
@@ -49,6 +50,8 @@ _STRATEGIES: Final = ("one_for_one", "one_for_all", "rest_for_one", "simple_one_
 class _Child:
     spec: ChildSpec
     pid: Pid | None = None
+    restarts: int = 0  # times it was started again (introspection)
+    last_exit: str | None = None  # repr of the reason it last ended with
 
 
 class Supervisor:
@@ -176,7 +179,10 @@ class _SupervisorServer(GenServer):
         period: float,
         name: object,
     ) -> Any:
-        self.me = current("supervisor").pid
+        me = current("supervisor")
+        self.me = me.pid
+        self._observed = me.node.observed
+        self.restart_count = 0  # restarts made (each attempt), for introspection
         self.label = f"{self.me!r}" + (f" ({name!r})" if name is not None else "")
         self.strategy = strategy
         self.intensity = intensity
@@ -248,6 +254,7 @@ class _SupervisorServer(GenServer):
             return None
         child.pid = None
         spec, reason = child.spec, msg.reason
+        child.last_exit = describe(reason)
         if not _restarts(spec, reason):
             _report(
                 _level(reason),
@@ -261,6 +268,7 @@ class _SupervisorServer(GenServer):
 
     async def _restart(self, child: _Child, pid: Pid, reason: Any) -> Any:
         ended = f"{self.label}: child {child.spec.id!r} {pid!r} exited with {reason!r}"
+        old: Pid | None = pid
         while True:  # each attempt counts against the intensity
             now = trio.current_time()
             self.restarts.append(now)
@@ -274,6 +282,7 @@ class _SupervisorServer(GenServer):
                     "exiting with 'shutdown'",
                 )
                 return Stop("shutdown")
+            self.restart_count += 1
             group = self._affected(child)
             _report(_level(reason), f"{ended}; restarting {_names(group)} ({self.strategy})")
             for other in reversed(group):  # `child` too, if a failed attempt started it
@@ -282,9 +291,21 @@ class _SupervisorServer(GenServer):
                 await self._start_group(child, group)
             except StartError as exc:  # counts as a restart, as in OTP
                 ended = f"{self.label}: restarting {_names(group)} failed with {exc.reason!r}"
+                self._restarted(child, old, None, reason)
                 reason = exc.reason
+                old = None
             else:
+                for other in group:
+                    if other.pid is not None:
+                        other.restarts += 1
+                self._restarted(child, old, child.pid, reason)
                 return None
+
+    def _restarted(self, child: _Child, old: Pid | None, new: Pid | None, reason: Any) -> None:
+        """Tell the node's subscribers (actors.lowlevel.subscribe)."""
+        info = {"supervisor": self.me, "id": child_label(child.spec.id), "old": old, "new": new}
+        info["reason"] = describe(reason)
+        self._observed.emit("restart", info)
 
     async def _start_group(self, child: _Child, group: list[_Child]) -> None:
         for other in group:
@@ -407,6 +428,11 @@ async def _run_start(spec: ChildSpec) -> Pid | None:
 
 async def _await(body: Any) -> None:
     await body
+
+
+def child_label(child_id: object) -> str:
+    """A child id as introspection shows it: itself if a str, else its repr."""
+    return child_id if type(child_id) is str else repr(child_id)
 
 
 def _restarts(spec: ChildSpec, reason: Any) -> bool:

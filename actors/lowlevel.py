@@ -4,6 +4,45 @@ As `trio.lowlevel` is to trio: for code that builds servers on processes
 (the WebSocket layer uses all of it), not for applications. Everything here
 keeps the guarantees of the public API: it never blocks a sync call, and
 each async function is a checkpoint that waits for an event, never polls.
+
+Introspection (what the observer page shows; Erlang's observer, `sys` and
+`erlang:process_info`). Each reads the calling process's node, runs no user
+code, and returns builtins, Pids and strings only:
+
+- `node_info()`: `{"node", "processes", "rss" (bytes), "messages"
+  (delivered to local mailboxes since the node started), "uptime" (s),
+  "hidden", "stats"}`; `stats` holds what upper layers registered with
+  `add_stat(name, fn)` (httpserver: "http_connections"; websocket:
+  "websockets"), read on demand.
+- `add_probe(name, fn)` / `probe(name)`: an upper layer's table read on
+  demand (websocket's "websockets": one row per open socket); `[]` for a
+  name nobody registered.
+- `process_rows()`: one row per live process (pid, name,
+  current_function, status, message_queue_len, received, runtime, links,
+  monitors, groups, kind). Unlike `actors.processes()` it lists the
+  node's system process "$inspect" too.
+- `supervision_trees()`: the supervisors no local supervisor supervises,
+  with their children (restart counts, last exit reasons as repr strings),
+  nested supervisors expanded.
+- `watch()`: a `with` block during which a trio Instrument counts each
+  process's running time ("runtime" in its row); blocks nest and overlap;
+  with none open there is no instrument at all, and runtimes stay as they
+  were (None for a process never watched).
+- `process_stack(pid)`: where a live local process awaits, one
+  "file:line in function" per frame, innermost last; `[]` if not alive.
+- `subscribe(pid=None)` / `unsubscribe(pid=None)`: `("actors_event",
+  "exit", {"pid", "reason"})` for each process that ends with a reason
+  other than normal/shutdown, and `("actors_event", "restart",
+  {"supervisor", "id", "old", "new", "reason"})` for each restart a
+  supervisor makes. A subscriber that dies is forgotten; one with more than
+  10,000 messages waiting misses events (counted, logged once).
+- `await inspect(node, what, *args, timeout=5.0)`: any of the above on
+  `node` (this node's own name too) through its system process "$inspect":
+  `what` is "node_info", "supervision_trees", "process_rows",
+  "process_info" (pid), "process_stack" (pid), "probe" (name), "get_state"
+  (pid), "subscribe" (pid), "unsubscribe" (pid) or "watch" (on: one count
+  per caller, ended when the caller dies). `CallTimeout` if the node does
+  not answer; ValueError for an unknown `what`.
 """
 
 from __future__ import annotations
@@ -14,16 +53,40 @@ import trio
 
 from ._api import _process_of
 from ._ids import Pid
+from ._inspect_agent import inspect
+from ._introspect import (
+    add_probe,
+    add_stat,
+    node_info,
+    probe,
+    process_rows,
+    process_stack,
+    subscribe,
+    supervision_trees,
+    unsubscribe,
+)
 from ._logging import add_logger as add_logger
 from ._logging import install as install_logging
 from ._logging import logger_names as logger_names
 from ._process import MailboxWatch, Process, current
 from ._reasons import is_normal_exit
+from ._watch import watch
 
 __all__ = [
     "add_logger",
     "install_logging",
     "logger_names",
+    "add_probe",
+    "add_stat",
+    "inspect",
+    "node_info",
+    "probe",
+    "process_rows",
+    "process_stack",
+    "subscribe",
+    "supervision_trees",
+    "unsubscribe",
+    "watch",
     "end_process",
     "group_nodes",
     "in_cluster",

@@ -1,6 +1,7 @@
 """A small application as a supervision tree: let it crash, and stay up.
 
     python -m examples.supervised_app [--port 8080] [--duration SECONDS] [--crash-every SECONDS]
+                                      [--observer PORT [--show-state]]
 
     app (Supervisor, one_for_one)
     ├── tally   GenServer registered as "tally": counts results and crashes
@@ -11,7 +12,9 @@
                 GET /kill-web kills the listener, which comes back on its port
 
 Watch `flaky` crash and come back under a new Pid while everything else goes
-on. Crash reports and supervisor reports are printed as one line each (the
+on. With `--observer PORT` the observer serves a live page of it all on
+that port (it prints its URL and the kill token that its kill buttons need).
+Crash reports and supervisor reports are printed as one line each (the
 crash reports' tracebacks are left out here to keep the output short).
 """
 
@@ -27,6 +30,7 @@ import trio
 
 import actors
 import httpserver
+import observer
 from actors import GenServer, Supervisor, child
 from examples._cli import arguments
 
@@ -133,7 +137,13 @@ class OneLine(logging.Formatter):
 
 
 async def main(
-    duration: float | None, crash_every: float, job_every: float, ip: str, port: int
+    duration: float | None,
+    crash_every: float,
+    job_every: float,
+    ip: str,
+    port: int,
+    observer_port: int | None = None,
+    show_state: bool = False,
 ) -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(OneLine())
@@ -143,6 +153,10 @@ async def main(
     reports.propagate = False
 
     actors.trap_exits()
+    if observer_port is not None:
+        # Beside the app's tree, not in it: it shows the tree even if the tree gives up.
+        # It prints "observer on http://...:PORT/ kill token: ...".
+        await observer.start_link(port=observer_port, show_state=show_state)
     # Bind the port now, so that a restarted listener finds it again even
     # when --port 0 asked for any free one.
     probe = httpserver.start(ip=ip, port=port, loop=web)
@@ -167,9 +181,20 @@ def cli() -> None:
     parser.add_argument("--duration", type=float, default=None, help="stop after N s")
     parser.add_argument("--crash-every", type=float, default=3.0, help="flaky's lifetime")
     parser.add_argument("--job-every", type=float, default=1.0, help="feeder's pace")
+    parser.add_argument("--observer", type=int, metavar="PORT", help="serve the observer page")
+    parser.add_argument("--show-state", action="store_true", help="the observer shows states")
     args = parser.parse_args()
     try:
-        actors.run(main, args.duration, args.crash_every, args.job_every, args.ip, args.port)
+        actors.run(
+            main,
+            args.duration,
+            args.crash_every,
+            args.job_every,
+            args.ip,
+            args.port,
+            args.observer,
+            args.show_state,
+        )
     except KeyboardInterrupt:
         say("interrupted")
 

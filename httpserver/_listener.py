@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Final
 import trio
 
 import actors
+import actors.lowlevel
 
 from . import _signals, _worker
 from ._connection import connection_main
@@ -117,9 +118,17 @@ def spawn_listener(
         raise
     server.pid = pid
     _servers[pid] = server
+    actors.lowlevel.add_stat("http_connections", open_connections)
     if options.handle_signals:
         _signals.watch(pid)
     return pid
+
+
+def open_connections() -> int:
+    """The open connections of every server of the calling process's node
+    (its "http_connections" in `actors.lowlevel.node_info`)."""
+    node = actors.node_name()
+    return sum(len(s.connections) for pid, s in list(_servers.items()) if pid.node == node)
 
 
 def port(server: actors.Pid | object) -> int:

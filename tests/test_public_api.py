@@ -13,8 +13,9 @@ CONTRACT = {
         "unregister", "whereis", "registered", "join", "leave", "members", "processes",
         "process_info", "Exit", "Down", "Pid", "Ref", "NameNotRegistered", "ReceiveTimeout",
         "GenStatem", "Keep", "Stop", "Reply", "Postpone", "NextEvent", "StateTimeout",
-        "EventTimeout", "GenericTimeout", "StartError",
+        "EventTimeout", "GenericTimeout", "StartError", "get_state",
     ],
+    "observer": ["start", "start_link", "info"],
 }  # fmt: skip
 
 

@@ -1,10 +1,12 @@
 """Just enough W3C WebDriver to drive headless Chromium through chromedriver:
-start a session, open a page, read an element's text. (selenium would need
+start a session, open a page, read an element's text and attributes, click,
+type, run a script, take a screenshot. (selenium would need
 websocket-client, whose import name is `websocket`, which this project's
 own package takes.)"""
 
 from __future__ import annotations
 
+import base64
 import json
 import socket
 import subprocess
@@ -101,6 +103,25 @@ class Chromium:
     def click(self, css: str) -> None:
         element = self._element(css)
         self._call("POST", f"/session/{self.session}/element/{element}/click", {})
+
+    def attribute_of(self, css: str, name: str) -> str | None:
+        """An attribute of the first element matching `css` (None if unset)."""
+        element = self._element(css)
+        path = f"/session/{self.session}/element/{element}/attribute/{name}"
+        value: str | None = self._call("GET", path)["value"]
+        return value
+
+    def execute(self, script: str, *args: Any) -> Any:
+        """Run `script` (a function body; `arguments` holds `args`) in the
+        page, in one go, and return what it returns."""
+        body = {"script": script, "args": list(args)}
+        return self._call("POST", f"/session/{self.session}/execute/sync", body)["value"]
+
+    def screenshot(self, path: str) -> None:
+        """Save the page as it looks now, as a PNG file."""
+        data = self._call("GET", f"/session/{self.session}/screenshot")["value"]
+        with open(path, "wb") as file:
+            file.write(base64.b64decode(data))
 
     def wait_for_text(self, css: str, wanted: str, timeout: float = 15) -> str:
         """Wait until the element's text contains `wanted` (polling the

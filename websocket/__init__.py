@@ -26,11 +26,14 @@ __all__ = ["Ws", "broadcast", "upgrade_handler"]
 
 def upgrade_handler(options: Any) -> Callable[..., Awaitable[None]]:
     """The coroutine function httpserver calls with an upgrade request.
-    In a cluster, it also starts the node's fan-out process (broadcasts)."""
+    In a cluster, it also starts the node's fan-out process (broadcasts);
+    it registers the node's "websockets" count and probe (the observer's)."""
+    from . import _observe
     from ._broadcast import ensure_fanout
     from ._inbound import backend
     from ._reader import serve_websocket
 
     ensure_fanout()
+    _observe.register()
     _, make_inbound = backend(getattr(options, "ws", "auto"))
     return partial(serve_websocket, options, make_inbound)

@@ -1,0 +1,60 @@
+"""One observer's settings and the little it shares between its processes.
+
+The listener's connection processes, the page handlers and the collector
+all read one `Config`; they live on one node, in one trio thread, so plain
+attributes are enough. The token is here, never in the Observer server's
+public state: `actors.get_state` shows attributes that do not start with
+`_`, and the page itself may show states (`show_state=True`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Any
+
+import actors
+
+__all__ = ["Config", "running", "url_of"]
+
+
+@dataclass(eq=False, repr=False)
+class Config:
+    ip: str
+    port: int
+    token: str
+    show_state: bool
+    interval: float
+    max_processes: int
+    inspect_timeout: float
+    group: tuple[str, str] = ("$observer", "")  # the page handlers' process group
+    collector: actors.Pid | None = None
+    last: str | None = None  # the last snapshot sent, as JSON text: a new page gets it first
+    # (node, str(pid)) -> Pid of what the last snapshot showed: how a page's
+    # "<0.42.0>" finds its process again (to kill it, or to show it)
+    pids: dict[tuple[str, str], actors.Pid] = field(default_factory=dict)
+    kinds: dict[tuple[str, str], str] = field(default_factory=dict)  # "gen_server", ...
+    # node -> (monotonic time, messages) of its last sample: the message rate
+    samples: dict[str, tuple[float, int]] = field(default_factory=dict)
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        # Short, and without the token: the page's handlers are partials of
+        # this config, and a process's current function may be shown as their
+        # repr, to anyone who opens the page.
+        return f"<observer {url_of(self.ip, self.port)}>"
+
+
+# The observers of this OS process, by the Pid `start` returned; the
+# collector removes its own when it ends, however it ends.
+running: dict[actors.Pid, Config] = {}
+
+
+def url_of(ip: str, port: int) -> str:
+    """Where a browser on this machine finds the page."""
+    address = ipaddress.ip_address(ip)
+    if address.is_unspecified:
+        host = "127.0.0.1" if address.version == 4 else "[::1]"
+    else:
+        host = ip if address.version == 4 else f"[{ip}]"
+    return f"http://{host}:{port}/"

@@ -1,0 +1,123 @@
+"""The observer in a real browser: examples.supervised_app runs with its
+observer; headless Chromium opens the page, finds the supervision tree and
+the flaky child, sees its restart count rise, is refused a kill with a wrong
+token, kills a worker with the right one and sees it come back, opens a
+process's details, and saves a screenshot under the test's tmp dir."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import trio
+
+from tests.http_helpers import example
+from tests.webdriver import Chromium
+
+CHROMIUM = shutil.which("chromium")
+CHROMEDRIVER = shutil.which("chromedriver")
+
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None or CHROMEDRIVER is None,
+    reason="chromium and chromedriver are not installed: run scripts/install-browser.sh",
+)
+
+LINE = re.compile(r"observer on (http://\S+/) kill token: (\S+)")
+FLAKY = '#trees li[data-id="flaky"]'
+FEEDER = '#trees li[data-id="feeder"]'
+TALLY = '#trees li[data-id="tally"]'
+
+
+@contextmanager
+def browser() -> Iterator[Chromium]:
+    assert CHROMIUM is not None
+    assert CHROMEDRIVER is not None
+    with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
+        flags = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--window-size=1400,1800",
+            f"--user-data-dir={profile}",
+        ]
+        with Chromium(CHROMIUM, CHROMEDRIVER, flags) as chromium:
+            yield chromium
+
+
+def wait_until(check: Callable[[], bool], what: str, timeout: float = 15) -> None:
+    """Poll the page (the browser is the event source) until `check` holds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} never happened within {timeout} s")
+        time.sleep(0.05)
+
+
+def drive(url: str, token: str, screenshot: Path) -> None:
+    with browser() as page:
+        page.open(url)
+        page.wait_for_text("#status", "connected")
+        page.wait_for_text("#trees", "flaky")
+        assert page.attribute_of('#trees li.supervisor[data-id="app"]', "data-id") == "app"
+        assert "one_for_one" in page.text_of('#trees li[data-id="app"] > .row')
+
+        def restarts() -> int:
+            return int(page.text_of(f"{FLAKY} > .row .restarts"))
+
+        first = restarts()
+        wait_until(lambda: restarts() > first, "flaky's restart count rising")
+        assert "flaky crashed on purpose" in page.text_of(f"{FLAKY} > .row .last-exit")
+
+        # Read-only until a token is given; a wrong one is refused (403).
+        worker = page.attribute_of(FEEDER, "data-pid")
+        assert worker
+        page.type_into("#token", "not-the-token")
+        page.click("#unlock-button")
+        page.click(f"{FEEDER} > .row button.kill")
+        page.wait_for_text("#message", "kill refused (403)")
+        assert page.attribute_of(FEEDER, "data-pid") == worker
+
+        page.type_into("#token", token)
+        page.click("#unlock-button")
+        page.click(f"{FEEDER} > .row button.kill")
+        page.wait_for_text("#message", f"killed {worker}")
+        wait_until(
+            lambda: page.attribute_of(FEEDER, "data-pid") not in (worker, "", None),
+            "the killed worker coming back under a new pid",
+        )
+        assert int(page.text_of(f"{FEEDER} > .row .restarts")) == 1
+
+        page.click(f"{TALLY} > .row .pid")
+        page.wait_for_text("#detail", "process_info")
+        page.wait_for_text("#detail", "show_state=True")  # the state stays hidden
+        page.wait_for_text("#processes", "tally")
+        page.click('#processes th[data-sort="received"]')  # sorted by messages received
+        assert "desc" in (page.attribute_of('#processes th[data-sort="received"]', "class") or "")
+        column = page.execute(  # read at one instant: the page updates every second
+            "return Array.from(document.querySelectorAll('#processes td.received'),"
+            " (cell) => Number(cell.textContent));"
+        )
+        assert len(column) > 5
+        assert column == sorted(column, reverse=True)
+        page.screenshot(str(screenshot))
+
+
+async def test_the_supervised_app_under_the_observer_in_headless_chromium(
+    tmp_path: Path,
+) -> None:
+    args = ("--observer", "0", "--crash-every", "3")
+    with trio.fail_after(90):
+        async with example("supervised_app", *args) as app:
+            found = LINE.search(await app.wait_for("kill token: "))
+            assert found is not None, app.output()
+            url, token = found.groups()
+            shot = tmp_path / "observer.png"
+            await trio.to_thread.run_sync(drive, url, token, shot)
+    assert shot.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
