@@ -95,7 +95,10 @@ async def test_reports_carry_time_level_and_logger_when_logging_is_not_configure
     starts = [line for line in stderr.splitlines() if re.match(STAMP, line)]
     # one crash report (its traceback under it, unstamped), then the supervisor's
     assert len(starts) == 2, stderr
-    assert re.match(f"{STAMP} ERROR actors: crash report: process <0.2.0> running ", starts[0])
+    assert re.match(
+        f"{STAMP} ERROR actors: crash report: process <0\\.\\d+\\.0> running __main__\\.crasher ",
+        starts[0],
+    )
     assert re.match(f"{STAMP} ERROR actors: supervisor report: ", starts[1])
     block = stderr.split(starts[1])[0]
     assert "Traceback (most recent call last):" in block
