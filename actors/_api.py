@@ -58,7 +58,14 @@ def spawn(
     `name=` registers it, `link=True` links it to the caller (atomically:
     before it runs), `trap_exits=True` sets its flag before it runs.
     """
-    caller = current("spawn")
+    return spawn_as("spawn", fn, args, name, link, trap_exits)
+
+
+def spawn_as(
+    what: str, fn: AsyncFn, args: tuple[Any, ...], name: object, link: bool, trap_exits: bool
+) -> Pid:
+    """`spawn`, for the API call `what` (which an error outside a process names)."""
+    caller = current(what)
     node = caller.node
     if name is not None and name in node.names:
         raise ValueError(f"name {name!r} is already registered to {node.names[name].pid!r}")
@@ -75,12 +82,12 @@ def spawn(
 
 def spawn_link(fn: AsyncFn, *args: Any) -> Pid:
     """`spawn(fn, *args, link=True)`."""
-    return spawn(fn, *args, link=True)
+    return spawn_as("spawn_link", fn, args, None, True, False)
 
 
 def spawn_monitor(fn: AsyncFn, *args: Any) -> tuple[Pid, Ref]:
     """Spawn `fn(*args)` and monitor it, atomically."""
-    pid = spawn(fn, *args)
+    pid = spawn_as("spawn_monitor", fn, args, None, False, False)
     return pid, monitor(pid)
 
 

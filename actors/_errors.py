@@ -40,6 +40,20 @@ class NotInProcess(RuntimeError):
         )
 
 
+class Interrupted(SystemExit, KeyboardInterrupt):
+    """Ctrl-C (SIGINT) ended `actors.run`.
+
+    Still a KeyboardInterrupt, so `except KeyboardInterrupt` goes on
+    working; and a SystemExit with code 130 (128 + SIGINT, what a shell
+    reports for a program Ctrl-C ended), so that, uncaught, the program
+    ends with that status and without a traceback: `run` has already said
+    in one line that it stopped.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(130)
+
+
 class ProcessExit(BaseException):
     """The calling process is exiting with `reason`.
 

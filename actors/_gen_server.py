@@ -192,7 +192,7 @@ class GenServer:
 async def _start(cls: type[GenServer], args: tuple[Any, ...], name: object, link: bool) -> Pid:
     if args and not hasattr(cls, "init"):
         raise TypeError(f"{cls.__name__} has no init() to take its start arguments {args!r}")
-    what = "start_link" if link else "start"
+    what = f"{cls.__name__}.start_link" if link else f"{cls.__name__}.start"
     return await start_process(
         what, _serve, (cls, args), name=name, link=link, trap_exits=cls.trap_exits
     )

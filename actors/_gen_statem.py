@@ -105,7 +105,7 @@ async def _call(fn: Callable[..., Any], *args: Any) -> Any:
 
 
 async def _start(cls: type[GenStatem], args: tuple[Any, ...], name: object, link: bool) -> Pid:
-    what = "start_link" if link else "start"
+    what = f"{cls.__name__}.start_link" if link else f"{cls.__name__}.start"
     if cls.callback_mode not in _MODES:
         raise ValueError(f"{cls.__name__}.callback_mode must be one of {_MODES}")
     if not hasattr(cls, "init"):

@@ -67,7 +67,7 @@ async def inspect(node: str, what: str, *args: Any, timeout: float | None = 5.0)
     actors.lowlevel); `CallTimeout` if that node does not answer."""
     if what not in WHATS:
         raise ValueError(f"inspect: unknown {what!r}; one of {', '.join(sorted(WHATS))}")
-    me = current("inspect")
+    me = current("actors.lowlevel.inspect")
     dest: object = INSPECT if node == me.node.name else (INSPECT, node)
     try:
         status, value = await call(dest, (INSPECT, what, args, timeout), timeout=timeout)

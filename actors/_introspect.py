@@ -69,7 +69,7 @@ def _label(name: object) -> str | None:
 
 def node_info() -> dict[str, Any]:
     """The calling process's node at a glance (see actors.lowlevel)."""
-    node = current("node_info").node
+    node = current("actors.lowlevel.node_info").node
     observed = node.observed
     stats: dict[str, int] = {}
     for name, fn in observed.stats.items():
@@ -92,18 +92,18 @@ def node_info() -> dict[str, Any]:
 def add_stat(name: str, fn: Callable[[], int]) -> None:
     """Register a counter of an upper layer, read by `node_info` (once per
     node: a second registration of `name` is ignored)."""
-    current("add_stat").node.observed.stats.setdefault(name, fn)
+    current("actors.lowlevel.add_stat").node.observed.stats.setdefault(name, fn)
 
 
 def add_probe(name: str, fn: Callable[[], list[dict[str, Any]]]) -> None:
     """Register a table of an upper layer, read by `probe(name)` (once per
     node: a second registration of `name` is ignored)."""
-    current("add_probe").node.observed.probes.setdefault(name, fn)
+    current("actors.lowlevel.add_probe").node.observed.probes.setdefault(name, fn)
 
 
 def probe(name: str) -> list[dict[str, Any]]:
     """The rows of the table `name` now; [] if no layer registered it."""
-    fn = current("probe").node.observed.probes.get(name)
+    fn = current("actors.lowlevel.probe").node.observed.probes.get(name)
     return [] if fn is None else fn()
 
 
@@ -136,7 +136,7 @@ def _status(proc: Process) -> str:
 
 def process_rows() -> list[dict[str, Any]]:
     """One row per live process of the calling process's node."""
-    node = current("process_rows").node
+    node = current("actors.lowlevel.process_rows").node
     prune()
     rows = []
     for proc in list(node.procs.values()):
@@ -195,7 +195,7 @@ def process_stack(pid: Pid) -> list[str]:
 def supervision_trees() -> list[dict[str, Any]]:
     """The node's supervisors that no local supervisor supervises, each
     with its children, nested supervisors expanded (see actors.lowlevel)."""
-    node = current("supervision_trees").node
+    node = current("actors.lowlevel.supervision_trees").node
     sups = {
         proc: server
         for proc, server in node.observed.servers.items()
@@ -251,7 +251,7 @@ def subscribe(pid: Pid | None = None) -> None:
     """`pid` (default: the caller) gets `("actors_event", kind, info)` for
     the exits (other than normal/shutdown) of the node's processes and the
     restarts its supervisors make (see actors.lowlevel)."""
-    caller = current("subscribe")
+    caller = current("actors.lowlevel.subscribe")
     target = caller.pid if pid is None else pid
     node = caller.node
     node.observed.subscribe(target)
@@ -263,7 +263,7 @@ def subscribe(pid: Pid | None = None) -> None:
 
 def unsubscribe(pid: Pid | None = None) -> None:
     """No more events for `pid` (default: the caller)."""
-    caller = current("unsubscribe")
+    caller = current("actors.lowlevel.unsubscribe")
     caller.node.observed.unsubscribe(caller.pid if pid is None else pid)
 
 

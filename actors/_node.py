@@ -8,6 +8,7 @@ left, linked processes get the exit signal and monitors get `Down`.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -18,8 +19,9 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 import trio
 from trio.lowlevel import current_task
 
+from . import _logging
 from ._crash import crash_report
-from ._errors import ClusterError, ProcessExit
+from ._errors import ClusterError, Interrupted, ProcessExit
 from ._ids import Pid
 from ._inspect_agent import start_inspector
 from ._observed import Observed
@@ -311,11 +313,24 @@ def run(
     **cluster_options: Any,
 ) -> T:
     """Run `fn(*args)` as the first process of a new node, like `trio.run`;
-    with `cluster=URL` the node joins that cluster (see `node()`)."""
+    with `cluster=URL` the node joins that cluster (see `node()`).
+
+    If the program has not configured logging, the reports of `actors`
+    (and of the layers above) get a handler with time, level and logger
+    name first. Ctrl-C ends it with one line on the log and `Interrupted`,
+    a KeyboardInterrupt that, uncaught, exits with status 130 and no
+    traceback."""
     open_node = globals()["node"]
+    _logging.install()
 
     async def main() -> T:
         async with open_node(node, cluster, cookie, **cluster_options):
             return await fn(*args)
 
-    return trio.run(main)
+    try:
+        return trio.run(main)
+    except KeyboardInterrupt as exc:
+        if isinstance(exc, Interrupted):  # from a run inside this one's process
+            raise
+        logging.getLogger("actors").warning("stopped: interrupted by Ctrl-C (SIGINT)")
+        raise Interrupted from None

@@ -13,7 +13,7 @@ import functools
 from collections.abc import Awaitable, Callable
 from typing import Any, Final, ParamSpec, TypeVar
 
-from ._api import demonitor_from, monitor_from, spawn, unlink
+from ._api import demonitor_from, monitor_from, spawn_as, unlink
 from ._errors import StartError
 from ._ids import Down, Pid, Ref
 from ._process import current, receive
@@ -56,7 +56,7 @@ class Starter:
 
 
 async def start_process(
-    what: str,
+    what: str,  # the call the user made, as an error outside a process names it
     body: Callable[..., Awaitable[Any]],
     args: tuple[Any, ...],
     *,
@@ -72,9 +72,7 @@ async def start_process(
     """
     caller = current(what)
     ref = Ref()
-    pid = spawn(
-        body, *args, Starter(caller.pid, ref, link), name=name, link=link, trap_exits=trap_exits
-    )
+    pid = spawn_as(what, body, (*args, Starter(caller.pid, ref, link)), name, link, trap_exits)
     watch = monitor_from(caller, pid)
 
     def answered(msg: Any) -> bool:

@@ -76,6 +76,7 @@ class Supervisor:
         name: object = None,
     ) -> Pid:
         """Start a supervisor linked to the caller (its parent)."""
+        current(f"{cls.__name__}.start_link")  # outside a process: name this call
         _check(children, strategy, intensity, period)
         return await _SupervisorServer.start_link(
             list(children), strategy, intensity, period, name, name=name
@@ -92,6 +93,7 @@ class Supervisor:
         name: object = None,
     ) -> Pid:
         """Start a supervisor that is not linked to the caller."""
+        current(f"{cls.__name__}.start")  # outside a process: name this call
         _check(children, strategy, intensity, period)
         return await _SupervisorServer.start(
             list(children), strategy, intensity, period, name, name=name
@@ -159,6 +161,7 @@ def _check(children: Any, strategy: str, intensity: int, period: float) -> None:
 
 
 async def _request(sup: Pid | object, what: str, arg: Any) -> Any:
+    current(what)  # outside a process: name this call, not the `call` it makes
     status, value = await call(sup, (what, arg), timeout=None)
     if status == "error":
         raise value

@@ -69,11 +69,17 @@ from ._introspect import (
     supervision_trees,
     unsubscribe,
 )
+from ._logging import add_logger as add_logger
+from ._logging import install as install_logging
+from ._logging import logger_names as logger_names
 from ._process import MailboxWatch, Process, current
 from ._reasons import is_normal_exit
 from ._watch import watch
 
 __all__ = [
+    "add_logger",
+    "install_logging",
+    "logger_names",
     "add_probe",
     "add_stat",
     "inspect",
@@ -102,7 +108,7 @@ __all__ = [
 
 def in_cluster() -> bool:
     """Whether the calling process's node belongs to a cluster."""
-    return current("in_cluster").node.cluster is not None
+    return current("actors.lowlevel.in_cluster").node.cluster is not None
 
 
 def cluster_settings() -> dict[str, Any] | None:
@@ -110,7 +116,7 @@ def cluster_settings() -> dict[str, Any] | None:
     `cookie`, `heartbeat`, `missed`), for a layer that starts more nodes of
     it in other OS processes (httpserver's workers); None outside one.
     The cookie is the cluster's secret: pass it only to processes you start."""
-    node = current("cluster_settings").node
+    node = current("actors.lowlevel.cluster_settings").node
     cluster = node.cluster
     if cluster is None:
         return None
@@ -132,7 +138,7 @@ async def sync_cluster(timeout: float = 5.0) -> list[str]:
     from ._ids import Ref
     from ._process import receive
 
-    caller = current("sync_cluster")
+    caller = current("actors.lowlevel.sync_cluster")
     cluster = caller.node.cluster
     if cluster is None:
         return []
@@ -154,7 +160,7 @@ def seal(obj: Any) -> bytes:
     Redis (httpserver's sessions). Only for a node in a cluster."""
     from ._wire import encode
 
-    cluster = current("seal").node.cluster
+    cluster = current("actors.lowlevel.seal").node.cluster
     if cluster is None:
         raise RuntimeError("seal needs a node in a cluster: the cookie is the key")
     return encode(cluster.key, obj)
@@ -165,7 +171,7 @@ def unseal(data: bytes) -> Any:
     messages between nodes; ValueError if it fails either check."""
     from ._wire import WireError, decode
 
-    cluster = current("unseal").node.cluster
+    cluster = current("actors.lowlevel.unseal").node.cluster
     if cluster is None:
         raise RuntimeError("unseal needs a node in a cluster: the cookie is the key")
     try:
@@ -179,7 +185,7 @@ def group_nodes(group: object) -> list[str]:
     from this node's replica: where a layer above sends one message per
     node for that node to fan out (`members(group, local=True)` there).
     Empty outside a cluster."""
-    cluster = current("group_nodes").node.cluster
+    cluster = current("actors.lowlevel.group_nodes").node.cluster
     if cluster is None:
         return []
     return [name for name, peer in cluster.peers.items() if peer.up and peer.groups.get(group)]

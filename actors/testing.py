@@ -41,11 +41,12 @@ async def assert_receive(*patterns: object, timeout: float = 1.0) -> Any:
     Raises `AssertionError` if none comes, listing what the mailbox holds:
     usually the message the test expected in a shape it did not expect.
     """
+    current("actors.testing.assert_receive")  # outside a process: name this call
     try:
         return await receive(*patterns, timeout=timeout)
     except ReceiveTimeout:
         wanted = _describe(patterns)
-        held = _mailbox("assert_receive")
+        held = _mailbox("actors.testing.assert_receive")
         raise AssertionError(f"no message matching {wanted} within {timeout} s; {held}") from None
 
 
@@ -56,6 +57,7 @@ async def refute_receive(*patterns: object, timeout: float = 0.1) -> None:
     A matching message is taken out of the mailbox and shown in the
     `AssertionError`; others stay queued, in order.
     """
+    current("actors.testing.refute_receive")  # outside a process: name this call
     try:
         msg = await receive(*patterns, timeout=timeout)
     except ReceiveTimeout:
@@ -71,6 +73,7 @@ async def wait_exit(pid: Pid | object, timeout: float = 5.0) -> Any:
     Monitors it meanwhile; raises `AssertionError` if it is still alive
     after `timeout` seconds, and leaves no monitor and no `Down` behind.
     """
+    current("actors.testing.wait_exit")  # outside a process: name this call
     ref = monitor(pid)
     try:
         down: Down = await receive(Down(ref, ANY, ANY), timeout=timeout)
@@ -83,7 +86,7 @@ async def wait_exit(pid: Pid | object, timeout: float = 5.0) -> Any:
 async def wait_node(name: str, timeout: float = 10.0) -> None:
     """Wait until this node sees node `name` of its cluster up; raises
     `AssertionError` after `timeout` seconds."""
-    node = current("wait_node").node
+    node = current("actors.testing.wait_node").node
     cluster = node.cluster
     if cluster is None:
         raise AssertionError("wait_node needs a node in a cluster")
@@ -101,6 +104,7 @@ async def wait_node(name: str, timeout: float = 10.0) -> None:
 async def drain(*patterns: object) -> list[Any]:
     """Take every queued message matching any of `patterns` (every message,
     if none), oldest first, without waiting; the others stay, in order."""
+    current("actors.testing.drain")  # outside a process: name this call
     taken = []
     while True:
         try:
@@ -113,6 +117,7 @@ async def forever() -> None:
     """A process body that waits in `receive` for a message that never
     comes: for a process that only has to be alive, to be linked to,
     monitored, sent to or killed. Its mailbox keeps what it is sent."""
+    current("actors.testing.forever")  # outside a process: name this call
     await receive(_never)
 
 

@@ -12,6 +12,8 @@ async def main():
 actors.run(main)
 """
 
+import actors.lowlevel
+
 from ._errors import HttpError as HttpError
 from ._errors import ResponseError as ResponseError
 from ._forms import Part as Part
@@ -26,6 +28,8 @@ from ._req import AccessLog as AccessLog
 from ._req import Req as Req
 from ._req import get_variable as get_variable
 from ._workers import WorkerStartError as WorkerStartError
+
+actors.lowlevel.add_logger("httpserver")  # formatted as actors' own under actors.run
 
 __all__ = [
     "AccessLog",

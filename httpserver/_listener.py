@@ -82,7 +82,7 @@ def start_link(**options: Any) -> actors.Pid:
 
 
 def _in_process(what: str) -> None:
-    """A start outside any node says so, naming the call the user made."""
+    """A call outside any node says so, naming the call the user made."""
     try:
         actors.self()
     except actors.NotInProcess:
@@ -133,13 +133,13 @@ def open_connections() -> int:
 
 def port(server: actors.Pid | object) -> int:
     """The port a running server listens on (the chosen one, for port=0)."""
-    return _server(server).port
+    return _server(server, "httpserver.port").port
 
 
 def info(server: actors.Pid | object) -> dict[str, Any]:
     """A running server's address, options, request parser, and connection and
     session counts."""
-    found = _server(server)
+    found = _server(server, "httpserver.info")
     return {
         "ip": found.options.ip,
         "port": found.port,
@@ -153,7 +153,9 @@ def info(server: actors.Pid | object) -> dict[str, Any]:
     }
 
 
-def _server(server: actors.Pid | object) -> Server:
+def _server(server: actors.Pid | object, what: str) -> Server:
+    if not isinstance(server, actors.Pid):  # a name: looked up in the caller's node
+        _in_process(what)
     pid = server if isinstance(server, actors.Pid) else actors.whereis(server)
     found = _servers.get(pid) if pid is not None else None
     if found is None:
@@ -165,6 +167,7 @@ async def stop(server: actors.Pid | object, timeout: float | None = None) -> Non
     """Stop accepting, let requests in flight finish (up to `timeout`, default
     the server's shutdown_timeout), close every connection, and end the
     listener. Returns when it is done."""
+    _in_process("httpserver.stop")
     pid = server if isinstance(server, actors.Pid) else actors.whereis(server)
     if pid is None:
         return

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import difflib
 import importlib.util
+import inspect
 import ipaddress
+import pickle
 import ssl as ssl_module
 from collections.abc import Callable
 from dataclasses import dataclass, fields
@@ -64,6 +66,55 @@ def _is_callable_or_none(v: Any) -> bool:
     return v is None or callable(v)
 
 
+def is_async_callable(v: Any) -> bool:
+    """An async function, a partial of one, or an object whose `__call__`
+    is one: what the server awaits. A plain `def` that returns a coroutine
+    passes a `callable` check and then fails on the first request, far
+    from the mistake; it is refused at start instead."""
+    if not callable(v):
+        return False
+    return (
+        inspect.iscoroutinefunction(v)
+        or inspect.iscoroutinefunction(inspect.unwrap(v))
+        or inspect.iscoroutinefunction(getattr(v, "__call__", None))  # noqa: B004
+    )
+
+
+def _is_async_or_none(v: Any) -> bool:
+    return v is None or is_async_callable(v)
+
+
+def describe(fn: Any) -> str:
+    """How an error names a handler: `module.qualname`, as the user wrote it."""
+    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None)
+    if name is None:
+        return repr(fn)
+    module = getattr(fn, "__module__", None)
+    return f"{module}.{name}" if module else str(name)
+
+
+# The options that hold the user's code: with workers > 1 they go to the
+# worker processes by pickle, which sends a function as its module and name.
+HANDLERS = ("loop", "ws_loop", "access_log")
+
+
+def _check_pickles(values: dict[str, Any]) -> None:
+    """With workers > 1, refuse at start a handler a worker could not
+    import (a lambda, a function defined inside another), naming it."""
+    for name in HANDLERS:
+        fn = values[name]
+        if fn is None:
+            continue
+        try:
+            pickle.dumps(fn)
+        except Exception as exc:
+            raise ValueError(
+                f"bad server option {name}={describe(fn)}: workers={values['workers']} sends"
+                f" it to the worker processes by pickle, and it does not pickle ({exc}); it must"
+                " be a module-level function (not a lambda, nor defined inside a function)"
+            ) from exc
+
+
 def _is_origins(v: Any) -> bool:
     return v is None or (
         isinstance(v, list | tuple | set | frozenset) and all(isinstance(o, str) for o in v)
@@ -86,7 +137,7 @@ def _is_pending(v: Any) -> bool:
 
 # name, default, check, what a good value is
 _TABLE: list[tuple[str, Any, Callable[[Any], bool], str]] = [
-    ("loop", None, callable, "an async function taking a Req"),
+    ("loop", None, is_async_callable, "an async function taking a Req"),
     ("ip", "0.0.0.0", _is_ip, "an IPv4 or IPv6 address such as '127.0.0.1' or '::1'"),
     ("port", 80, _is_int(0, 65535), "an int from 0 to 65535 (0 picks a free port)"),
     ("name", None, lambda v: True, "a name to register the listener process under"),
@@ -141,7 +192,7 @@ _TABLE: list[tuple[str, Any, Callable[[Any], bool], str]] = [
     ("shutdown_timeout", 5.0, _is_seconds, "seconds > 0"),
     ("workers", 1, _is_int(1, 256), "an int from 1 to 256"),
     ("handle_signals", True, _is_bool, "True (SIGTERM / SIGINT drain, then exit 0) or False"),
-    ("ws_loop", None, _is_callable_or_none, "None or an async function taking a Ws"),
+    ("ws_loop", None, _is_async_or_none, "None or an async function taking a Ws"),
     ("ws_autoexit", True, _is_bool, "True or False"),
     ("ws_max_message", 16 * 1024 * 1024, _is_int(1), "a number of bytes >= 1"),
     ("ws_max_queue", 16 * 1024 * 1024, _is_int(1), "a number of bytes >= 1"),
@@ -221,8 +272,15 @@ class Options:
         for name, default, check, good in _TABLE:
             value = given.get(name, default)
             if name in given and not check(value):
+                if name in HANDLERS and callable(value):
+                    raise ValueError(
+                        f"bad server option {name}={describe(value)}: it must be {good},"
+                        " and it is a plain function: declare it with `async def`"
+                    )
                 raise ValueError(f"bad server option {name}={value!r}: it must be {good}")
             values[name] = value
+        if values["workers"] > 1:
+            _check_pickles(values)
         values["ws_max_pending"] = tuple(values["ws_max_pending"])
         values["trusted_proxies"] = tuple(values["trusted_proxies"])
         if values["proxy_protocol"] and not values["trusted_proxies"]:

@@ -16,6 +16,7 @@ imported, `booting` is set and `start` refuses, saying so.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import pickle
 import runpy
@@ -65,6 +66,9 @@ def main() -> None:
         )
         sys.path[:] = payload["sys_path"]
         sys.argv[:] = payload["argv"]
+        for name, level in payload.get("log_levels", {}).items():
+            if level:  # (NOTSET: the root's, as in the main process)
+                logging.getLogger(name).setLevel(level)
         _import_main(payload["main"])
         try:
             options = pickle.loads(payload["options"])

@@ -299,6 +299,10 @@ def _payload(options: Options) -> bytes:
             # In a cluster, each worker is a node of it too: rooms, global
             # names and broadcasts then span the workers.
             "cluster": actors.lowlevel.cluster_settings(),
+            # The levels the command line's --log-level (or the program) set.
+            "log_levels": {
+                name: logging.getLogger(name).level for name in actors.lowlevel.logger_names()
+            },
         }
     )
 
@@ -312,7 +316,7 @@ def start_workers(options: Options, link: bool) -> actors.Pid:
         raise TypeError("workers > 1 needs ssl given as a dict of file names, not an SSLContext")
     if not actors.lowlevel.in_cluster():
         logger.warning(
-            "httpserver: workers=%d without a cluster: process groups, names, broadcasts and"
+            "workers=%d without a cluster: process groups, names, broadcasts and"
             " sessions stay per worker (join a cluster to share them)",
             options.workers,
         )

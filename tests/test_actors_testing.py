@@ -164,7 +164,7 @@ async def test_forever_waits_in_receive_and_keeps_what_it_is_sent() -> None:
 
 def test_the_readme_testing_example_passes_as_written(tmp_path: Path) -> None:
     readme = (ROOT / "README.md").read_text()
-    section = readme.split("\n## Testing\n", 1)[1].split("\n## ", 1)[0]
+    section = readme.split("\n## Testing your own processes\n", 1)[1].split("\n## ", 1)[0]
     (code,) = re.findall(r"```python\n(.*?)```", section, re.DOTALL)
     (tmp_path / "test_readme_example.py").write_text(code)
     done = subprocess.run(

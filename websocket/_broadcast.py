@@ -82,13 +82,16 @@ def broadcast(targets: Iterable[Ws] | object, data: str | bytes) -> int:
     cluster, each other node where it has members gets the message once and
     frames it once for its own sockets. Returns how many sockets of this
     node it went to."""
-    if isinstance(targets, list | set | frozenset) or (
-        isinstance(targets, tuple) and targets and all(isinstance(t, Ws) for t in targets)
-    ):  # a tuple of names is a group name: ("chat", "A")
-        return _send_all([t for t in targets if isinstance(t, Ws)], data)
-    for node in actors.lowlevel.group_nodes(targets):
-        actors.send((FANOUT, node), ("broadcast", targets, data))
-    return _broadcast_here(targets, data)
+    try:
+        if isinstance(targets, list | set | frozenset) or (
+            isinstance(targets, tuple) and targets and all(isinstance(t, Ws) for t in targets)
+        ):  # a tuple of names is a group name: ("chat", "A")
+            return _send_all([t for t in targets if isinstance(t, Ws)], data)
+        for node in actors.lowlevel.group_nodes(targets):
+            actors.send((FANOUT, node), ("broadcast", targets, data))
+        return _broadcast_here(targets, data)
+    except actors.NotInProcess:  # name the call the user made, not ours inside it
+        raise actors.NotInProcess("websocket.broadcast") from None
 
 
 def _broadcast_here(group: object, data: str | bytes) -> int:

@@ -1,0 +1,199 @@
+"""The command line: `python -m httpserver MODULE:FUNCTION --port N ...`.
+
+As `uvicorn module:app` does, it imports the handler, starts one server
+with it and runs until Ctrl-C or SIGTERM (which drain the server first).
+Its flags come from the options table (`_options._TABLE`): every server
+option is a flag, with the table's default and what a good value is as
+its help, so the two cannot drift apart; option `foo_bar` is `--foo-bar`,
+except `ws_loop` (`--ws`) and `ws` (`--ws-protocol`), and `loop` is the
+positional MODULE:FUNCTION. The node's own flags (--cluster, --cookie,
+--node) and --log-level are the command line's alone.
+
+Values are checked by `Options.of`, as a call to `start` checks them, so
+the command line and the API refuse the same things with the same words.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, Final
+
+import actors
+import actors.lowlevel
+
+from ._options import _TABLE, Options
+from ._workers import WorkerStartError
+
+__all__ = ["COOKIE_ENV", "flag", "main", "parser"]
+
+COOKIE_ENV: Final = "TRIO_MISULTIN_COOKIE"
+"""The cluster cookie, when --cookie is not given (a command line is
+visible to every user of the machine in `ps`; the environment is not)."""
+
+_RENAMED: Final = {"ws_loop": "--ws", "ws": "--ws-protocol"}
+_LEVELS: Final = ("critical", "error", "warning", "info", "debug")
+
+
+def flag(name: str) -> str:
+    """The command-line flag of server option `name` (`loop` is positional)."""
+    return _RENAMED.get(name) or "--" + name.replace("_", "-")
+
+
+def _handler(text: str) -> Callable[..., Any]:
+    """MODULE:FUNCTION -> the function (FUNCTION may be dotted: Class.method)."""
+    module_name, colon, attrs = text.partition(":")
+    if not colon or not module_name or not attrs:
+        raise argparse.ArgumentTypeError(f"{text!r} is not MODULE:FUNCTION")
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # as `python -m` does: the current directory's modules
+    try:
+        found: Any = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not module_name.startswith(exc.name):
+            raise  # the module was found; something it imports was not
+        raise argparse.ArgumentTypeError(f"cannot import {module_name!r}: {exc}") from None
+    for attr in attrs.split("."):
+        try:
+            found = getattr(found, attr)
+        except AttributeError:
+            raise argparse.ArgumentTypeError(
+                f"{module_name!r} has no {attrs!r} (in {text!r})"
+            ) from None
+    if not callable(found):
+        raise argparse.ArgumentTypeError(f"{text} is {found!r}, not a function")
+    handler: Callable[..., Any] = found
+    return handler
+
+
+def _number(text: str) -> int | float:
+    """An int if it reads as one, else a float (the table's check decides)."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+
+
+def _words(text: str) -> list[str]:
+    return [word.strip() for word in text.split(",") if word.strip()]
+
+
+def _pair(text: str) -> tuple[int, int]:
+    messages, _, size = text.partition(",")
+    try:
+        return int(messages), int(size)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not MESSAGES,BYTES") from None
+
+
+def _ssl(text: str) -> dict[str, str]:
+    certfile, _, keyfile = text.partition(",")
+    return {"certfile": certfile, "keyfile": keyfile} if keyfile else {"certfile": certfile}
+
+
+# How a flag's text becomes a value, for the options whose default does not
+# say (None, or a tuple); any other takes its default's type.
+_PARSE: Final[dict[str, tuple[Callable[[str], Any], str]]] = {
+    "ws_loop": (_handler, "MODULE:FUNCTION"),
+    "access_log": (_handler, "MODULE:FUNCTION"),
+    "static": (str, "DIR"),
+    "name": (str, "NAME"),
+    "ssl": (_ssl, "CERTFILE[,KEYFILE]"),
+    "trusted_proxies": (_words, "ADDRESS,..."),
+    "ws_origins": (_words, "ORIGIN,..."),
+    "ws_subprotocols": (_words, "PROTOCOL,..."),
+    "ws_max_pending": (_pair, "MESSAGES,BYTES"),
+}
+
+
+def _shown(default: Any) -> str:
+    if isinstance(default, tuple) and not default:
+        return "none"
+    if isinstance(default, tuple):
+        return ",".join(str(part) for part in default)
+    return str(default)
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser, one flag per row of the options table."""
+    program = os.path.basename(sys.argv[0])
+    cli = argparse.ArgumentParser(
+        prog="python -m httpserver" if program in ("__main__.py", "-c", "") else program,
+        usage="%(prog)s MODULE:FUNCTION [--port N] [--ws MODULE:FUNCTION] [--workers N] [...]",
+        description="Serve an async handler function over HTTP (and WebSocket with --ws)."
+        " Every server option is a flag; --help lists them all.",
+        epilog="example: python -m httpserver examples.hello_world:handle_http --port 8080",
+        argument_default=argparse.SUPPRESS,  # an option not given takes the table's default
+        allow_abbrev=False,  # --ws is a flag of its own, not short for --ws-protocol
+    )
+    for name, default, _check, good in _TABLE:
+        help_text = f"{good} (default: {_shown(default)})".replace("%", "%%")
+        if name == "loop":
+            what = f"the handler: {good}, as module:function, e.g. examples.hello_world:handle_http"
+            cli.add_argument("loop", type=_handler, metavar="MODULE:FUNCTION", help=what)
+        elif isinstance(default, bool):
+            cli.add_argument(
+                flag(name), dest=name, action=argparse.BooleanOptionalAction, help=help_text
+            )
+        elif name in _PARSE:
+            kind, metavar = _PARSE[name]
+            cli.add_argument(flag(name), dest=name, type=kind, metavar=metavar, help=help_text)
+        else:
+            kind = _number if isinstance(default, int | float) else str
+            cli.add_argument(flag(name), dest=name, type=kind, metavar=name.upper(), help=help_text)
+    node = cli.add_argument_group("the node (see README, Clusters)")
+    node.add_argument("--cluster", metavar="URL", help="join this cluster: a Redis URL")
+    node.add_argument(
+        "--cookie", metavar="SECRET", help=f"the cluster's cookie (default: ${COOKIE_ENV})"
+    )
+    node.add_argument("--node", metavar="NAME", help="this node's name (default: HOST-PID)")
+    cli.add_argument(
+        "--log-level",
+        choices=_LEVELS,
+        help="the level of the actors and httpserver loggers (default: warning)",
+    )
+    return cli
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; the exit status."""
+    cli = parser()
+    args = vars(cli.parse_args(argv))
+    name, cluster = args.pop("node", None), args.pop("cluster", None)
+    given_cookie = args.pop("cookie", None)
+    cookie = given_cookie or os.environ.get(COOKIE_ENV)
+    if cluster is None:
+        if name is not None or given_cookie is not None:
+            cli.error("--node and --cookie need --cluster")
+        cookie = None
+    elif cookie is None:
+        cli.error(f"--cluster needs --cookie (or ${COOKIE_ENV}): the secret its nodes share")
+    actors.lowlevel.install_logging(args.pop("log_level", None))
+    try:
+        Options.of(args)  # refused here with the words `start` would use
+    except (TypeError, ValueError) as exc:
+        cli.error(str(exc))
+    try:
+        actors.run(_serve, args, node=name, cluster=cluster, cookie=cookie)
+    except (OSError, WorkerStartError, actors.ClusterError) as exc:
+        print(f"{cli.prog}: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def _serve(options: dict[str, Any]) -> None:
+    from ._listener import info, start_link
+
+    server = start_link(**options)
+    where = info(server)
+    scheme = "https" if options.get("ssl") else "http"
+    host = f"[{where['ip']}]" if ":" in where["ip"] else where["ip"]
+    print(f"listening on {scheme}://{host}:{where['port']}/", flush=True)
+    await actors.receive()  # until SIGTERM or Ctrl-C drains the server and exits

@@ -1,0 +1,190 @@
+"""The command line, `python -m httpserver MODULE:FUNCTION --port N`, run as
+a user runs it: a real OS process, fetched over real sockets."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import entry_points
+
+import pytest
+import trio
+
+import actors
+import httpserver
+from httpserver import _cli
+from httpserver._options import _TABLE
+from tests import cli_app
+from tests.http_helpers import ROOT, _Running, fetch, python_argv
+from tests.ws_helpers import Closed, open_ws
+
+
+@asynccontextmanager
+async def command_line(*args: str) -> AsyncIterator[_Running]:
+    """Run `python -m httpserver ARGS --ip 127.0.0.1 --port 0` until it
+    prints where it listens; yield it; then SIGTERM it, which drains the
+    server, and check that it ended with status 0."""
+    argv = python_argv("-m", "httpserver", *args, "--ip", "127.0.0.1", "--port", "0")
+    process = await trio.lowlevel.open_process(
+        argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    runner = _Running(process)
+    try:
+        with trio.fail_after(30):
+            await runner.wait_listening()
+        yield runner
+        process.send_signal(signal.SIGTERM)
+        with trio.fail_after(15):
+            while await runner._read_more():
+                pass
+            assert await process.wait() == 0, runner.output()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def run_command_line(*args: str) -> subprocess.CompletedProcess[bytes]:
+    with trio.fail_after(30):
+        return await trio.run_process(
+            python_argv("-m", "httpserver", *args),
+            cwd=ROOT,
+            capture_stdout=True,
+            capture_stderr=True,
+            check=False,
+        )
+
+
+async def test_help_lists_every_server_option_of_the_table() -> None:
+    done = await run_command_line("--help")
+    assert done.returncode == 0
+    text = done.stdout.decode()
+    for name, _default, _check, good in _TABLE:
+        shown = "MODULE:FUNCTION" if name == "loop" else _cli.flag(name)
+        assert shown in text, f"--help does not list the option {name}"
+        assert " ".join(good.split()[:3]) in " ".join(text.split()), f"no help for {name}"
+    for node_flag in ("--cluster", "--cookie", "--node", "--log-level"):
+        assert node_flag in text
+
+
+async def test_it_serves_a_handler_named_module_colon_function() -> None:
+    async with command_line("examples.hello_world:handle_http") as server:
+        assert f"listening on http://127.0.0.1:{server.port}/" in server.output()
+        response = await fetch(server.port, "/")
+        assert response.status == 200
+        assert response.text == "Hello World."
+    assert "SIGTERM: draining 1 server(s), then exiting" in server.output()
+
+
+async def test_ctrl_c_drains_and_ends_it_with_one_line() -> None:
+    # As in a terminal: SIGINT raises KeyboardInterrupt (a test runner started
+    # in the background may hand its children an ignored SIGINT).
+    boot = (
+        "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler);"
+        " sys.argv[0] = 'httpserver'; runpy.run_module('httpserver', run_name='__main__')"
+    )
+    argv = [sys.executable, "-u", "-c", boot, "examples.hello_world:handle_http"]
+    process = await trio.lowlevel.open_process(
+        [*argv, "--ip", "127.0.0.1", "--port", "0"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    runner = _Running(process)
+    try:
+        with trio.fail_after(30):
+            await runner.wait_listening()
+            assert (await fetch(runner.port, "/")).status == 200
+            process.send_signal(signal.SIGINT)
+            while await runner._read_more():
+                pass
+            assert await process.wait() == 0  # drained: a clean stop, as on SIGTERM
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    lines = runner.output().strip().splitlines()
+    assert len(lines) == 2, runner.output()  # where it listened, and that it stopped
+    assert lines[1].endswith("WARNING httpserver: SIGINT: draining 1 server(s), then exiting")
+
+
+async def test_ws_serves_a_websocket_handler() -> None:
+    args = ("examples.websocket_echo:no_http", "--ws", "examples.websocket_echo:echo")
+    async with command_line(*args) as server:
+        async with open_ws(server.port, "/") as ws:
+            await ws.send("hello")
+            assert await ws.receive() == "hello"
+            await ws.send(b"\x00\x01")
+            assert await ws.receive() == b"\x00\x01"
+            assert await ws.close() == Closed(1000, "")
+        assert (await fetch(server.port, "/")).status == 404
+
+
+async def test_workers_2_serves_from_two_os_processes() -> None:
+    async with command_line("tests.cli_app:which_process", "--workers", "2") as server:
+        seen: set[str] = set()
+        for _ in range(200):  # each request a new connection, which the kernel spreads
+            seen.add((await fetch(server.port, "/")).text)
+            if len(seen) == 2:
+                break
+        assert len(seen) == 2, seen
+
+
+async def test_log_level_applies_in_every_worker() -> None:
+    args = ("tests.cli_app:log_level", "--workers", "2", "--log-level", "info")
+    async with command_line(*args) as server:
+        seen: dict[str, str] = {}
+        for _ in range(200):
+            pid, level = (await fetch(server.port, "/")).text.split()
+            seen[pid] = level
+            if len(seen) == 2:
+                break
+        assert len(seen) == 2, seen
+        assert set(seen.values()) == {"20"}, seen  # logging.INFO, in each
+
+
+async def test_a_plain_def_handler_is_refused_at_start_naming_it() -> None:
+    done = await run_command_line("tests.cli_app:plain", "--port", "0")
+    assert done.returncode == 2
+    last = done.stderr.decode().strip().splitlines()[-1]
+    assert "bad server option loop=tests.cli_app.plain: it must be an async function" in last
+    assert "declare it with `async def`" in last
+
+
+async def test_a_plain_def_is_refused_by_start_link_too() -> None:
+    async with actors.node():
+        with pytest.raises(ValueError, match=r"loop=tests\.cli_app\.plain: it must be an async"):
+            httpserver.start_link(port=0, loop=cli_app.plain)
+        with pytest.raises(ValueError, match=r"ws_loop=tests\.cli_app\.plain: it must be"):
+            httpserver.start_link(port=0, loop=cli_app.which_process, ws_loop=cli_app.plain)
+
+
+async def test_a_handler_that_cannot_pickle_is_refused_with_workers_naming_it() -> None:
+    async def local(req: httpserver.Req) -> None:
+        pass
+
+    async with actors.node():
+        with pytest.raises(ValueError, match=r"loop=tests\.test_cli\..*local: workers=2 sends"):
+            httpserver.start_link(port=0, loop=local, workers=2)
+
+
+async def test_a_bad_value_is_refused_with_the_words_of_start() -> None:
+    done = await run_command_line("examples.hello_world:handle_http", "--workers", "0")
+    assert done.returncode == 2
+    assert b"bad server option workers=0: it must be an int from 1 to 256" in done.stderr
+
+
+async def test_a_cluster_needs_a_cookie() -> None:
+    args = ("examples.hello_world:handle_http", "--cluster", "redis://127.0.0.1:1/0")
+    done = await run_command_line(*args)
+    assert done.returncode == 2
+    assert b"--cluster needs --cookie" in done.stderr
+
+
+def test_the_console_script_is_the_command_line() -> None:
+    (script,) = entry_points(group="console_scripts", name="trio-misultin")
+    assert script.load() is _cli.main
+    assert sys.executable  # (installed by `pip install -e .`, beside python)
