@@ -17,8 +17,12 @@ Message contents and servers' states are shown only with `show_state=True`.
 as a hidden node, as Erlang's observer attaches to a remote node.
 """
 
+import actors.lowlevel
+
 from ._observer import info as info
 from ._observer import start as start
 from ._observer import start_link as start_link
+
+actors.lowlevel.add_logger("observer")  # formatted as actors' own under actors.run
 
 __all__ = ["info", "start", "start_link"]
