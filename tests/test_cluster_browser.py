@@ -3,34 +3,14 @@ the page of a different node, in one room; what one types, the other sees."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from collections.abc import Iterator
-from contextlib import AsyncExitStack, contextmanager
+from contextlib import AsyncExitStack
 
-import pytest
 import trio
 
 from tests.http_helpers import example
-from tests.webdriver import Chromium
+from tests.webdriver import Chromium, headless, needs_browser
 
-CHROMIUM = shutil.which("chromium")
-CHROMEDRIVER = shutil.which("chromedriver")
-
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None or CHROMEDRIVER is None,
-    reason="chromium and chromedriver are not installed: run scripts/install-browser.sh",
-)
-
-
-@contextmanager
-def browser() -> Iterator[Chromium]:
-    assert CHROMIUM is not None
-    assert CHROMEDRIVER is not None
-    with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
-        flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
-        with Chromium(CHROMIUM, CHROMEDRIVER, [*flags, f"--user-data-dir={profile}"]) as chromium:
-            yield chromium
+pytestmark = needs_browser
 
 
 def join(page: Chromium, url: str, name: str, here: int) -> None:
@@ -54,12 +34,12 @@ async def test_two_pages_on_two_nodes_share_a_room(redis_url: str) -> None:
             node_a = await stack.enter_async_context(
                 example("cluster_chat", "--node", "a", *cluster)
             )
-            first = stack.enter_context(browser())
+            first = stack.enter_context(headless())
             await run(join, first, f"http://localhost:{node_a.port}/", "alice", 1)
             node_b = await stack.enter_async_context(
                 example("cluster_chat", "--node", "b", *cluster)
             )
-            second = stack.enter_context(browser())
+            second = stack.enter_context(headless())
             await run(join, second, f"http://localhost:{node_b.port}/", "bob", 2)
             await run(first.wait_for_text, "#log", "* bob joined lobby (2 here)")
             await run(say, first, "hello from node a")

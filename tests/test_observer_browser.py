@@ -7,48 +7,21 @@ process's details, and saves a screenshot under the test's tmp dir."""
 from __future__ import annotations
 
 import re
-import shutil
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 import trio
 
 from tests.http_helpers import example
-from tests.webdriver import Chromium
+from tests.webdriver import headless, needs_browser
 
-CHROMIUM = shutil.which("chromium")
-CHROMEDRIVER = shutil.which("chromedriver")
-
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None or CHROMEDRIVER is None,
-    reason="chromium and chromedriver are not installed: run scripts/install-browser.sh",
-)
+pytestmark = needs_browser
 
 LINE = re.compile(r"observer on (http://\S+/) kill token: (\S+)")
 FLAKY = '#trees li[data-id="flaky"]'
 FEEDER = '#trees li[data-id="feeder"]'
 TALLY = '#trees li[data-id="tally"]'
-
-
-@contextmanager
-def browser() -> Iterator[Chromium]:
-    assert CHROMIUM is not None
-    assert CHROMEDRIVER is not None
-    with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
-        flags = [
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--window-size=1400,1800",
-            f"--user-data-dir={profile}",
-        ]
-        with Chromium(CHROMIUM, CHROMEDRIVER, flags) as chromium:
-            yield chromium
 
 
 def wait_until(check: Callable[[], bool], what: str, timeout: float = 15) -> None:
@@ -61,7 +34,7 @@ def wait_until(check: Callable[[], bool], what: str, timeout: float = 15) -> Non
 
 
 def drive(url: str, token: str, screenshot: Path) -> None:
-    with browser() as page:
+    with headless("--window-size=1400,1800") as page:
         page.open(url)
         page.wait_for_text("#status", "connected")
         page.wait_for_text("#trees", "flaky")

@@ -5,55 +5,33 @@ chromium and chromium-driver where they are missing.)"""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import time
 
-import pytest
 import trio
 
 from tests.http_helpers import example
-from tests.webdriver import Chromium
+from tests.webdriver import headless, needs_browser
 
-CHROMIUM = shutil.which("chromium")
-CHROMEDRIVER = shutil.which("chromedriver")
-
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None or CHROMEDRIVER is None,
-    reason="chromium and chromedriver are not installed: run scripts/install-browser.sh",
-)
+pytestmark = needs_browser
 
 
 def watch_page(url: str) -> dict[str, float]:
     """Open `url` in headless Chromium; return when each expected line
     appeared on the page (seconds after the page was opened)."""
-    assert CHROMIUM is not None
-    assert CHROMEDRIVER is not None
-    with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
-        flags = [
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-quic",
-            f"--user-data-dir={profile}",
-        ]
-        with Chromium(CHROMIUM, CHROMEDRIVER, flags) as browser:
-            browser.open(url)
-            opened = time.monotonic()
-            seen: dict[str, float] = {}
-            status = ""
-            for line in ("websocket connected!", "received 'hello server!'", "pushing!"):
-                deadline = time.monotonic() + 15
-                while line not in status:  # polling the page: the browser is the event source
-                    if time.monotonic() > deadline:
-                        raise AssertionError(f"{line!r} never appeared; the page shows:\n{status}")
-                    time.sleep(0.05)
-                    status = browser.text_of("#status")
-                seen[line] = time.monotonic() - opened
+    quiet = ["--disable-background-networking", "--disable-component-update", "--disable-sync"]
+    with headless(*quiet, "--disable-quic") as browser:
+        browser.open(url)
+        opened = time.monotonic()
+        seen: dict[str, float] = {}
+        status = ""
+        for line in ("websocket connected!", "received 'hello server!'", "pushing!"):
+            deadline = time.monotonic() + 15
+            while line not in status:  # polling the page: the browser is the event source
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"{line!r} never appeared; the page shows:\n{status}")
+                time.sleep(0.05)
+                status = browser.text_of("#status")
+            seen[line] = time.monotonic() - opened
     assert "sent message to server: 'hello server!'" in status
     return seen
 

@@ -8,12 +8,37 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
+
+import pytest
+
+CHROMIUM = shutil.which("chromium")
+CHROMEDRIVER = shutil.which("chromedriver")
+
+needs_browser = pytest.mark.skipif(
+    CHROMIUM is None or CHROMEDRIVER is None,
+    reason="chromium and chromedriver are not installed: run scripts/install-browser.sh",
+)
+
+
+@contextmanager
+def headless(*flags: str) -> Iterator[Chromium]:
+    """A headless Chromium with a throwaway profile, and `flags` besides."""
+    assert CHROMIUM is not None
+    assert CHROMEDRIVER is not None
+    with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
+        common = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
+        with Chromium(CHROMIUM, CHROMEDRIVER, [*common, *flags, f"--user-data-dir={profile}"]) as c:
+            yield c
 
 
 class Chromium:
