@@ -563,3 +563,47 @@ async def test_a_socket_over_tls_reads_frames_pauses_and_fails_as_plain_tcp(
         closed = await ws.receive()
         assert isinstance(closed, Closed)
         assert closed.code == 1009
+
+
+# -- the reader's task: out of the path of each message -------------------------------
+
+
+class TaskSteps(trio.abc.Instrument):
+    """Counts the steps each task runs."""
+
+    def __init__(self) -> None:
+        self.steps: dict[trio.lowlevel.Task, int] = {}
+
+    def before_task_step(self, task: trio.lowlevel.Task) -> None:
+        self.steps[task] = self.steps.get(task, 0) + 1
+
+
+async def test_a_message_reaches_the_handler_with_no_step_of_the_readers_task() -> None:
+    """On plain TCP a waiting reader's bytes are read and parsed where the
+    poller learns of them: each message costs the handler's hop alone."""
+    from actors._process import by_task
+
+    readers: list[actors.Pid] = []
+
+    async def echo_telling_reader(ws: websocket.Ws) -> None:
+        assert ws._sock is not None
+        readers.append(ws._sock.reader)
+        await echo(ws)
+
+    async with (
+        actors.node(),
+        ws_server(ws_loop=echo_telling_reader) as port,
+        open_ws(port) as ws,
+    ):
+        await ws.send("warm up")
+        assert await ws.receive() == "warm up"
+        reader_task = next(task for task, proc in by_task.items() if proc.pid == readers[0])
+        counter = TaskSteps()
+        trio.lowlevel.add_instrument(counter)
+        try:
+            for i in range(20):
+                await ws.send(f"message {i}")
+                assert await ws.receive() == f"message {i}"
+        finally:
+            trio.lowlevel.remove_instrument(counter)
+        assert counter.steps.get(reader_task, 0) == 0

@@ -8,14 +8,22 @@ frames. Instead the reader only ever waits in `actors.receive`, and asks
 for one notice at a time (`arm`):
 
   plain TCP  one poller process per node holds an epoll set of the sockets
-             of every reader that asked; when one is readable it sends that
-             reader READABLE (the socket is then out of the set until asked
-             again, EPOLLONESHOT) and the reader reads it, non-blocking.
-             An idle socket costs an entry in a dict and in the kernel.
+             of every reader that asked; when one is readable it tells that
+             reader (the socket is then out of the set until asked again,
+             EPOLLONESHOT) and the reader reads it, non-blocking. An idle
+             socket costs an entry in a dict and in the kernel.
   TLS        the bytes must go through the TLS object, which may hold some
              already: a pump task per socket reads one chunk each time it
              is asked and sends it as ("$data", bytes). So does every socket
              where there is no epoll (not Linux).
+
+How the poller tells a reader: it calls the reader's `readable()`, in the
+poller's own task. A reader waiting in its mailbox with nothing else to do
+reads and parses right there (a message from the browser then reaches the
+handler with no task switch to the reader: one hop, not two); any other
+reader, or anything the parse cannot finish at once (a close, a failure, a
+full turn of frames), gets a message and carries on in its own task. The
+poller handles at most `BATCH` sockets a turn, then lets others run.
 """
 
 from __future__ import annotations
@@ -23,16 +31,28 @@ from __future__ import annotations
 import contextlib
 import os
 import select
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import trio
 
 import actors
 
-__all__ = ["HAVE_EPOLL", "READABLE", "Pump", "Poller", "poller"]
+__all__ = ["BATCH", "HAVE_EPOLL", "READABLE", "Owner", "Pump", "Poller", "poller"]
 
 READABLE: Final = ("$readable",)
 """To a reader: your socket is readable (read it, then `arm` again)."""
+
+BATCH: Final = 64
+"""Sockets the poller handles before it lets other tasks run."""
+
+
+class Owner(Protocol):
+    """A reader, as the poller sees it."""
+
+    def readable(self) -> None:
+        """The socket is readable: called once per `arm`, in the poller's
+        task; must not raise, and must not wait."""
+
 
 _NAME: Final = "$websocket_poller"
 HAVE_EPOLL: Final = hasattr(select, "epoll")
@@ -47,10 +67,10 @@ class Poller:
 
     def __init__(self) -> None:
         self._epoll = select.epoll()
-        self._owners: dict[int, actors.Pid] = {}  # fd -> the reader to tell
+        self._owners: dict[int, Owner] = {}  # fd -> the reader to tell
 
-    def arm(self, fd: int, reader: actors.Pid) -> None:
-        """Send `reader` READABLE once, when `fd` has bytes (or its end)."""
+    def arm(self, fd: int, reader: Owner) -> None:
+        """Call `reader.readable()` once, when `fd` has bytes (or its end)."""
         self._owners[fd] = reader
         try:
             self._epoll.modify(fd, _MASK)
@@ -66,13 +86,19 @@ class Poller:
     async def run(self) -> None:
         epoll = self._epoll
         owners = self._owners
+        poll = epoll.poll
         try:
             while True:
                 await trio.lowlevel.wait_readable(epoll.fileno())
-                for fd, _ in epoll.poll(0):
-                    reader = owners.pop(fd, None)
-                    if reader is not None:
-                        actors.send(reader, READABLE)
+                while True:
+                    ready = poll(0, BATCH)
+                    for fd, _ in ready:
+                        reader = owners.pop(fd, None)
+                        if reader is not None:
+                            reader.readable()
+                    if len(ready) < BATCH:
+                        break
+                    await trio.lowlevel.checkpoint()
         finally:
             epoll.close()
 
