@@ -607,3 +607,62 @@ async def test_a_message_reaches_the_handler_with_no_step_of_the_readers_task() 
         finally:
             trio.lowlevel.remove_instrument(counter)
         assert counter.steps.get(reader_task, 0) == 0
+
+
+class CountingEpoll:
+    """An epoll set that counts the changes made to it (epoll_ctl calls)."""
+
+    def __init__(self, epoll: Any) -> None:
+        self._epoll = epoll
+        self.changes = 0
+
+    def register(self, fd: int, mask: int) -> None:
+        self.changes += 1
+        self._epoll.register(fd, mask)
+
+    def modify(self, fd: int, mask: int) -> None:
+        self.changes += 1
+        self._epoll.modify(fd, mask)
+
+    def unregister(self, fd: int) -> None:
+        self.changes += 1
+        self._epoll.unregister(fd)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._epoll, name)
+
+
+async def test_asking_for_the_next_bytes_costs_no_epoll_change() -> None:
+    """The poller's epoll set is edge-triggered: a socket is added once, not
+    armed again with a system call after every message."""
+    from websocket._poller import _pollers
+
+    async with actors.node(), ws_server() as port, open_ws(port) as ws:
+        await ws.send("warm up")
+        assert await ws.receive() == "warm up"
+        (poller,) = _pollers.values()
+        counting = CountingEpoll(poller._epoll)
+        poller._epoll = counting  # type: ignore[assignment]
+        try:
+            for i in range(20):
+                await ws.send(f"message {i}")
+                assert await ws.receive() == f"message {i}"
+        finally:
+            poller._epoll = counting._epoll
+        assert counting.changes == 0
+
+
+async def test_bytes_already_waiting_past_a_full_read_are_read_without_a_new_edge() -> None:
+    """A message of many receive buffers, all in the socket before the first
+    read: no new bytes (no edge) come after it, and it still arrives whole."""
+    big = bytes(range(256)) * 4096  # 1 MiB: sixteen full reads
+
+    async def gate(ws: websocket.Ws) -> None:
+        await actors.receive("go")  # the whole message waits in the socket first
+        await echo(ws)
+
+    async with actors.node(), ws_server(ws_loop=gate) as port, open_ws(port) as ws:
+        await ws.send(big)
+        await trio.testing.wait_all_tasks_blocked(cushion=0.05)
+        actors.send(next(iter(websocket._ws.by_handler)), "go")
+        assert await ws.receive() == big

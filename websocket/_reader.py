@@ -122,6 +122,7 @@ class _Reader:
         "sizes_total",
         "sock",
         "stream_in",
+        "unread",
     )
 
     def __init__(
@@ -142,6 +143,7 @@ class _Reader:
         self.ended = False
         self.reading = "reading"  # then "draining" or "done"
         self.armed = False  # a notice of bytes is asked for
+        self.unread = False  # the last read filled its buffer: more may be there
         self.paused = False  # not reading: the handler has ws_max_pending waiting
         self.parked = False  # the task waits in its mailbox loop (see `readable`)
         self.held: Any = None  # a CLOSED or FAIL event parsed, for the task to act on
@@ -254,10 +256,21 @@ class _Reader:
             return
         self.armed = True
         if self.poller is not None:
-            self.poller.arm(self.fd, self)
+            self.poller.arm(self.fd, self, self.unread)
         else:
             assert self.pump is not None
             self.pump.arm()
+
+    @property
+    def pid(self) -> actors.Pid:
+        """The reader's process (for the poller)."""
+        return self.sock.reader
+
+    def _read_now(self) -> bytes | None:
+        """`read_now` on the socket, noting whether it filled the buffer."""
+        data = read_now(self.fd, self.recv_size)
+        self.unread = data is not None and len(data) == self.recv_size
+        return data
 
     def readable(self) -> None:
         """The poller says the socket is readable; in the poller's task.
@@ -280,7 +293,7 @@ class _Reader:
             actors.send(reader, READABLE)
             return
         try:
-            data = read_now(self.fd, self.recv_size)
+            data = self._read_now()
             if data is None:  # nothing after all
                 self._arm()
                 return
@@ -294,7 +307,7 @@ class _Reader:
             actors.send(reader, ("$crash", exc))
             return
         if done == _MORE:
-            self._arm()  # after a full read, epoll tells again at once
+            self._arm()  # after a full read, at once (`unread`)
         elif done == _HELD:
             actors.send(reader, PARSE)
 
@@ -305,7 +318,7 @@ class _Reader:
         than asked for again: bulk bytes cost no trip through the poller."""
         size = self.recv_size
         for _ in range(READS_PER_NOTICE):
-            data = read_now(self.fd, size)
+            data = self._read_now()
             if data is None:  # nothing after all
                 break
             if not await self._received(data):
