@@ -666,3 +666,23 @@ async def test_bytes_already_waiting_past_a_full_read_are_read_without_a_new_edg
         await trio.testing.wait_all_tasks_blocked(cushion=0.05)
         actors.send(next(iter(websocket._ws.by_handler)), "go")
         assert await ws.receive() == big
+
+
+async def test_the_101_goes_straight_to_a_plain_socket(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As every HTTP response: written with one system call when the socket
+    takes it all, not through trio's send_all (a tenth of a handshake)."""
+
+    sent: list[bytes] = []
+    send_all = trio.SocketStream.send_all
+
+    async def spy(self: trio.SocketStream, data: Any) -> None:
+        sent.append(bytes(data))
+        await send_all(self, data)
+
+    monkeypatch.setattr(trio.SocketStream, "send_all", spy)
+    async with actors.node(), ws_server() as port:
+        stream, _, accepted = await handshake(port)
+        assert not isinstance(accepted, Refused)
+        await stream.aclose()
+    assert sent  # the client's request
+    assert not [data for data in sent if data.startswith(b"HTTP/1.1 101")]
