@@ -3,6 +3,7 @@ frames, every close code, back-pressure, pings, and many sockets at once."""
 
 from __future__ import annotations
 
+import gc
 import logging
 import struct
 from typing import Any
@@ -686,3 +687,43 @@ async def test_the_101_goes_straight_to_a_plain_socket(monkeypatch: pytest.Monke
         await stream.aclose()
     assert sent  # the client's request
     assert not [data for data in sent if data.startswith(b"HTTP/1.1 101")]
+
+
+def await_chain(task: trio.lowlevel.Task) -> list[str]:
+    """The qualified names of the coroutines `task` waits in, outermost first."""
+    names = []
+    coro: Any = task.coro
+    while coro is not None:
+        names.append(getattr(coro, "__qualname__", type(coro).__name__))
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+    return names
+
+
+async def test_an_idle_socket_keeps_no_http_request_loop_nor_parser() -> None:
+    """After the 101 the connection process leaves HTTP's request loop (and
+    its deadline scope and parser) before it becomes the reader: an idle
+    socket holds only what it needs, for the collector to walk."""
+    from actors._process import by_task
+    from websocket._wsproto_inbound import WsprotoInbound
+
+    readers: list[actors.Pid] = []
+
+    async def idle(ws: websocket.Ws) -> None:
+        assert ws._sock is not None
+        readers.append(ws._sock.reader)
+        ws.send("ready")
+        await actors.receive("never")
+
+    async with actors.node(), ws_server(ws_loop=idle) as port, open_ws(port) as ws:
+        assert await ws.receive() == "ready"
+        reader_task = next(task for task, proc in by_task.items() if proc.pid == readers[0])
+        chain = await_chain(reader_task)
+        assert "connection_main" in chain
+        assert "serve_websocket" in chain
+        assert "Connection.serve" not in chain
+        if protocol() == "wsproto":  # wsproto's Connection comes with the first bytes
+            (inbound,) = [obj for obj in gc.get_objects() if type(obj) is WsprotoInbound]
+            assert inbound._conn is None
+            await ws.send("first bytes")
+            await trio.testing.wait_all_tasks_blocked()
+            assert inbound._conn is not None

@@ -78,6 +78,7 @@ async def serve_websocket(options: Options, make_inbound: InboundFactory, req: R
     )
     sock = Socket(takeover.stream, handshake.deflate, options.ws_max_queue)
     ws = sock.handle = Ws(sock, req, takeover, handshake.subprotocol)
+    del handshake  # not kept for the socket's life (idle sockets are many)
     assert options.ws_loop is not None
     actors.trap_exits()
     try:
