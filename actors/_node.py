@@ -78,6 +78,8 @@ class Node:
         proc.alive = False
         proc.reason = reason
         proc._queue = None
+        if proc._timer is not None:
+            self.timers.forget(proc)
         if proc._watches is not None:
             proc.end_watches()
         self.procs.pop(proc.pid._number, None)

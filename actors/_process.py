@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from ._node import Node
+    from ._timers import Timer
 
 __all__ = [
     "RUNNING",
@@ -103,6 +104,7 @@ class Process:
         "_parked",
         "_queue",
         "_scanned",
+        "_timer",
         "_waiter",
         "_watchers",
         "_watches",
@@ -134,6 +136,7 @@ class Process:
         self._parked = False
         self._scanned = 0  # how many messages, oldest first, a parked receive has looked at
         self._budget = _FAST_RECEIVES
+        self._timer: Timer | None = None  # its entry on the node's timer heap (_timers.py)
         # Links and monitors name Processes, or RemoteProcesses (actors._remote).
         self._links: set[Any] | None = None
         self._monitors: dict[Ref, Any] | None = None  # refs this process holds
@@ -314,8 +317,8 @@ async def receive(*patterns: object, timeout: float | None = None) -> Any:
         proc._waiter = None
         proc._parked = False
         proc._budget = _FAST_RECEIVES
-        if timer is not None and not timer.fired:
-            proc.node.timers.cancel(timer)
+        if timer is not None:
+            timer.want = None  # the entry stays, for the next timed receive (_timers.py)
         if proc._watches is not None:
             proc.check_watches()
 

@@ -69,6 +69,7 @@ class Connection:
         "sent_body",
         "server",
         "stream",
+        "upgrade_req",
         "upgraded",
     )
 
@@ -82,6 +83,7 @@ class Connection:
         self.busy = False  # a request is being read or answered
         self.gone = False  # the client went away while a handler ran
         self.upgraded = False  # a WebSocket now
+        self.upgrade_req: Req | None = None  # an upgrade for `connection_main` to hand over
         self.req: Req | None = None
         self.parser: Parser | None = new_parser(
             server.parser_kind, server.options.get_url_max_size + _HEAD_SLACK
@@ -296,7 +298,7 @@ class Connection:
                 if options.auto_recv_body:
                     await receive_body(req)
             if req._upgrade and self.server.upgrade is not None and req.is_websocket:
-                await self.server.upgrade(req)
+                self.upgrade_req = req  # handed over once this loop and its scope are left
                 return
             if static is not None and req.method in ("GET", "HEAD") and is_static(req.target):
                 await serve_static(req, static)
@@ -442,6 +444,19 @@ async def connection_main(server: Server, stream: trio.abc.Stream, peer: tuple[s
         if conn.scope.cancelled_caught and conn.busy:  # recv_timeout mid-request
             with trio.move_on_after(1):
                 await conn.reject(408)
+        req, conn.upgrade_req = conn.upgrade_req, None
+        if req is not None:
+            # Outside the request loop and its deadline scope: a long-lived
+            # socket keeps neither (nor the parser), and a server holding
+            # thousands of them has that much less for the collector to walk.
+            assert server.upgrade is not None
+            try:
+                await server.upgrade(req)
+            except HttpError as error:  # the handshake was refused
+                await conn.reject(error.status, error.body, error.headers)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                pass  # the client went away
+            del req
     finally:
         server.connections.pop(conn.pid, None)
         if conn.req is not None:

@@ -79,5 +79,9 @@ async def switch_protocols(req: Req, headers: Mapping[str, str]) -> Takeover:
     leftover = parser.leftover() if parser is not None else b""
     conn.parser = None  # HTTP is over: its parser is not kept
     conn.upgraded = True
-    await conn.stream.send_all(head)
+    # Straight to a plain socket when it takes it all (it does, but for a
+    # client that reads nothing), as every response is written; else under
+    # send_timeout, as those are.
+    if not await conn._send(head):
+        raise trio.BrokenResourceError("the client took none of the 101 within send_timeout")
     return Takeover(conn.server, conn.stream, leftover)

@@ -505,3 +505,89 @@ def test_a_parked_receive_takes_matches_in_order_through_batches_and_flushes(
         assert await actors.receive(("rest", ANY), timeout=5) == ("rest", model)
 
     actors.run(check)
+
+
+# -- receive timeouts: one timer entry per process, reused (actors/_timers.py) --
+
+
+async def test_timed_receives_that_end_early_push_one_timer_entry(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The hot path of a timed receive (a call, a WebSocket reader) touches
+    no heap: 100 receives answered before their timeouts push once."""
+    import heapq
+
+    pushes = 0
+    push = heapq.heappush
+
+    def counting_push(heap: list[Any], item: Any) -> None:
+        nonlocal pushes
+        pushes += 1
+        push(heap, item)
+
+    monkeypatch.setattr(heapq, "heappush", counting_push)  # as actors._timers calls it
+
+    async def answer(to: actors.Pid) -> None:
+        for i in range(100):
+            await trio.testing.wait_all_tasks_blocked()  # the receiver is parked
+            actors.send(to, i)
+
+    async with actors.node():
+        actors.spawn(answer, actors.self())
+        got = [await actors.receive(timeout=5) for _ in range(100)]
+    assert got == list(range(100))
+    assert pushes == 1
+
+
+async def test_a_shorter_timeout_after_a_longer_one_fires_on_time(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async def later(to: actors.Pid) -> None:
+        await trio.sleep(1)
+        actors.send(to, "hi")
+
+    async with actors.node():
+        actors.spawn(later, actors.self())
+        assert await actors.receive(timeout=10) == "hi"  # its entry is due at 10
+        start = trio.current_time()
+        with pytest.raises(actors.ReceiveTimeout):
+            await actors.receive("never", timeout=2)
+        assert trio.current_time() - start == pytest.approx(2)
+
+
+async def test_a_longer_timeout_after_a_shorter_one_waits_its_whole_time(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async def later(to: actors.Pid) -> None:
+        await trio.sleep(1)
+        actors.send(to, "hi")
+        await trio.sleep(5)  # after the first entry's time: the second receive waits on
+        actors.send(to, "late")
+
+    async with actors.node():
+        actors.spawn(later, actors.self())
+        assert await actors.receive(timeout=2) == "hi"  # its entry is due at 2
+        start = trio.current_time()
+        assert await actors.receive("late", timeout=10) == "late"
+        assert trio.current_time() - start == pytest.approx(5)
+        start = trio.current_time()
+        with pytest.raises(actors.ReceiveTimeout):
+            await actors.receive("never", timeout=10)
+        assert trio.current_time() - start == pytest.approx(10)
+
+
+async def test_a_process_that_ends_leaves_no_timer_entry_holding_it(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async def waits_once() -> None:
+        actors.send(actors.self(), "ready")
+        await actors.receive("go", timeout=30)
+
+    async with actors.node() as node:
+        pid = actors.spawn(waits_once)
+        proc = _process_of(pid)
+        await trio.testing.wait_all_tasks_blocked()
+        assert [t.proc for t in node.timers._heap] == [proc]
+        actors.send(pid, "go")
+        await wait_down(pid)
+        assert [t for t in node.timers._heap if t.proc is proc] == []

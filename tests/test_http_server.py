@@ -218,3 +218,28 @@ def test_a_start_outside_any_process_names_the_call_made() -> None:
     for start, name in ((httpserver.start, "start"), (httpserver.start_link, "start_link")):
         with pytest.raises(actors.NotInProcess, match=rf"^httpserver\.{name}\(\) must be called"):
             start(port=0, loop=hello)
+
+
+async def test_the_listener_accepts_a_burst_straight_from_its_socket(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Connections waiting in the backlog are taken with the socket's own
+    accept (trio's wrapper around it cost a tenth of a WebSocket handshake);
+    trio only waits for the next one, and stop still ends the accept loop."""
+
+    async def no_trio_accept(self: object) -> None:
+        raise AssertionError("trio's accept was used")
+
+    with socket.socket() as plain:
+        trio_socket_class = type(trio.socket.from_stdlib_socket(plain))
+    monkeypatch.setattr(trio_socket_class, "accept", no_trio_accept)
+    async with actors.node():
+        server = httpserver.start(ip="127.0.0.1", port=0, loop=hello)
+        port = httpserver.port(server)
+        async with trio.open_nursery() as nursery:
+            for n in range(10):
+                nursery.start_soon(fetch, port, f"/{n}")
+        assert (await fetch(port, "/x")).text == "hello from /x"
+        with trio.fail_after(5):
+            await httpserver.stop(server)
+        assert actors.process_info(server) is None

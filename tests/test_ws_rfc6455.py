@@ -3,6 +3,7 @@ frames, every close code, back-pressure, pings, and many sockets at once."""
 
 from __future__ import annotations
 
+import gc
 import logging
 import struct
 from typing import Any
@@ -563,3 +564,166 @@ async def test_a_socket_over_tls_reads_frames_pauses_and_fails_as_plain_tcp(
         closed = await ws.receive()
         assert isinstance(closed, Closed)
         assert closed.code == 1009
+
+
+# -- the reader's task: out of the path of each message -------------------------------
+
+
+class TaskSteps(trio.abc.Instrument):
+    """Counts the steps each task runs."""
+
+    def __init__(self) -> None:
+        self.steps: dict[trio.lowlevel.Task, int] = {}
+
+    def before_task_step(self, task: trio.lowlevel.Task) -> None:
+        self.steps[task] = self.steps.get(task, 0) + 1
+
+
+async def test_a_message_reaches_the_handler_with_no_step_of_the_readers_task() -> None:
+    """On plain TCP a waiting reader's bytes are read and parsed where the
+    poller learns of them: each message costs the handler's hop alone."""
+    from actors._process import by_task
+
+    readers: list[actors.Pid] = []
+
+    async def echo_telling_reader(ws: websocket.Ws) -> None:
+        assert ws._sock is not None
+        readers.append(ws._sock.reader)
+        await echo(ws)
+
+    async with (
+        actors.node(),
+        ws_server(ws_loop=echo_telling_reader) as port,
+        open_ws(port) as ws,
+    ):
+        await ws.send("warm up")
+        assert await ws.receive() == "warm up"
+        reader_task = next(task for task, proc in by_task.items() if proc.pid == readers[0])
+        counter = TaskSteps()
+        trio.lowlevel.add_instrument(counter)
+        try:
+            for i in range(20):
+                await ws.send(f"message {i}")
+                assert await ws.receive() == f"message {i}"
+        finally:
+            trio.lowlevel.remove_instrument(counter)
+        assert counter.steps.get(reader_task, 0) == 0
+
+
+class CountingEpoll:
+    """An epoll set that counts the changes made to it (epoll_ctl calls)."""
+
+    def __init__(self, epoll: Any) -> None:
+        self._epoll = epoll
+        self.changes = 0
+
+    def register(self, fd: int, mask: int) -> None:
+        self.changes += 1
+        self._epoll.register(fd, mask)
+
+    def modify(self, fd: int, mask: int) -> None:
+        self.changes += 1
+        self._epoll.modify(fd, mask)
+
+    def unregister(self, fd: int) -> None:
+        self.changes += 1
+        self._epoll.unregister(fd)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._epoll, name)
+
+
+async def test_asking_for_the_next_bytes_costs_no_epoll_change() -> None:
+    """The poller's epoll set is edge-triggered: a socket is added once, not
+    armed again with a system call after every message."""
+    from websocket._poller import _pollers
+
+    async with actors.node(), ws_server() as port, open_ws(port) as ws:
+        await ws.send("warm up")
+        assert await ws.receive() == "warm up"
+        (poller,) = _pollers.values()
+        counting = CountingEpoll(poller._epoll)
+        poller._epoll = counting  # type: ignore[assignment]
+        try:
+            for i in range(20):
+                await ws.send(f"message {i}")
+                assert await ws.receive() == f"message {i}"
+        finally:
+            poller._epoll = counting._epoll
+        assert counting.changes == 0
+
+
+async def test_bytes_already_waiting_past_a_full_read_are_read_without_a_new_edge() -> None:
+    """A message of many receive buffers, all in the socket before the first
+    read: no new bytes (no edge) come after it, and it still arrives whole."""
+    big = bytes(range(256)) * 4096  # 1 MiB: sixteen full reads
+
+    async def gate(ws: websocket.Ws) -> None:
+        await actors.receive("go")  # the whole message waits in the socket first
+        await echo(ws)
+
+    async with actors.node(), ws_server(ws_loop=gate) as port, open_ws(port) as ws:
+        await ws.send(big)
+        await trio.testing.wait_all_tasks_blocked(cushion=0.05)
+        actors.send(next(iter(websocket._ws.by_handler)), "go")
+        assert await ws.receive() == big
+
+
+async def test_the_101_goes_straight_to_a_plain_socket(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As every HTTP response: written with one system call when the socket
+    takes it all, not through trio's send_all (a tenth of a handshake)."""
+
+    sent: list[bytes] = []
+    send_all = trio.SocketStream.send_all
+
+    async def spy(self: trio.SocketStream, data: Any) -> None:
+        sent.append(bytes(data))
+        await send_all(self, data)
+
+    monkeypatch.setattr(trio.SocketStream, "send_all", spy)
+    async with actors.node(), ws_server() as port:
+        stream, _, accepted = await handshake(port)
+        assert not isinstance(accepted, Refused)
+        await stream.aclose()
+    assert sent  # the client's request
+    assert not [data for data in sent if data.startswith(b"HTTP/1.1 101")]
+
+
+def await_chain(task: trio.lowlevel.Task) -> list[str]:
+    """The qualified names of the coroutines `task` waits in, outermost first."""
+    names = []
+    coro: Any = task.coro
+    while coro is not None:
+        names.append(getattr(coro, "__qualname__", type(coro).__name__))
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+    return names
+
+
+async def test_an_idle_socket_keeps_no_http_request_loop_nor_parser() -> None:
+    """After the 101 the connection process leaves HTTP's request loop (and
+    its deadline scope and parser) before it becomes the reader: an idle
+    socket holds only what it needs, for the collector to walk."""
+    from actors._process import by_task
+    from websocket._wsproto_inbound import WsprotoInbound
+
+    readers: list[actors.Pid] = []
+
+    async def idle(ws: websocket.Ws) -> None:
+        assert ws._sock is not None
+        readers.append(ws._sock.reader)
+        ws.send("ready")
+        await actors.receive("never")
+
+    async with actors.node(), ws_server(ws_loop=idle) as port, open_ws(port) as ws:
+        assert await ws.receive() == "ready"
+        reader_task = next(task for task, proc in by_task.items() if proc.pid == readers[0])
+        chain = await_chain(reader_task)
+        assert "connection_main" in chain
+        assert "serve_websocket" in chain
+        assert "Connection.serve" not in chain
+        if protocol() == "wsproto":  # wsproto's Connection comes with the first bytes
+            (inbound,) = [obj for obj in gc.get_objects() if type(obj) is WsprotoInbound]
+            assert inbound._conn is None
+            await ws.send("first bytes")
+            await trio.testing.wait_all_tasks_blocked()
+            assert inbound._conn is not None

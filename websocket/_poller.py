@@ -8,14 +8,30 @@ frames. Instead the reader only ever waits in `actors.receive`, and asks
 for one notice at a time (`arm`):
 
   plain TCP  one poller process per node holds an epoll set of the sockets
-             of every reader that asked; when one is readable it sends that
-             reader READABLE (the socket is then out of the set until asked
-             again, EPOLLONESHOT) and the reader reads it, non-blocking.
-             An idle socket costs an entry in a dict and in the kernel.
+             of every reader that asked; when one is readable it tells that
+             reader (once: the reader asks again when it wants more) and the
+             reader reads it, non-blocking. An idle socket costs an entry in
+             a dict and in the kernel.
   TLS        the bytes must go through the TLS object, which may hold some
              already: a pump task per socket reads one chunk each time it
              is asked and sends it as ("$data", bytes). So does every socket
              where there is no epoll (not Linux).
+
+The epoll set is edge-triggered: a socket is added once, and asking again
+costs no system call (with EPOLLONESHOT every ask was an epoll_ctl). The
+price is that an edge comes only when new bytes arrive, so the poller keeps
+the sockets that had one while their reader was not asking (`_ready`), and a
+reader that stopped before it read everything (a full buffer, a pause) says
+so when it asks again (`more`): either way it is told at once, by a
+READABLE message.
+
+How the poller tells a reader: it calls the reader's `readable()`, in the
+poller's own task. A reader waiting in its mailbox with nothing else to do
+reads and parses right there (a message from the browser then reaches the
+handler with no task switch to the reader: one hop, not two); any other
+reader, or anything the parse cannot finish at once (a close, a failure, a
+full turn of frames), gets a message and carries on in its own task. The
+poller handles at most `BATCH` sockets a turn, then lets others run.
 """
 
 from __future__ import annotations
@@ -23,56 +39,93 @@ from __future__ import annotations
 import contextlib
 import os
 import select
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import trio
 
 import actors
 
-__all__ = ["HAVE_EPOLL", "READABLE", "Pump", "Poller", "poller"]
+__all__ = ["BATCH", "HAVE_EPOLL", "READABLE", "Owner", "Pump", "Poller", "poller"]
 
 READABLE: Final = ("$readable",)
 """To a reader: your socket is readable (read it, then `arm` again)."""
 
+BATCH: Final = 64
+"""Sockets the poller handles before it lets other tasks run."""
+
+
+class Owner(Protocol):
+    """A reader, as the poller sees it."""
+
+    @property
+    def pid(self) -> actors.Pid:
+        """The reader's process, told by a READABLE message when its socket
+        was readable already as it asked."""
+
+    def readable(self) -> None:
+        """The socket is readable: called once per `arm`, in the poller's
+        task; must not raise, and must not wait."""
+
+
 _NAME: Final = "$websocket_poller"
 HAVE_EPOLL: Final = hasattr(select, "epoll")
-_MASK: Final = select.EPOLLIN | select.EPOLLRDHUP | select.EPOLLONESHOT if HAVE_EPOLL else 0
+_MASK: Final = select.EPOLLIN | select.EPOLLRDHUP | select.EPOLLET if HAVE_EPOLL else 0
 _pollers: dict[actors.Pid, Poller] = {}
 
 
 class Poller:
     """The epoll set of one node's plain-TCP WebSocket readers."""
 
-    __slots__ = ("_epoll", "_owners")
+    __slots__ = ("_epoll", "_fds", "_owners", "_ready")
 
     def __init__(self) -> None:
         self._epoll = select.epoll()
-        self._owners: dict[int, actors.Pid] = {}  # fd -> the reader to tell
+        self._fds: set[int] = set()  # in the epoll set
+        self._owners: dict[int, Owner] = {}  # fd -> the reader to tell
+        self._ready: set[int] = set()  # had an edge while their reader was not asking
 
-    def arm(self, fd: int, reader: actors.Pid) -> None:
-        """Send `reader` READABLE once, when `fd` has bytes (or its end)."""
+    def arm(self, fd: int, reader: Owner, more: bool = False) -> None:
+        """Tell `reader` once, when `fd` has bytes (or its end): at once (by
+        a READABLE message) if it had some while nobody asked, or if `more`
+        (the reader stopped before it read everything); else by calling
+        `reader.readable()` at the next edge."""
+        if fd not in self._fds:
+            self._fds.add(fd)
+            self._epoll.register(fd, _MASK)  # tells of bytes already there, too
+        elif more or fd in self._ready:
+            self._ready.discard(fd)
+            actors.send(reader.pid, READABLE)
+            return
         self._owners[fd] = reader
-        try:
-            self._epoll.modify(fd, _MASK)
-        except FileNotFoundError:  # the first time
-            self._epoll.register(fd, _MASK)
 
     def forget(self, fd: int) -> None:
         """Before the socket closes: its number may soon be another's."""
         self._owners.pop(fd, None)
-        with contextlib.suppress(OSError, ValueError):  # never armed, or the set is closed
-            self._epoll.unregister(fd)
+        self._ready.discard(fd)
+        if fd in self._fds:
+            self._fds.discard(fd)
+            with contextlib.suppress(OSError, ValueError):  # the set is closed
+                self._epoll.unregister(fd)
 
     async def run(self) -> None:
         epoll = self._epoll
         owners = self._owners
+        ready_now = self._ready
+        poll = epoll.poll
         try:
             while True:
                 await trio.lowlevel.wait_readable(epoll.fileno())
-                for fd, _ in epoll.poll(0):
-                    reader = owners.pop(fd, None)
-                    if reader is not None:
-                        actors.send(reader, READABLE)
+                while True:
+                    ready = poll(0, BATCH)
+                    for fd, _ in ready:
+                        reader = owners.pop(fd, None)
+                        if reader is not None:
+                            reader.readable()
+                        else:
+                            ready_now.add(fd)
+                    if len(ready) < BATCH:
+                        break
+                    await trio.lowlevel.checkpoint()
         finally:
             epoll.close()
 

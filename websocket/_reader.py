@@ -12,6 +12,14 @@ the client down. Every close frame goes out through the writer, behind
 what was already queued, so nothing sent before it is lost. However the
 socket ends, `serve_websocket` releases it last.
 
+On plain TCP the poller's notice is a call (`_Reader.readable`): while
+the reader waits in its mailbox with nothing else to do, the bytes are
+read and parsed in the poller's task, so a message goes from the socket
+to the handler with no hop through the reader's task; whatever that parse
+cannot finish (a close, a failure, a long run of frames) it hands to the
+reader as a message. The reader's state is touched there only while its
+task waits in `receive`, so the two never interleave.
+
 Failing the connection (RFC 6455 section 7.1.7) happens in `_Reader.fail`
 alone: nothing more reaches the handler, the close frame goes out, the
 sending side is shut, and what the peer still sends is read and dropped
@@ -51,6 +59,12 @@ RECV_SIZE: Final = 65536
 DEFLATE_RECV_SIZE: Final = 4096  # inflates to 4 MiB at most between checkpoints
 EVENTS_PER_CHECKPOINT: Final = 256  # frames parsed before other tasks get a turn
 READS_PER_NOTICE: Final = 16  # full reads in a row before the poller is asked again
+PARSE: Final = ("$parse",)  # to the reader: go on parsing what is buffered (held first)
+
+# What `_Reader._parse_now` stopped at.
+_MORE: Final = 0  # the bytes ran out: more are wanted
+_PAUSED: Final = 1  # the handler has enough waiting
+_HELD: Final = 2  # an event for the reader's task (`held`), or a turn's worth of frames
 
 
 async def serve_websocket(options: Options, make_inbound: InboundFactory, req: Req) -> None:
@@ -64,6 +78,7 @@ async def serve_websocket(options: Options, make_inbound: InboundFactory, req: R
     )
     sock = Socket(takeover.stream, handshake.deflate, options.ws_max_queue)
     ws = sock.handle = Ws(sock, req, takeover, handshake.subprotocol)
+    del handshake  # not kept for the socket's life (idle sockets are many)
     assert options.ws_loop is not None
     actors.trap_exits()
     try:
@@ -92,8 +107,10 @@ class _Reader:
         "fd",
         "got_close",
         "handler_told",
+        "held",
         "listener",
         "options",
+        "parked",
         "paused",
         "ping_sent_at",
         "poller",
@@ -106,6 +123,7 @@ class _Reader:
         "sizes_total",
         "sock",
         "stream_in",
+        "unread",
     )
 
     def __init__(
@@ -126,7 +144,10 @@ class _Reader:
         self.ended = False
         self.reading = "reading"  # then "draining" or "done"
         self.armed = False  # a notice of bytes is asked for
+        self.unread = False  # the last read filled its buffer: more may be there
         self.paused = False  # not reading: the handler has ws_max_pending waiting
+        self.parked = False  # the task waits in its mailbox loop (see `readable`)
+        self.held: Any = None  # a CLOSED or FAIL event parsed, for the task to act on
         self.drain_budget = 0
         self.deadline = math.inf  # for the closing handshake
         self.ping_sent_at: float | None = None
@@ -158,11 +179,14 @@ class _Reader:
             if await self._parse():
                 self._arm()
             while not self._done():
+                self.parked = True
                 try:
                     msg = await actors.receive(timeout=self._timeout())
                 except actors.ReceiveTimeout:
+                    self.parked = False
                     await self._on_timeout()
                 else:
+                    self.parked = False
                     await self._on_message(msg)
             self._tell_handler()
         finally:
@@ -193,6 +217,11 @@ class _Reader:
                 self.armed = False
                 if await self._received(data):
                     self._arm()
+            case ("$parse",):
+                if (self.held is not None or self.reading == "reading") and await self._parse():
+                    self._arm()
+            case ("$crash", exc):
+                raise exc
             case ("$room",):
                 if self.paused:
                     self.paused = False
@@ -228,10 +257,60 @@ class _Reader:
             return
         self.armed = True
         if self.poller is not None:
-            self.poller.arm(self.fd, self.sock.reader)
+            self.poller.arm(self.fd, self, self.unread)
         else:
             assert self.pump is not None
             self.pump.arm()
+
+    @property
+    def pid(self) -> actors.Pid:
+        """The reader's process (for the poller)."""
+        return self.sock.reader
+
+    def _read_now(self) -> bytes | None:
+        """`read_now` on the socket, noting whether it filled the buffer."""
+        data = read_now(self.fd, self.recv_size)
+        self.unread = data is not None and len(data) == self.recv_size
+        return data
+
+    def readable(self) -> None:
+        """The poller says the socket is readable; in the poller's task.
+
+        A reader waiting in its mailbox, with nothing queued there, not
+        pausing and no write under way (whose stall only the reader's own
+        timer catches), is read and parsed here and now; any other gets
+        READABLE. What the parse cannot finish here goes to the reader as
+        PARSE (a close or a failure held, a turn's worth of frames), and
+        the end of the stream as ("$data", b"")."""
+        self.armed = False
+        sock = self.sock
+        reader = sock.reader
+        if (
+            not self.parked
+            or sock.writing
+            or self.reading != "reading"
+            or actors.lowlevel.mailbox_len(reader)
+        ):
+            actors.send(reader, READABLE)
+            return
+        try:
+            data = self._read_now()
+            if data is None:  # nothing after all
+                self._arm()
+                return
+            if not data:
+                actors.send(reader, ("$data", data))
+                return
+            sock.last_seen = trio.current_time()
+            self.stream_in.receive_data(data)
+            done = self._parse_now()
+        except Exception as exc:  # a bug: the reader crashes with it, not the poller
+            actors.send(reader, ("$crash", exc))
+            return
+        if done == _MORE:
+            self._arm()  # after a full read, at once (`unread`)
+        elif done == _HELD:
+            actors.send(reader, PARSE)
 
     async def _read(self) -> None:
         """Read the plain socket the poller said is readable. A full buffer
@@ -240,7 +319,7 @@ class _Reader:
         than asked for again: bulk bytes cost no trip through the poller."""
         size = self.recv_size
         for _ in range(READS_PER_NOTICE):
-            data = read_now(self.fd, size)
+            data = self._read_now()
             if data is None:  # nothing after all
                 break
             if not await self._received(data):
@@ -276,13 +355,36 @@ class _Reader:
     async def _parse(self) -> bool:
         """Frames in, ("browser", data) out, until the bytes run out (True:
         more are wanted), the handler has enough (pause), or the socket
-        closes or fails."""
+        closes or fails. A close or failure parsed in the poller's task
+        (`held`) comes first."""
+        while True:
+            if self.held is None:
+                done = self._parse_now()
+                if done != _HELD:
+                    return done == _MORE
+            event = self.held
+            if event is not None:
+                self.held = None
+                if event[0] == FAIL:
+                    await self.fail((event[1], event[2]))
+                    return self.reading == "draining"
+                await self._peer_closed(event[1])
+                return False
+            await trio.lowlevel.checkpoint()  # after a turn's worth of frames
+            if self.reading != "reading" or self.paused:
+                return False
+
+    def _parse_now(self) -> int:
+        """Parse what is buffered, without waiting: messages to the handler
+        and pongs to the writer, until the bytes run out (_MORE), the
+        handler has enough (_PAUSED), or a close or failure (kept in
+        `held`) or EVENTS_PER_CHECKPOINT frames need the reader's task
+        (_HELD)."""
         sock = self.sock
         stream_in = self.stream_in
         handler = sock.handler
         max_messages, max_bytes = self.options.ws_max_pending
-        parsed = 0
-        for event in stream_in.events():
+        for parsed, event in enumerate(stream_in.events(), 1):
             kind = type(event)
             if kind is str or kind is bytes:
                 actors.send(handler, ("browser", event))
@@ -293,22 +395,15 @@ class _Reader:
                 sizes.append(size)
                 self.sizes_total += size
                 if (len(sizes) >= max_messages or self.sizes_total >= max_bytes) and self._pause():
-                    return False
+                    return _PAUSED
             elif event[0] == PING:
                 sock.answer_ping(event[1])
-            elif event[0] == FAIL:
-                await self.fail((event[1], event[2]))
-                return self.reading == "draining"
-            else:
-                await self._peer_closed(event[1])
-                return False
-            parsed += 1
+            else:  # CLOSED or FAIL
+                self.held = event
+                return _HELD
             if parsed >= EVENTS_PER_CHECKPOINT:
-                parsed = 0
-                await trio.lowlevel.checkpoint()
-                if self.reading != "reading" or self.paused:
-                    return False
-        return True
+                return _HELD
+        return _MORE
 
     async def _peer_closed(self, code: int) -> None:
         self.reading = "done"  # nothing is read after a close frame
