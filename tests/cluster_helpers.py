@@ -26,12 +26,14 @@ async def start_node(
     body: Callable[..., Awaitable[Any]],
     *args: Any,
     cookie: str = COOKIE,
+    hidden: bool = False,
 ) -> None:
-    """Run `body(*args)` as the first process of node `name`; return once
-    the node has joined. The node ends when `body` returns."""
+    """Run `body(*args)` as the first process of node `name` (a hidden node
+    with `hidden=True`); return once the node has joined. The node ends
+    when `body` returns."""
 
     async def run(task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        async with actors.node(name=name, cluster=url, cookie=cookie, **FAST):
+        async with actors.node(name=name, cluster=url, cookie=cookie, hidden=hidden, **FAST):
             task_status.started()
             await body(*args)
 

@@ -5,7 +5,6 @@ and runtime counting asked from another node, and hidden nodes."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -15,26 +14,7 @@ import actors
 import actors.lowlevel as ll
 from actors import ANY, GenServer, GenStatem, Supervisor, child
 from actors.testing import assert_receive, forever, refute_receive
-from tests.cluster_helpers import COOKIE, FAST
-
-
-async def start(
-    nursery: trio.Nursery,
-    name: str,
-    url: str,
-    body: Callable[..., Awaitable[Any]],
-    *args: Any,
-    hidden: bool = False,
-) -> None:
-    """Run `body(*args)` as the first process of node `name` (hidden or
-    not); return once it has joined."""
-
-    async def run(task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        async with actors.node(name=name, cluster=url, cookie=COOKIE, hidden=hidden, **FAST):
-            task_status.started()
-            await body(*args)
-
-    await nursery.start(run)
+from tests.cluster_helpers import COOKIE, FAST, start_node
 
 
 class Counter(GenServer):
@@ -87,7 +67,7 @@ async def servers_node() -> None:
 
 async def test_inspect_another_node_through_redis(redis_url: str) -> None:
     async with trio.open_nursery() as nursery:
-        await start(nursery, "b", redis_url, servers_node)
+        await start_node(nursery, "b", redis_url, servers_node)
         async with actors.node(name="a", cluster=redis_url, cookie=COOKIE, **FAST):
             with trio.fail_after(10):
                 info = await ll.inspect("b", "node_info")
@@ -122,7 +102,7 @@ async def test_inspect_another_node_through_redis(redis_url: str) -> None:
 
 async def test_get_state_of_a_remote_gen_server_and_gen_statem(redis_url: str) -> None:
     async with trio.open_nursery() as nursery:
-        await start(nursery, "b", redis_url, servers_node)
+        await start_node(nursery, "b", redis_url, servers_node)
         async with actors.node(name="a", cluster=redis_url, cookie=COOKIE, **FAST):
             with trio.fail_after(10):
                 assert await actors.call(("counter", "b"), 3) == 3
@@ -143,7 +123,7 @@ async def test_get_state_of_a_remote_gen_server_and_gen_statem(redis_url: str) -
 
 async def test_subscribe_and_watch_asked_from_another_node(redis_url: str) -> None:
     async with trio.open_nursery() as nursery:
-        await start(nursery, "b", redis_url, servers_node)
+        await start_node(nursery, "b", redis_url, servers_node)
         async with actors.node(name="a", cluster=redis_url, cookie=COOKIE, **FAST):
             with trio.fail_after(10):
                 await ll.inspect("b", "subscribe", actors.self())
@@ -198,7 +178,7 @@ async def test_a_remote_subscriber_that_dies_is_forgotten(redis_url: str) -> Non
                     return
 
     async with trio.open_nursery() as nursery:
-        await start(nursery, "c", redis_url, subscriber_node)
+        await start_node(nursery, "c", redis_url, subscriber_node)
         async with actors.node(name="b", cluster=redis_url, cookie=COOKIE, **FAST) as node:
             with trio.fail_after(10):
                 actors.send(("main", "c"), ("subscribe", actors.self()))
@@ -226,8 +206,8 @@ async def test_a_hidden_node_is_not_in_the_others_nodes_but_sees_them(redis_url:
                     return
 
     async with trio.open_nursery() as nursery:
-        await start(nursery, "visible", redis_url, servers_node)
-        await start(nursery, "observer", redis_url, observer_node, "visible", hidden=True)
+        await start_node(nursery, "visible", redis_url, servers_node)
+        await start_node(nursery, "observer", redis_url, observer_node, "visible", hidden=True)
         async with actors.node(name="a", cluster=redis_url, cookie=COOKIE, **FAST):
             with trio.fail_after(10):
                 assert ll.node_info()["hidden"] is False
