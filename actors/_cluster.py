@@ -1,20 +1,24 @@
 """A node's membership of a cluster, through Redis.
 
-Redis holds, per node: a heartbeat key `actors:node:NAME` (its creation,
-with a TTL of `missed` heartbeats), the set `actors:nodes` of names, and an
-inbox stream `actors:inbox:NAME`. One task reads the inbox (XREAD BLOCK);
-one sender task per peer takes everything queued for it and writes it as one
-signed entry (batching is what makes Redis streams fast: one XADD per batch,
-not per message); streams are trimmed (MAXLEN ~) so a slow or dead node
-cannot grow Redis without bound. Every `heartbeat` seconds a node refreshes
-its key and reads its peers' keys itself (keyspace notifications are
-fire-and-forget): a key gone means that node is down.
+Each node has a heartbeat key (`_beats`), an inbox stream and a place in
+the set of node names (`_cluster_scripts` lists the keys). Every
+`heartbeat` seconds a node rewrites its key (only if it still holds the
+value it wrote last: otherwise it was taken for down, or Redis lost it,
+and it ends its side of every connection before it goes on), then reads
+the others' keys: a key gone, forged or no longer advancing is a node
+down; a key of a new creation is that node restarted.
 
-A node that loses Redis treats every peer as down, keeps running locally,
-and rejoins when Redis is back, with a new creation, so that the Pids it
-handed out before are dead for everyone. The coredis client lives inside
-`run`, the node's long-lived cluster task: a coredis pool's task group must
-be exited by the task that opened it.
+One task reads the inbox (`_redis_reader`, bounded in memory), checks
+each entry's signature, sender, epoch and sequence number (`_peer` tells
+what a connection is) and hands each frame to `_cluster_inbound`. One
+sender task per peer writes what is queued for it as signed entries,
+through a script that refuses to write to a node that is gone or to an
+inbox that its reader does not empty.
+
+The creation is drawn once per node: a reconnect keeps it, so the Pids
+user code holds work again after it. A node that ends cleanly says bye to
+every peer and removes its keys (`leave`), while its client is still open:
+the cluster task lives in a nursery of its own, outside the processes'.
 """
 
 from __future__ import annotations
@@ -22,92 +26,65 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
-from weakref import WeakValueDictionary
 
 import trio
 
-from . import _cluster_inbound, _wire
+from . import _cluster_inbound, _entries
+from . import _cluster_scripts as scripts
+from ._beats import Beat, beat_value, parse_beat
+from ._cluster_log import Complaints
 from ._errors import ClusterError
 from ._global_names import GlobalNames
 from ._ids import NodeDown, Pid
-from ._remote import RemoteName, RemoteProcess
+from ._peer import Peer
+from ._redis_reader import InboxReader
+from ._redis_target import RedisTarget, open_client, parse_url
+from ._remote import RemoteProcess
+from ._wire import Decoder, Encoder, WireError
 
 if TYPE_CHECKING:
     from ._node import Node
     from ._process import Process
 
-__all__ = ["Cluster", "Peer"]
+__all__ = ["OPTIONS", "Cluster"]
 
 logger = logging.getLogger("actors")
 
-NODES: Final = "actors:nodes"
-_BATCH: Final = 2000  # messages per stream entry at most
+_BATCH: Final = 2000  # frames per entry at most
+_BATCH_BYTES: Final = 1024 * 1024  # an entry's frames, short of one big message
+_READ_COUNT: Final = 64  # entries per XREAD at most
+_BLOCK_MS: Final = 5_000
 _RETRY: Final = (0.2, 5.0)  # reconnect back-off: first, last
+_MAX_NAME: Final = 255
+_SCRIPTS: Final = (
+    "SET_IF",
+    "SEND",
+    "BURY",
+    "LEAVE",
+    "GLOBAL_REGISTER",
+    "GLOBAL_TAKE",
+    "GLOBAL_RELEASE",
+)
+
+OPTIONS: Final = frozenset(
+    {
+        "heartbeat",
+        "missed",
+        "max_outbox",
+        "max_outbox_bytes",
+        "stream_maxlen",
+        "sync_groups",
+        "max_entry",
+        "max_decoded",
+        "hidden",
+    }
+)
+"""The keyword options of a cluster node (`actors.node(cluster=...)`)."""
 
 
-def node_key(name: str) -> str:
-    return f"actors:node:{name}"
-
-
-def inbox_key(name: str) -> str:
-    return f"actors:inbox:{name}"
-
-
-class Peer:
-    """Another node, as this one sees it. One object per name, kept across
-    that node's lives: `creation` says which life, `up` whether it is on."""
-
-    def __init__(self, cluster: Cluster, name: str, creation: int) -> None:
-        self.cluster = cluster
-        self.name = name
-        self.creation = creation
-        self.up = False
-        self.hidden = False  # a hidden node: not in nodes(), never waited for
-        self.outbox: list[Any] = []
-        self.dropped = 0  # messages refused because the outbox was full
-        self.wake = trio.Event()
-        self.proxies: WeakValueDictionary[int, RemoteProcess] = WeakValueDictionary()
-        self.names: dict[object, RemoteName] = {}
-        self.groups: dict[object, dict[Pid, int]] = {}  # its replica of pg
-        self.scope: trio.CancelScope | None = None  # its sender task's
-
-    def post(self, msg: Any) -> None:
-        """Queue `msg` for this node; never blocks. Dropped (and counted)
-        while the node is down or its outbox is full."""
-        if not self.up and self.scope is None and self.cluster.seen_down(self):
-            return
-        if len(self.outbox) >= self.cluster.max_outbox:
-            self.dropped += 1
-            if self.dropped == 1 or self.dropped % 10_000 == 0:
-                logger.warning(
-                    "actors cluster: outbox to %s is full (%d): %d messages dropped",
-                    self.name,
-                    self.cluster.max_outbox,
-                    self.dropped,
-                )
-            return
-        self.outbox.append(msg)
-        if len(self.outbox) == 1:
-            self.wake.set()
-
-    def proxy(self, number: int) -> RemoteProcess:
-        """The one proxy of this node's process `number` in this life."""
-        proc = self.proxies.get(number)
-        if proc is None:
-            proc = RemoteProcess(self, Pid(self.name, number, None, self.creation))
-            proc.pid._proc = proc
-            proc.alive = self.up or self.scope is not None or not self.cluster.seen_down(self)
-            self.proxies[number] = proc
-        return proc
-
-    def name_proxy(self, name: object) -> RemoteName:
-        proxy = self.names.get(name)
-        if proxy is None:
-            proxy = self.names[name] = RemoteName(self, name)
-            proxy.alive = self.up
-        return proxy
+class _Lost(Exception):
+    """This node lost its place in the cluster (its name taken meanwhile)."""
 
 
 class Cluster:
@@ -120,57 +97,80 @@ class Cluster:
         cookie: str | bytes,
         heartbeat: float = 1.0,
         missed: int = 3,
-        max_outbox: int = 100_000,
+        max_outbox: int = 1_000_000,
+        max_outbox_bytes: int = 64 * 1024 * 1024,
         stream_maxlen: int = 10_000,
         sync_groups: bool = True,
-        max_entry: int = 64 * 1024 * 1024,
+        max_entry: int = 8 * 1024 * 1024,
+        max_decoded: int = 64 * 1024 * 1024,
         hidden: bool = False,
     ) -> None:
         if not cookie:
             raise ValueError("a cluster needs a cookie: the secret every node shares")
-        if heartbeat <= 0 or missed < 1:
+        if not (heartbeat > 0 and missed >= 1):
             raise ValueError("heartbeat must be > 0 seconds and missed >= 1")
+        for option, value in (
+            ("max_outbox", max_outbox),
+            ("max_outbox_bytes", max_outbox_bytes),
+            ("stream_maxlen", stream_maxlen),
+            ("max_entry", max_entry),
+            ("max_decoded", max_decoded),
+        ):
+            if type(value) is not int or value < 1:
+                raise ValueError(f"{option} must be a positive int, not {value!r}")
+        name = node.name
+        if not name or len(name.encode()) > _MAX_NAME or not name.isprintable():
+            raise ValueError(f"a node name is 1 to {_MAX_NAME} printable bytes, not {name!r}")
         self.node = node
+        self.target: RedisTarget = parse_url(url)
         self.url = url
         self.key = cookie.encode() if isinstance(cookie, str) else bytes(cookie)
         self.heartbeat = heartbeat
         self.missed = missed
         self.max_outbox = max_outbox
+        self.max_outbox_bytes = max_outbox_bytes
         self.stream_maxlen = stream_maxlen
         self.sync_groups = sync_groups
         self.max_entry = max_entry
         self.hidden = hidden
+        # Drawn once per node: a reconnect keeps it (Erlang's creation).
+        self.creation = max(time.time_ns() // 1_000_000, node.creation + 1)
+        node.creation = self.creation
+        self.encoder = Encoder()
+        self.decoder = Decoder(self.make_pid, max_decoded)
+        self.complaints = Complaints(logger)
         self.peers: dict[str, Peer] = {}
         self.node_watchers: dict[str, dict[Process, int]] = {}
         self.globals = GlobalNames(self)
-        self.joined = False
-        self._nursery: trio.Nursery | None = None
-        self._client: Any = None
-        self._down_creations: dict[str, int] = {}  # the last life seen to end, per name
         self.up_waiters: dict[str, list[trio.Event]] = {}
-        self._unsynced: set[str] = set()  # peers whose memberships a joining node awaits
+        self.joined = False
+        self.client: Any = None  # coredis, while connected
+        self._session: trio.Nursery | None = None  # the tasks of one connection to Redis
+        self._scope = trio.CancelScope(shield=True)  # all of run: only `stop` ends it
+        self._scripts: dict[str, Any] = {}
+        self._beat = Beat(self.creation, hidden, 0)
+        self._value = b""  # our heartbeat as last written
+        self._read_from = b"0-0"
+        self._unsynced: set[str] = set()
         self._synced = trio.Event()
-        _allow_actors_types()
+        self._left = trio.Event()
+        self._leave_started = False
 
-    # -- what the rest of actors asks ---------------------------------------
+    # -- what the rest of actors asks ---------------------------------------------
 
     def up_nodes(self) -> list[str]:
-        """The visible nodes up now (a hidden node is in no one's list)."""
+        """The visible nodes connected now (a hidden node is in no one's list)."""
         return [name for name, peer in self.peers.items() if peer.up and not peer.hidden]
 
     def peer_for(self, name: str, creation: int) -> Peer:
-        """The peer `name` in life `creation` (learnt from a Pid or a
-        message before the heartbeat check saw it)."""
+        """The peer `name`; a creation above the one known is a new life of it
+        (learnt from a signed entry or a Pid inside one): the old life ends."""
         peer = self.peers.get(name)
         if peer is None:
             peer = self.peers[name] = Peer(self, name, creation)
-        elif peer.creation != creation and creation > peer.creation:
-            self._node_down(peer)
-            peer.creation = creation
+        elif creation > peer.creation:
+            peer = self._new_life(peer, creation)
         return peer
-
-    def seen_down(self, peer: Peer) -> bool:
-        return self._down_creations.get(peer.name, 0) >= peer.creation
 
     def make_pid(self, node: str, number: int, _proc: object, creation: int) -> Pid:
         """Decode a Pid: our own process, a proxy of a peer's, or dead."""
@@ -189,7 +189,7 @@ class Cluster:
     def group_changed(self, op: str, group: object, pid: Pid) -> None:
         for peer in self.peers.values():
             if peer.up:
-                peer.post(("pg", op, group, pid))
+                peer.control("pg", op, group, pid)
 
     def remote_members(self, group: object) -> list[Pid]:
         found: list[Pid] = []
@@ -201,7 +201,8 @@ class Cluster:
         return found
 
     def process_exited(self, proc: Process) -> None:
-        self.globals.owner_exited(proc)
+        if not self.node.closing:  # a node that ends frees every name as it leaves
+            self.globals.owner_exited(proc)
 
     def monitor_node(self, proc: Process, name: str) -> None:
         peer = self.peers.get(name)
@@ -211,62 +212,151 @@ class Cluster:
         watchers = self.node_watchers.setdefault(name, {})
         watchers[proc] = watchers.get(proc, 0) + 1
 
-    # -- the node's cluster task ----------------------------------------------
+    @property
+    def connected(self) -> bool:
+        return self._session is not None
+
+    # -- the node's cluster task ------------------------------------------------------
 
     async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
-        """Join, then serve the inbox and the heartbeat until the node ends;
-        across a loss of Redis, rejoin with a new creation."""
+        """Join, then serve the inbox and the heartbeat until the node leaves;
+        across a loss of Redis, rejoin (same creation) when it is back."""
         import coredis
 
-        lost = (coredis.exceptions.RedisError, OSError, TimeoutError)
+        lost = (coredis.exceptions.RedisError, OSError, TimeoutError, WireError)
         delay = _RETRY[0]
-        while True:
+        with self._scope:
+            while True:
+                try:
+                    await self._session_life(task_status)
+                    delay = _RETRY[0]
+                except BaseException as caught:
+                    refused = _only(caught, (ClusterError,))
+                    if refused is not None:
+                        raise refused from None
+                    exc = _only(caught, (*lost, _Lost))
+                    if exc is None:
+                        raise
+                    if not self.joined:
+                        where = self.target.redacted
+                        raise ClusterError(f"cannot join the cluster at {where}: {exc}") from exc
+                    if not self._leave_started:
+                        logger.warning(
+                            "actors cluster: node %s lost Redis (%s); running alone, rejoining",
+                            self.node.name,
+                            _describe(exc),
+                        )
+                finally:
+                    self._session = None
+                    self.client = None
+                    self._disconnect_all("the node lost Redis")
+                if self._leave_started:
+                    break
+                await trio.sleep(delay)
+                delay = min(delay * 2, _RETRY[1])
+
+    async def _session_life(self, task_status: Any) -> None:
+        """One connection to Redis: join, then run until it fails or we leave."""
+        async with open_client(self.target) as (client, address):
+            self.client = client
+            self._scripts = {
+                name: client.register_script(getattr(scripts, name)) for name in _SCRIPTS
+            }
+            reader = InboxReader(
+                self.target,
+                address,
+                scripts.inbox_key(self.node.name),
+                max_entry=self.max_entry + 4096,
+                budget=max(16 * 1024 * 1024, 2 * self.max_entry),
+            )
+            await self._claim(first=not self.joined)
             try:
-                client = coredis.Redis.from_url(self.url)
-                async with client:
-                    self._client = client
-                    try:
-                        await self._join(client)
-                        delay = _RETRY[0]
-                        async with trio.open_nursery() as nursery:
-                            self._nursery = nursery
-                            await self.globals.load(client)
-                            await self._check(client)
-                            nursery.start_soon(self._read_inbox, client)
-                            nursery.start_soon(self._beat, client)
-                            await self._await_memberships()
-                            if not self.joined:
-                                self.joined = True
-                                task_status.started()
-                    finally:
-                        self._nursery = None
-                        for peer in list(self.peers.values()):
-                            self._node_down(peer)
-                        with trio.CancelScope(shield=True), trio.move_on_after(2):
-                            await self._leave(client)
-                        self._client = None
-            except BaseException as caught:
-                refused = _only(caught, (ClusterError,))
-                if refused is not None:  # out of the nurseries of coredis and ours
-                    raise refused from None
-                exc = _only(caught, lost)
-                if exc is None:
-                    raise
-                if not self.joined:
-                    where = _redacted(self.url)
-                    raise ClusterError(f"cannot join the cluster at {where}: {exc}") from exc
-                logger.warning(
-                    "actors cluster: node %s lost Redis (%s); running alone, rejoining",
-                    self.node.name,
-                    exc,
+                await reader.connect()
+                async with trio.open_nursery() as session:
+                    self._session = session
+                    await self.globals.reassert()
+                    await self._check()
+                    session.start_soon(self._read_inbox, reader)
+                    session.start_soon(self._beat_forever)
+                    if not self.joined:
+                        await self._await_memberships()
+                        self.joined = True
+                        task_status.started()
+                    await self._left.wait()
+                    session.cancel_scope.cancel()
+            finally:
+                await reader.aclose()
+
+    async def _claim(self, first: bool) -> None:
+        """Take the node's name: at once if it is free or ours; else wait to
+        see whether whoever holds it is alive (its beat advances) or dead
+        (its key expires). Refused at the first join, retried after; a
+        refused start writes nothing."""
+        name = self.node.name
+        if first:  # an earlier life's entries stay unread (and are trimmed)
+            last = await self.client.xrevrange(scripts.inbox_key(name), "+", "-", count=1)
+            self._read_from = last[0].identifier if last else b"0-0"
+        expected: bytes = b""
+        holder: Beat | None = None
+        waited = 0.0
+        while True:
+            got = await self._set_beat(expected)
+            if got == 1:
+                return
+            if got == 0:
+                expected = b""
+                continue
+            current = parse_beat(self.key, name, got)
+            if current is None:
+                self.complaints.once(
+                    ("claim", got),
+                    "actors cluster: node %s found its key holding %r, not signed by this"
+                    " cluster; taking it",
+                    name,
+                    _clip(got),
                 )
-            await trio.sleep(delay)
-            delay = min(delay * 2, _RETRY[1])
+                expected = got
+                continue
+            if current.creation == self.creation:  # ours, from before a loss of Redis
+                expected = got
+                continue
+            if holder is not None and current.number != holder.number:
+                message = f"node name {name!r} is taken by a live node of the cluster"
+                if first:
+                    raise ClusterError(message)
+                raise _Lost(message + " (it was taken while this node was away)")
+            if waited > self.heartbeat * (self.missed + 1):
+                message = f"node name {name!r} is held by a node that does not let go"
+                if first:
+                    raise ClusterError(message)
+                raise _Lost(message)
+            holder = current
+            expected = b""
+            await trio.sleep(self.heartbeat / 2)
+            waited += self.heartbeat / 2
+
+    async def _set_beat(self, expected: bytes) -> Any:
+        """Write our next heartbeat if our key holds `expected` (b"": none).
+        1 if written; else 0 (no key) or what it holds."""
+        name = self.node.name
+        beat = self._beat = self._beat._replace(number=self._beat.number + 1)
+        value = beat_value(self.key, name, beat)
+        got = await self._run_script(
+            "SET_IF",
+            [scripts.node_key(name), scripts.NODES],
+            [expected, value, self._ttl_ms(), name],
+        )
+        if got == 1:
+            self._value = value
+        return got
+
+    async def _run_script(self, name: str, keys: list[Any], args: list[Any]) -> Any:
+        return await self._scripts[name](keys=keys, args=args)
 
     async def _await_memberships(self) -> None:
         """Wait (a little: a peer may be dying) until every peer up at join
-        has sent its group memberships, so that once joined, `members` is
-        the cluster's."""
+        has sent its hello, so that once joined, `members` and
+        `whereis_global` are the cluster's."""
         self._unsynced = {name for name, peer in self.peers.items() if peer.up and not peer.hidden}
         if not self._unsynced or not self.sync_groups:
             return
@@ -276,252 +366,438 @@ class Cluster:
         self._unsynced.clear()
 
     def synced_from(self, name: str) -> None:
-        """A peer's memberships arrived."""
+        """A peer's hello arrived."""
         if name in self._unsynced:
             self._unsynced.discard(name)
             if not self._unsynced:
                 self._synced.set()
 
-    async def _join(self, client: Any) -> None:
-        import coredis
-
-        name = self.node.name
-        # A creation per life of the name, later than any before it even if
-        # Redis lost its data meanwhile: the time in ms, past our last one.
-        creation = max(time.time_ns() // 1_000_000, self.node.creation + 1)
-        if not await client.set(
-            node_key(name),
-            _key_value(creation, self.hidden),
-            condition=coredis.PureToken.NX,
-            px=self._ttl_ms(),
-        ):
-            raise ClusterError(f"node name {name!r} is taken by a live node of the cluster")
-        await client.delete([inbox_key(name)])
-        await client.sadd(NODES, [name])
-        self.node.creation = creation
-        self.globals.clear()
-
-    async def _leave(self, client: Any) -> None:
-        """Free the node's name and inbox, so that the others see it go now
-        (after a loss of Redis this fails, and the key's TTL does it)."""
-        name = self.node.name
-        try:
-            await self.globals.release_all(client)
-            await client.eval(
-                _DEL_IF, [node_key(name)], [_key_value(self.node.creation, self.hidden)]
-            )
-            await client.srem(NODES, [name])
-            await client.delete([inbox_key(name)])
-        except Exception as exc:
-            logger.debug("actors cluster: leaving without Redis: %r", exc)
-
     def _ttl_ms(self) -> int:
         return max(1, math.ceil(self.heartbeat * self.missed * 1000))
 
-    async def _beat(self, client: Any) -> None:
+    async def _beat_forever(self) -> None:
         while True:
             await trio.sleep(self.heartbeat)
-            value = _key_value(self.node.creation, self.hidden)
-            await client.set(node_key(self.node.name), value, px=self._ttl_ms())
-            # Again each beat: a node that stalled past its TTL was buried by
-            # the others (taken out of the set); this brings it back.
-            await client.sadd(NODES, [self.node.name])
-            await self._check(client)
+            await self._beat_once()
+            await self._check()
 
-    async def _check(self, client: Any) -> None:
-        """Read the other nodes' keys: who came, who went.
-
-        Only a peer that was up before the reads can be judged down by
-        them: one whose first message arrived meanwhile is newer than what
-        was read."""
+    async def _beat_once(self) -> None:
+        """Rewrite our key if it still holds what we wrote last. If it is
+        gone (we stalled past the TTL, or Redis lost it), the others took
+        us for down: end our side of every connection, then come back."""
         name = self.node.name
-        judged = {peer.name for peer in self.peers.values() if peer.up or peer.scope is not None}
-        names = [n.decode() for n in await client.smembers(NODES)]
-        others = [n for n in names if n != name]
-        values = await client.mget([node_key(n) for n in others]) if others else ()
-        alive: dict[str, int] = {}
-        hidden: set[str] = set()
-        for other, value in zip(others, values, strict=True):
+        got = await self._set_beat(self._value)
+        if got == 1:
+            for peer in self.peers.values():
+                if peer.up and peer.seq != peer.ticked:
+                    peer.ticked = peer.seq
+                    peer.tick = True  # an empty entry that says how far we came
+                    peer.wake.set()
+            return
+        if got != 0 and parse_beat(self.key, name, got) is None:
+            # Not signed: anyone may write to Redis. Ours again, no one was fooled.
+            self.complaints.once(
+                ("own-beat", got),
+                "actors cluster: node %s found its key overwritten with %r; rewriting it",
+                name,
+                _clip(got),
+            )
+            if await self._set_beat(got) == 1:
+                return
+        self._disconnect_all("this node was taken for down (its heartbeat lapsed)")
+        await self._claim(first=False)
+        await self.globals.reassert()
+
+    async def _check(self) -> None:
+        """Read the other nodes' keys: who came, who went, who restarted."""
+        client = self.client
+        me = self.node.name
+        members = await client.smembers(scripts.NODES)
+        names: list[str] = []
+        for raw in members:
+            other = _node_name(raw)
+            if other is None:
+                self.complaints.once(
+                    ("name", raw),
+                    "actors cluster: skipped a node name that is not one: %r",
+                    _clip(raw),
+                )
+            elif other != me:
+                names.append(other)
+        for other, known in self.peers.items():
+            if (known.up or known.in_open) and other not in names:
+                names.append(other)
+        values = await client.mget([scripts.node_key(n) for n in names]) if names else ()
+        now = trio.current_time()
+        for other, value in zip(names, values, strict=True):
+            peer = self.peers.get(other)
             if value is None:
-                await self._bury(client, other)
-            else:
-                if isinstance(value, str):
-                    value = value.encode()
-                creation, _, mark = value.partition(b":")
-                alive[other] = int(creation)
-                if mark == _HIDDEN:
-                    hidden.add(other)
-        for peer in list(self.peers.values()):
-            if peer.name in judged and peer.name not in alive:
-                self._node_down(peer)
-        for other, creation in alive.items():
-            peer = self.peer_for(other, creation)
-            if peer.creation == creation:
-                peer.hidden = other in hidden
-            if not peer.up and peer.creation == creation:
-                self._node_up(peer)  # new, or back after we took it for down
+                if peer is not None:
+                    peer.alive = False
+                    if peer.up or peer.in_open:
+                        self._disconnect(peer, "its heartbeat stopped", reconnect=False)
+                await self._run_script(
+                    "BURY",
+                    [
+                        scripts.node_key(other),
+                        scripts.NODES,
+                        scripts.inbox_key(other),
+                        scripts.owned_key(other),
+                    ],
+                    [other],
+                )
+                continue
+            beat = parse_beat(self.key, other, value)
+            if beat is None:
+                self.complaints.once(
+                    ("beat", other, value),
+                    "actors cluster: node %s skipped the heartbeat of %s: not signed with"
+                    " this cluster's cookie: %r",
+                    me,
+                    other,
+                    _clip(value),
+                )
+                if peer is not None:
+                    self._judge_stale(peer, now)
+                continue
+            if peer is None:
+                peer = self.peers[other] = Peer(self, other, beat.creation)
+            if beat.creation < peer.creation:
+                self.complaints.once(
+                    ("old", other, value),
+                    "actors cluster: node %s skipped a heartbeat of an earlier life of %s",
+                    me,
+                    other,
+                )
+                self._judge_stale(peer, now)
+                continue
+            if beat.creation > peer.creation:
+                peer = self._new_life(peer, beat.creation)
+            if peer.ended:
+                continue
+            peer.hidden = beat.hidden
+            if beat.number != peer.beat:
+                peer.beat, peer.beat_at, peer.alive = beat.number, now, True
+            elif self._judge_stale(peer, now):
+                continue
+            if peer.alive and not peer.up and self._session is not None:
+                self._connect(peer)
 
-    async def _bury(self, client: Any, name: str) -> None:
-        """A node whose key expired: drop it, its inbox and its global names."""
-        peer = self.peers.get(name)
-        if peer is not None and (peer.up or peer.scope is not None):
-            self._node_down(peer)
-        await self.globals.release_node(client, name)
-        await client.srem(NODES, [name])
-        await client.delete([inbox_key(name)])
+    def _judge_stale(self, peer: Peer, now: float) -> bool:
+        """A peer whose valid heartbeat has not advanced for longer than its
+        TTL is down, whoever keeps its key."""
+        if now - peer.beat_at <= self.heartbeat * (self.missed + 1):
+            return False
+        peer.alive = False
+        if peer.up or peer.in_open:
+            self._disconnect(peer, "its heartbeat stopped advancing", reconnect=False)
+        return True
 
-    # -- peers coming and going -------------------------------------------------
+    # -- connections ---------------------------------------------------------------------
 
-    def _node_up(self, peer: Peer) -> None:
-        assert self._nursery is not None
+    def _connect(self, peer: Peer) -> None:
+        """Open this node's half of the connection: a new epoch, whose
+        first entry holds the hello."""
+        assert self._session is not None
+        peer.epoch += 1
+        peer.seq = 0
+        peer.ticked = 0
+        peer.clear()
         peer.up = True
-        if self._down_creations.get(peer.name) == peer.creation:
-            del self._down_creations[peer.name]  # taken for down, but it was not
-        for proxy in list(peer.proxies.values()):
+        for proxy in [*peer.proxies.values(), *peer.names.values()]:
             proxy.alive = True
+        # A dict, so that a later version can say more and this one still
+        # understands what it knows (a rolling deploy mixes the two).
+        peer.control(
+            "hello",
+            _entries.VERSION,
+            {
+                "hidden": self.hidden,
+                "groups": _snapshot(self.node.groups),
+                "names": self.globals.owned_list(),
+                "stream_maxlen": self.stream_maxlen,
+            },
+        )
         logger.info("actors cluster: node %s sees %s up", self.node.name, peer.name)
         for event in self.up_waiters.pop(peer.name, ()):
             event.set()
-        # First of all it says whether this node is hidden: the peer learns
-        # it in the same step in which it sees this node up.
-        peer.outbox.insert(0, ("pg_sync", _snapshot(self.node.groups), self.hidden))
-        peer.wake.set()
-        self._nursery.start_soon(self._send_to, peer)
+        self._session.start_soon(self._send_to, peer, peer.epoch)
 
-    def _node_down(self, peer: Peer) -> None:
-        """`peer` is down: its links, monitors, names, groups and calls end
-        with "noconnection", as Erlang's do when a connection drops."""
-        was_on = peer.up or peer.scope is not None
+    def _disconnect(self, peer: Peer, why: str, reconnect: bool = True) -> None:
+        """End the connection with `peer` on this side: its links, monitors,
+        node monitors and calls get "noconnection", as Erlang's do when a
+        connection drops; its groups and names leave the replicas. With
+        `reconnect`, connect again at once if it is alive."""
+        was_on = peer.up or peer.in_open
+        if peer.drained is not None:
+            peer.drained.set()
         peer.up = False
-        self._down_creations[peer.name] = peer.creation
+        peer.in_open = False
         if peer.scope is not None:
             peer.scope.cancel()
             peer.scope = None
-        peer.outbox.clear()
+        peer.clear()
         peer.groups.clear()
         self.globals.node_down(peer.name)
-        proxies = [*peer.proxies.values(), *peer.names.values()]
-        peer.proxies = WeakValueDictionary()
-        peer.names.clear()
-        for proxy in proxies:
+        for proxy in [*peer.proxies.values(), *peer.names.values()]:
             _disconnect(proxy)
         watchers = self.node_watchers.pop(peer.name, {})
         for proc, count in watchers.items():
             for _ in range(count):
                 proc.deliver(NodeDown(peer.name))
         if was_on:
-            logger.warning("actors cluster: node %s sees %s down", self.node.name, peer.name)
+            log = logger.info if why == "it left" else logger.warning
+            log("actors cluster: node %s sees %s down: %s", self.node.name, peer.name, why)
+        if reconnect and peer.alive and not peer.ended and self._session is not None:
+            self._connect(peer)
 
-    async def _send_to(self, peer: Peer) -> None:
-        """The sender task of one peer: each wake-up, everything queued goes
-        out as one signed entry of its inbox stream."""
-        import coredis
+    def _disconnect_all(self, why: str) -> None:
+        for peer in list(self.peers.values()):
+            if peer.up or peer.in_open:
+                self._disconnect(peer, why, reconnect=False)
 
-        client = self._client
-        envelope_head = (self.node.name, self.node.creation, peer.creation)
+    def _new_life(self, peer: Peer, creation: int) -> Peer:
+        """`peer`'s node restarted: its old life is over (its Pids dead for
+        good); a fresh Peer stands for the new one."""
+        if peer.up or peer.in_open:
+            self._disconnect(peer, "it restarted", reconnect=False)
+        peer.ended = True
+        fresh = self.peers[peer.name] = Peer(self, peer.name, creation)
+        return fresh
+
+    def peer_left(self, peer: Peer) -> None:
+        """A peer said bye: it ends now, and this life never comes back."""
+        peer.ended = True
+        peer.alive = False
+        self._disconnect(peer, "it left", reconnect=False)
+
+    async def _send_to(self, peer: Peer, epoch: int) -> None:
+        """The sender task of one connection: what is queued goes out as
+        signed entries; a tick when asked, so that a lost tail shows."""
+        head = _entries.Head(
+            _entries.VERSION, self.node.name, self.creation, peer.name, peer.creation, epoch, 0
+        )
+        keys = [scripts.inbox_key(peer.name), scripts.node_key(peer.name)]
+        batch_bytes = min(_BATCH_BYTES, self.max_entry)
         with trio.CancelScope() as scope:
             peer.scope = scope
-            while True:
-                if not peer.outbox:
+            while peer.up and peer.epoch == epoch:
+                if peer.overflow is not None:  # back at the next heartbeat, not at once
+                    self._disconnect(peer, peer.overflow, reconnect=False)
+                    return
+                if not peer.outbox and not peer.tick:
+                    if peer.drained is not None:
+                        peer.drained.set()
                     peer.wake = trio.Event()
                     await peer.wake.wait()
-                batch, peer.outbox = peer.outbox[:_BATCH], peer.outbox[_BATCH:]
-                for data in self._entries(envelope_head, batch, peer):
-                    await client.xadd(
-                        inbox_key(peer.name),
-                        {"m": data},
-                        trim_strategy=coredis.PureToken.MAXLEN,
-                        trim_operator=coredis.PureToken.APPROXIMATELY,
-                        threshold=self.stream_maxlen,
+                    continue
+                frames = peer.take(batch_bytes, _BATCH) if peer.outbox else []
+                peer.tick = False
+                entry = _entries.pack(self.key, head._replace(seq=peer.seq), frames)
+                peer.seq += 1
+                if not frames:
+                    peer.ticked = peer.seq
+                got = await self._run_script("SEND", keys, [peer.inbox_bound, entry])
+                if peer.epoch != epoch:
+                    return
+                if got == -1:
+                    peer.alive = False
+                    self._disconnect(peer, "it is gone (its heartbeat lapsed)", reconnect=False)
+                    return
+                if got == 0:  # back at the next heartbeat, if its inbox has room
+                    self._disconnect(
+                        peer,
+                        f"its inbox is full (stream_maxlen {peer.inbox_bound}):"
+                        " it reads too slowly",
+                        reconnect=False,
                     )
+                    return
 
-    def _entries(self, head: tuple[Any, ...], batch: list[Any], peer: Peer) -> list[bytes]:
-        """`batch` as signed entries of at most `max_entry` bytes: halved
-        until each fits; a single message bigger than that is dropped and
-        logged (Redis would refuse it, or a reader choke on it)."""
-        try:
-            data = _wire.encode(self.key, (*head, batch))
-        except Exception as exc:  # a message that does not pickle
-            if len(batch) > 1:
-                half = len(batch) // 2
-                return self._entries(head, batch[:half], peer) + self._entries(
-                    head, batch[half:], peer
-                )
-            logger.error(  # noqa: TRY400 - the sender's message, not our bug
-                "actors cluster: a message to %s does not pickle, dropped: %s", peer.name, exc
-            )
-            return []
-        if len(data) <= self.max_entry:
-            return [data]
-        if len(batch) > 1:
-            half = len(batch) // 2
-            return self._entries(head, batch[:half], peer) + self._entries(head, batch[half:], peer)
-        logger.error(
-            "actors cluster: a message to %s is %d bytes, more than max_entry %d: dropped",
-            peer.name,
-            len(data),
-            self.max_entry,
-        )
-        return []
+    # -- the inbox -----------------------------------------------------------------------------
 
-    async def _read_inbox(self, client: Any) -> None:
-        stream = inbox_key(self.node.name)
-        last = "0-0"
+    async def _read_inbox(self, reader: InboxReader) -> None:
+        trim: bytes | None = None
         while True:
-            got = await client.xread({stream: last}, count=64, block=10_000)
-            for entries in (got or {}).values():
-                for entry in entries:
-                    last = entry.identifier
-                    self._accept(entry.field_values.get(b"m", b""))
+            with trio.fail_after(_BLOCK_MS / 1000 + 10):
+                entries = await reader.read(self._read_from, _READ_COUNT, _BLOCK_MS, trim)
+            trim = None
+            for entry in entries:
+                self._read_from = entry.id
+                if entry.data is None:
+                    self.complaints.once(
+                        ("big", entry.id),
+                        "actors cluster: node %s skipped an inbox entry of %d bytes"
+                        " (more than max_entry %d, or not an entry)",
+                        self.node.name,
+                        entry.size,
+                        self.max_entry,
+                    )
+                    continue
+                self._accept(entry.data)
+            if entries:
+                trim = self._read_from
 
     def _accept(self, data: bytes) -> None:
-        """Check and decode one entry; run its messages in order."""
-        if len(data) > self.max_entry:  # not ours: ours are cut to fit
-            logger.error(
-                "actors cluster: node %s dropped an entry of %d bytes (max_entry %d)",
-                self.node.name,
-                len(data),
-                self.max_entry,
-            )
-            return
+        """Check one entry: signature, receiver, sender's life, connection
+        and place in it; then run its frames in order, each on its own."""
+        me = self.node.name
         try:
-            sender, creation, mine, batch = _wire.decode(self.key, data, self.make_pid)
-        except (_wire.WireError, ValueError, TypeError) as exc:
-            logger.error(  # noqa: TRY400 - a refused message, not a bug: no traceback
-                "actors cluster: node %s dropped a message: %s", self.node.name, exc
+            head, body = _entries.unpack(self.key, data)
+        except WireError as exc:
+            self.complaints.once(
+                ("entry", str(exc)), "actors cluster: node %s dropped an inbox entry: %s", me, exc
             )
             return
-        if mine != self.node.creation:
-            return  # sent to an earlier life of this node
-        peer = self.peer_for(sender, creation)
-        if peer.creation != creation:
-            return  # from an earlier life of that node
-        if not peer.up and self._nursery is not None:
-            self._node_up(peer)
-        for msg in batch:
-            try:
-                _cluster_inbound.handle(self, peer, msg)
-            except Exception:
-                logger.exception("actors cluster: a message from %s failed: %r", sender, msg)
+        if head.receiver != me or head.receiver_creation != self.creation:
+            return  # for an earlier life of this node, or copied from another inbox
+        if head.sender == me:
+            return
+        peer = self.peers.get(head.sender)
+        if peer is None or head.sender_creation > peer.creation:
+            peer = self.peer_for(head.sender, head.sender_creation)
+        if head.sender_creation != peer.creation or peer.ended:
+            return  # from an earlier life of that node, or one that left
+        if head.epoch == peer.in_epoch and peer.in_open:
+            if head.seq != peer.in_seq:
+                if head.seq < peer.in_seq:
+                    self.complaints.once(
+                        ("replay", head.sender, head.epoch, head.seq),
+                        "actors cluster: node %s dropped an entry from %s, replayed or out of"
+                        " order (number %d, expected %d)",
+                        me,
+                        head.sender,
+                        head.seq,
+                        peer.in_seq,
+                    )
+                    return
+                self._disconnect(peer, f"entries {peer.in_seq} to {head.seq - 1} from it were lost")
+                return
+        elif head.epoch > peer.in_epoch:
+            if peer.in_open:  # it ended the connection we thought on: end ours
+                self._disconnect(peer, "it ended the connection")
+            peer.in_epoch = head.epoch
+            if head.seq != 0:
+                self._disconnect(peer, f"the start of its connection {head.epoch} was lost")
+                return
+            peer.in_open = True
+            peer.in_seq = 0
+            if not peer.up and self._session is not None:
+                peer.alive = True
+                peer.beat_at = trio.current_time()
+                self._connect(peer)
+        else:
+            return  # an earlier connection's, ended already
+        peer.in_seq = head.seq + 1
+        try:
+            for kind, frame in _entries.frames(body):
+                if not peer.in_open:
+                    return  # a frame ended the connection (a bye)
+                self._run_frame(peer, kind, frame)
+        except WireError as exc:  # a signed entry cut wrong: the sender's bug
+            logger.error(  # noqa: TRY400 - a bad entry, not a bug of ours: no traceback
+                "actors cluster: node %s dropped the rest of an entry from %s: %s",
+                me,
+                peer.name,
+                exc,
+            )
+
+    def _run_frame(self, peer: Peer, kind: int, frame: memoryview) -> None:
+        """One frame, on its own: one that fails is logged with its sender
+        and dropped alone."""
+        try:
+            if kind == _entries.SEND:
+                number, payload = _entries.send_target(frame)
+                proc = self.node.procs.get(number)
+                if proc is not None:  # a message to a dead process is dropped, as in Erlang
+                    proc.deliver(self.decoder.decode(payload))
+            elif kind == _entries.CONTROL:
+                _cluster_inbound.handle(self, peer, self.decoder.decode(frame))
+            else:
+                self.complaints.once(
+                    ("kind", peer.name, kind),
+                    "actors cluster: node %s dropped a frame of unknown kind %d from %s",
+                    self.node.name,
+                    kind,
+                    peer.name,
+                )
+        except WireError as exc:
+            self.complaints.once(
+                ("frame", peer.name, str(exc)),
+                "actors cluster: node %s dropped a message from %s: %s",
+                self.node.name,
+                peer.name,
+                exc,
+            )
+        except Exception:
+            logger.exception("actors cluster: a message from %s failed", peer.name)
+
+    # -- leaving -----------------------------------------------------------------------------
+
+    async def leave(self) -> None:
+        """End cleanly: what is queued goes out, each peer gets a bye, and
+        our keys go, so the others see us leave now and our name is free.
+        Called once the node's processes have ended."""
+        self._leave_started = True
+        try:
+            if self._session is not None and self.client is not None:
+                with trio.move_on_after(max(1.0, 2 * self.heartbeat)):
+                    for peer in self.peers.values():
+                        if peer.up:
+                            peer.control("bye")
+                    for peer in list(self.peers.values()):
+                        while peer.up and (peer.outbox or peer.scope is None):
+                            drained = peer.drained = trio.Event()
+                            peer.wake.set()
+                            await drained.wait()
+                        peer.drained = None
+                    name = self.node.name
+                    await self._run_script(
+                        "LEAVE",
+                        [
+                            scripts.node_key(name),
+                            scripts.NODES,
+                            scripts.inbox_key(name),
+                            scripts.owned_key(name),
+                        ],
+                        [self._value, name, self.creation],
+                    )
+        except Exception as exc:
+            logger.warning(
+                "actors cluster: node %s could not leave cleanly: %s (its key expires in %d ms)",
+                self.node.name,
+                _describe(exc),
+                self._ttl_ms(),
+            )
+        finally:
+            self._left.set()
+            self.stop()
+
+    def stop(self) -> None:
+        """End the cluster's task (after `leave`, or if the join never ended)."""
+        self._leave_started = True
+        self._scope.cancel()
 
 
-_HIDDEN: Final = b"hidden"
+def _node_name(raw: Any) -> str | None:
+    """A member of the node set as a name, or None if it is not one."""
+    if isinstance(raw, str):
+        raw = raw.encode()
+    if not isinstance(raw, bytes) or not 0 < len(raw) <= _MAX_NAME:
+        return None
+    try:
+        name = raw.decode()
+    except UnicodeDecodeError:
+        return None
+    return name if name.isprintable() else None
 
 
-def _key_value(creation: int, hidden: bool) -> str:
-    """A node's heartbeat key: its creation, and ":hidden" for a hidden
-    node, so that every node learns it from the keys it reads anyway."""
-    return f"{creation}:hidden" if hidden else str(creation)
+def _clip(value: Any) -> Any:
+    return value[:60] if isinstance(value, (bytes, str)) else value
 
 
-def _redacted(url: str) -> str:
-    """`url` without its password, for messages and logs."""
-    scheme, sep, rest = url.partition("://")
-    userinfo, at, host = rest.rpartition("@")
-    if not at:
-        return url
-    user = userinfo.partition(":")[0]
-    return f"{scheme}{sep}{user}:***@{host}"
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return text or type(exc).__name__
 
 
 def _only(exc: BaseException, kinds: tuple[type[BaseException], ...]) -> BaseException | None:
@@ -540,6 +816,8 @@ def _only(exc: BaseException, kinds: tuple[type[BaseException], ...]) -> BaseExc
 
 
 def _disconnect(proxy: RemoteProcess) -> None:
+    """A proxy whose node's connection dropped: its links and monitors end
+    with "noconnection"; it stays, and works again once connected."""
     proxy.alive = False
     pid = proxy.monitored_as
     links, proxy._links = proxy._links, None
@@ -561,32 +839,3 @@ def _snapshot(groups: dict[object, dict[Any, int]]) -> dict[object, list[tuple[P
         group: [(proc.pid, joins) for proc, joins in members.items()]
         for group, members in groups.items()
     }
-
-
-_DEL_IF: Final = """
-if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
-return 0
-"""
-
-_allowed_once: list[bool] = []
-
-
-def _allow_actors_types() -> None:
-    """The types of `actors` that messages between nodes carry."""
-    if _allowed_once:
-        return
-    _allowed_once.append(True)
-    from . import _errors, _gen_server
-
-    for name in ("From",):
-        _wire.allow_name("actors._gen_server", name, getattr(_gen_server, name))
-    for name in ("_CALL", "_CAST", "_GET_STATE"):
-        _wire.allow_name("actors._gen_server", name, getattr(_gen_server, name))
-    for name in _errors.__all__:
-        _wire.allow_name("actors._errors", name, getattr(_errors, name))
-    from ._global_names import Global
-
-    _wire.allow_name("actors._global_names", "Global", Global)
-
-
-Handler = Callable[["Cluster", Peer, Any], None]

@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING, Any, Final
 from ._ids import Pid, Ref
 from ._process import add_link, add_monitor, drop_link
 from ._remote import RemoteName, RemoteProcess
+from ._wire import WireError
 
 if TYPE_CHECKING:
-    from ._cluster import Cluster, Peer
+    from ._cluster import Cluster
+    from ._peer import Peer
     from ._process import Process
 
 __all__ = ["handle"]
@@ -34,8 +36,19 @@ class _Answered:
 _ANSWERED: Final = _Answered()
 
 
-def handle(cluster: Cluster, peer: Peer, msg: tuple[Any, ...]) -> None:
-    _HANDLERS[msg[0]](cluster, peer, *msg[1:])
+def handle(cluster: Cluster, peer: Peer, msg: Any) -> None:
+    """Run one control request; `WireError` if it is not one."""
+    handler = _HANDLERS.get(msg[0]) if type(msg) is tuple and msg else None
+    if handler is None:
+        raise WireError(f"an unknown control request {_head(msg)!r}")
+    try:
+        handler(cluster, peer, *msg[1:])
+    except (TypeError, AttributeError, ValueError, KeyError) as exc:  # a malformed request
+        raise WireError(f"a malformed control request {_head(msg)!r}: {exc}") from None
+
+
+def _head(msg: Any) -> Any:
+    return msg[0] if type(msg) is tuple and msg else type(msg).__name__
 
 
 def _local(pid: Pid) -> Process | None:
@@ -43,12 +56,6 @@ def _local(pid: Pid) -> Process | None:
     if proc is None or proc.remote or not proc.alive:
         return None
     return proc  # type: ignore[no-any-return]
-
-
-def _send(cluster: Cluster, peer: Peer, to: Pid, msg: Any) -> None:
-    proc = _local(to)
-    if proc is not None:
-        proc.deliver(msg)
 
 
 def _reply(cluster: Cluster, peer: Peer, to: Pid, ref: Ref, value: Any, ended: bool) -> None:
@@ -164,17 +171,31 @@ def _pg(cluster: Cluster, peer: Peer, op: str, group: object, pid: Pid) -> None:
         del peer.groups[group]
 
 
-def _pg_sync(
-    cluster: Cluster, peer: Peer, groups: dict[object, list[tuple[Pid, int]]], hidden: bool = False
-) -> None:
-    """A peer's first message: its memberships, and whether it is hidden."""
-    peer.hidden = hidden
+def _hello(cluster: Cluster, peer: Peer, version: int, info: dict[str, Any]) -> None:
+    """The first frame of each connection: the peer's wire version, and
+    what it says of itself (a later version may say more: what this one
+    does not know, it skips). Its memberships and names replace what this
+    node held of them."""
+    if type(version) is not int or type(info) is not dict:
+        raise WireError("a malformed hello")
+    peer.hidden = bool(info.get("hidden", False))
+    bound = info.get("stream_maxlen")
+    if type(bound) is int and bound > 0:
+        peer.inbox_bound = bound
+    groups = info.get("groups", {})
     peer.groups = {group: dict(members) for group, members in groups.items() if members}
+    for name, pid, stamp in info.get("names", ()):
+        cluster.globals.set(name, pid, stamp)
     cluster.synced_from(peer.name)
 
 
-def _global_set(cluster: Cluster, peer: Peer, name: object, pid: Pid) -> None:
-    cluster.globals.set(name, pid)
+def _bye(cluster: Cluster, peer: Peer) -> None:
+    """The peer ends cleanly: it is down now, not a heartbeat later."""
+    cluster.peer_left(peer)
+
+
+def _global_set(cluster: Cluster, peer: Peer, name: object, pid: Pid, stamp: int) -> None:
+    cluster.globals.set(name, pid, stamp)
 
 
 def _global_del(cluster: Cluster, peer: Peer, name: object, pid: Pid) -> None:
@@ -184,13 +205,14 @@ def _global_del(cluster: Cluster, peer: Peer, name: object, pid: Pid) -> None:
 def _sync(cluster: Cluster, peer: Peer, ref: Ref, sender: Pid) -> None:
     """actors.lowlevel.sync_cluster: everything before this is handled."""
     proxy = sender._proc
-    if proxy is not None:
+    if proxy is not None and proxy.remote:
         proxy.deliver(("$synced", ref, cluster.node.name))
 
 
 _HANDLERS: Final[dict[str, Callable[..., None]]] = {
+    "hello": _hello,
+    "bye": _bye,
     "sync": _sync,
-    "send": _send,
     "reply": _reply,
     "send_name": _send_name,
     "exit": _exit,
@@ -202,7 +224,6 @@ _HANDLERS: Final[dict[str, Callable[..., None]]] = {
     "demonitor": _demonitor,
     "down": _down,
     "pg": _pg,
-    "pg_sync": _pg_sync,
     "global_set": _global_set,
     "global_del": _global_del,
 }

@@ -21,8 +21,11 @@ class NameNotRegistered(LookupError):
     """`send` to a name that no live process has registered."""
 
     def __init__(self, name: object) -> None:
-        super().__init__(f"no process is registered as {name!r}")
+        super().__init__(name)
         self.name = name
+
+    def __str__(self) -> str:
+        return f"no process is registered as {self.name!r}"
 
 
 class ReceiveTimeout(TimeoutError):
@@ -33,8 +36,13 @@ class NotInProcess(RuntimeError):
     """An `actors` call that needs a process was made outside any node."""
 
     def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what
+
+    def __str__(self) -> str:
+        what = self.what
         name = what if "." in what else f"actors.{what}"  # a layer above names its own
-        super().__init__(
+        return (
             f"{name}() must be called from a process: "
             "inside actors.run(), `async with actors.node()`, or a spawned function"
         )
@@ -116,3 +124,15 @@ class RemoteError(Exception):
 class ClusterError(RuntimeError):
     """A node could not join its cluster: Redis unreachable, or its name
     already taken by a live node."""
+
+
+def _register_wire_tags() -> None:
+    """These errors travel between nodes (a call's failure, an exit reason)
+    under their public names, whatever module defines them."""
+    from ._wire import register_tag
+
+    for name in __all__:
+        register_tag(name, globals()[name])
+
+
+_register_wire_tags()

@@ -20,6 +20,7 @@ from ._ids import Down, Exit, Pid, Ref
 from ._observed import for_caller
 from ._process import RUNNING, current, receive
 from ._start import Starter, start_process, starter
+from ._wire import register_tag
 
 __all__ = ["NOREPLY", "From", "GenServer", "Stop", "call", "cast", "reply"]
 
@@ -75,6 +76,15 @@ class Stop:
         return f"Stop({self.reason!r})"
 
 
+for _tag, _obj in (
+    ("From", From),
+    ("gen_server.call", _CALL),
+    ("gen_server.cast", _CAST),
+    ("gen_server.noreply", NOREPLY),
+    ("gen_server.get_state", _GET_STATE),
+):
+    register_tag(_tag, _obj)  # so they travel between nodes by these names
+
 _new_tuple: Final = tuple.__new__  # makes a From without NamedTuple's slower __new__
 
 
@@ -91,7 +101,7 @@ def reply(from_: From, value: Any) -> None:
         target = monitors.pop(from_.ref, None) if monitors else None
         if target is not None and target._watchers:
             target._watchers.pop(from_.ref, None)
-        proc.peer.post(("reply", from_.pid, from_.ref, value, target is not None))
+        proc.peer.control("reply", from_.pid, from_.ref, value, target is not None)
     elif proc._monitors and from_.ref in proc._monitors:
         proc.deliver((from_.ref, value))
 

@@ -8,6 +8,7 @@ left, linked processes get the exit signal and monitors get `Down`.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 import socket
@@ -25,7 +26,7 @@ from ._errors import ClusterError, Interrupted, ProcessExit
 from ._ids import Pid
 from ._inspect_agent import start_inspector
 from ._observed import Observed
-from ._process import RUNNING, Process, by_task
+from ._process import RUNNING, Process, by_task, node_tasks
 from ._timers import Timers
 
 if TYPE_CHECKING:
@@ -223,6 +224,10 @@ def _first_exit(group: BaseExceptionGroup[SystemExit]) -> SystemExit:
     return _first_exit(first) if isinstance(first, BaseExceptionGroup) else first
 
 
+COOKIE_ENV: Final = "TRIO_MISULTIN_COOKIE"
+"""Where `node()` and `run()` find the cluster's cookie when none is given."""
+
+
 @asynccontextmanager
 async def node(
     name: str | None = None,
@@ -232,19 +237,75 @@ async def node(
 ) -> AsyncIterator[Node]:
     """Open a node; the calling task acts as its first process.
 
-    With `cluster` (a Redis URL) the node joins that cluster as `name`,
-    signing its messages with `cookie`, before the block starts; `ClusterError`
-    if it cannot. `cluster_options`: `heartbeat` (seconds, default 1),
-    `missed` (heartbeats before a node is down, default 3), `hidden`
-    (True: a hidden node, Erlang's: it joins and talks to every node, but
-    no other node lists it in `nodes()` or waits for it; an observer
-    attaches so).
+    With `cluster` (a Redis URL: see the README's "Clusters" for Sentinel
+    and TLS) the node joins that cluster as `name`, signing its messages
+    with `cookie` (default: the environment variable TRIO_MISULTIN_COOKIE),
+    before the block starts; `ClusterError` if it cannot. `cluster_options`:
+    `heartbeat` (seconds, default 1), `missed` (heartbeats before a node is
+    down, default 3), `hidden` (True: a hidden node, Erlang's: it joins and
+    talks to every node, but no other node lists it in `nodes()` or waits
+    for it; an observer attaches so), `max_outbox` / `max_outbox_bytes`
+    (what may wait for one peer: 1,000,000 messages, 64 MiB), `max_entry`
+    (the largest message, 8 MiB), `max_decoded` (what decoding one message
+    may build, 64 MiB), `stream_maxlen` (entries an inbox may hold unread,
+    10,000), `sync_groups`.
 
-    Leaving the block ends every process, trapping ones included. If the
-    block's process is killed by an exit signal, `ProcessExit` is raised.
+    Leaving the block ends every process, trapping ones included; a
+    cluster node then leaves the cluster (the others see it at once). If
+    the block's process is killed by an exit signal, `ProcessExit` is raised.
     """
-    if cluster is None and (cookie is not None or cluster_options):
-        raise ValueError("cookie and cluster options need cluster=URL")
+    if cluster is None:
+        if cookie is not None or cluster_options:
+            raise ValueError("cookie and cluster options need cluster=URL")
+    else:
+        from ._cluster import OPTIONS
+
+        _check_options(cluster_options, OPTIONS)
+        if cookie is None:
+            cookie = os.environ.get(COOKIE_ENV) or None
+        if cookie is None:
+            raise ValueError(
+                f"a cluster needs cookie= (or ${COOKIE_ENV}): the secret its nodes share"
+            )
+    # The cluster's nursery outlives the processes' so that a node leaves
+    # with its Redis client still open (coredis's tasks live under it).
+    outer_manager = trio.open_nursery()
+    outer = await outer_manager.__aenter__()
+    clusters: list[Cluster] = []  # the node's, once made
+    try:
+        async with _open_node(name, cluster, cookie, cluster_options, outer, clusters) as the_node:
+            yield the_node
+    finally:
+        try:
+            if clusters and clusters[0].joined:
+                with trio.CancelScope(shield=True):
+                    await clusters[0].leave()
+        finally:
+            for each in clusters:
+                each.stop()
+            outer.cancel_scope.cancel()
+            await outer_manager.__aexit__(None, None, None)
+
+
+def _check_options(options: dict[str, Any], known: frozenset[str]) -> None:
+    for option in options:
+        if option not in known:
+            hint = difflib.get_close_matches(option, sorted(known), n=1)
+            also = f" (did you mean {hint[0]!r}?)" if hint else ""
+            raise TypeError(f"actors.node() got an unknown cluster option {option!r}{also}")
+
+
+@asynccontextmanager
+async def _open_node(
+    name: str | None,
+    cluster: str | None,
+    cookie: str | bytes | None,
+    cluster_options: dict[str, Any],
+    outer: trio.Nursery,
+    clusters: list[Cluster],
+) -> AsyncIterator[Node]:
+    """The node itself: its nursery, its first process, and its cluster's
+    task started in `outer`."""
     nursery_manager = trio.open_nursery()
     nursery = await nursery_manager.__aenter__()
     try:
@@ -252,18 +313,18 @@ async def node(
         if cluster is not None:
             from ._cluster import Cluster
 
-            if cookie is None:
-                raise ValueError("a cluster needs cookie=: the secret its nodes share")
-            the_node.cluster = Cluster(the_node, cluster, cookie, **cluster_options)
+            assert cookie is not None
             try:
-                await nursery.start(the_node.cluster.run)
+                the_node.cluster = Cluster(the_node, cluster, cookie, **cluster_options)
+                clusters.append(the_node.cluster)
+                await outer.start(_cluster_task, the_node.cluster)
             except BaseException:
                 the_node.shutdown()  # the timer task too: nothing ran yet
                 raise
         proc = the_node.new_process(node)
         start_inspector(the_node)  # after the first process: that one is <0.0.0>
         task = current_task()
-        outer = by_task.get(task)  # a node opened inside a process of another
+        enclosing = by_task.get(task)  # a node opened inside a process of another
         by_task[task] = proc
         failure: BaseException | None = None
         try:
@@ -272,10 +333,10 @@ async def node(
         except BaseException as exc:
             failure = exc
         finally:
-            if outer is None:
+            if enclosing is None:
                 del by_task[task]
             else:
-                by_task[task] = outer
+                by_task[task] = enclosing
             the_node.shutdown()
             if proc.alive:
                 the_node.exited(proc, proc.reason if proc.reason is not RUNNING else "normal")
@@ -292,14 +353,27 @@ async def node(
             exits, rest = group.split(SystemExit)
             if exits is not None and rest is None:
                 raise SystemExit(_first_exit(exits).code) from None
-            clusters, rest = group.split(ClusterError)
-            if clusters is not None and rest is None:
-                raise _first_leaf(clusters) from None  # type: ignore[arg-type]
+            refusals, rest = group.split(ClusterError)
+            if refusals is not None and rest is None:
+                raise _first_leaf(refusals) from None  # type: ignore[arg-type]
             raise
     if failure is not None:
         raise failure
     if proc.reason is not RUNNING and proc.reason != "normal":
         raise ProcessExit(proc.reason)
+
+
+async def _cluster_task(cluster: Cluster, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+    """The cluster's task: it acts for the node, not for the first process
+    that opened it (an exit signal to that process never lands in here),
+    and it is shielded: a node cancelled from outside still leaves, and
+    only `Cluster.stop` ends it."""
+    task = current_task()
+    node_tasks.add(task)
+    try:
+        await cluster.run(task_status=task_status)
+    finally:
+        node_tasks.discard(task)
 
 
 def _default_name() -> str:

@@ -59,6 +59,10 @@ RUNNING: Final = object()
 # own nursery is not in here: it finds its process through its parent tasks.
 by_task: dict[Task, Process] = {}
 
+# Tasks that act for the node, not for a process, though a process's task
+# started them (the cluster's): neither they nor their children are a process.
+node_tasks: set[Task] = set()
+
 
 def find_current() -> Process | None:
     """The process of the calling task (or of its nearest parent task)."""
@@ -69,13 +73,14 @@ def find_current() -> Process | None:
     proc = by_task.get(task)
     if proc is not None:
         return proc
-    nursery = task.parent_nursery
-    while nursery is not None:
+    while task not in node_tasks:
+        nursery = task.parent_nursery
+        if nursery is None:
+            return None
         task = nursery.parent_task
         proc = by_task.get(task)
         if proc is not None:
             return proc
-        nursery = task.parent_nursery
     return None
 
 

@@ -3,10 +3,15 @@
 A remote Pid's `_proc` is a `RemoteProcess`: it has the few methods and
 fields through which the rest of `actors` touches a process (`deliver`,
 `exit_signal`, `link_exit`, `monitor_down`, `_links`, `_watchers`,
-`_monitors`), and each one becomes a message to the process's node. So
+`_monitors`), and each one becomes a frame to the process's node. So
 `send` to a remote Pid costs what a local send costs plus an append to
 that node's outbox, and links and monitors keep their local bookkeeping on
-the proxy: when the node goes down, the proxy knows whom to tell.
+the proxy: when the connection drops, the proxy knows whom to tell.
+
+A proxy lives as long as its node's life (its creation): `alive` follows
+the connection, off while it is down and on again once it is back, so a
+Pid held across a reconnect works again, as in Erlang. A proxy of an
+earlier life is `gone`: a new link or monitor of it gets "noproc".
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from ._process import add_link, add_monitor, drop_link
 from ._wire import sanitize_reason
 
 if TYPE_CHECKING:
-    from ._cluster import Peer
+    from ._peer import Peer
     from ._process import Process
 
 __all__ = ["RemoteName", "RemoteProcess"]
@@ -34,7 +39,7 @@ class RemoteProcess:
     def __init__(self, peer: Peer, pid: Pid) -> None:
         self.peer = peer
         self.pid = pid
-        self.alive = True  # until its node is down; its own death is told by signals
+        self.alive = True  # while its node is connected; its own death is told by signals
         self._links: set[Process] | None = None  # local processes linked to it
         self._watchers: dict[Ref, Process] | None = None  # local monitors of it
         self._monitors: dict[Ref, Process] | None = None  # its monitors of local ones
@@ -42,41 +47,49 @@ class RemoteProcess:
     def __repr__(self) -> str:
         return f"<RemoteProcess {self.pid!r} on {self.peer.name!r}>"
 
+    @property
+    def gone(self) -> bool:
+        """Of an earlier life of its node: dead for good (a node that left
+        and has not come back is only not connected, as in Erlang)."""
+        return self.peer.cluster.peers.get(self.peer.name, self.peer).creation != self.pid._creation
+
     # -- what local code does to a process ----------------------------------
 
     def deliver(self, msg: Any) -> None:
         if self.alive:
-            self.peer.post(("send", self.pid, msg))
+            self.peer.send(self.pid._number, msg)
 
     def exit_signal(self, sender: Pid, reason: Any, *, untrappable: bool = False) -> None:
         if self.alive:
-            self.peer.post(("exit", sender, self.pid, sanitize_reason(reason), untrappable))
+            self.peer.control(
+                "exit", sender, self.pid, sanitize_reason(reason), untrappable, lenient=True
+            )
 
     def link_exit(self, sender: Pid, reason: Any) -> None:
         """A local process linked to this one ended with `reason`."""
         if self.alive:
-            self.peer.post(("link_exit", sender, self.pid, sanitize_reason(reason)))
+            self.peer.control("link_exit", sender, self.pid, sanitize_reason(reason), lenient=True)
 
     def monitor_down(self, ref: Ref, pid: Pid | Any, reason: Any) -> None:
         """A local process this one monitors (with `ref`) ended."""
         if self._monitors:
             self._monitors.pop(ref, None)
         if self.alive:
-            self.peer.post(("down", ref, pid, sanitize_reason(reason), self.pid))
+            self.peer.control("down", ref, pid, sanitize_reason(reason), self.pid, lenient=True)
 
     # -- links and monitors that cross nodes --------------------------------
 
     def link(self, caller: Process) -> None:
         if not self.alive:
-            caller.exit_signal(self.pid, "noconnection")
+            caller.exit_signal(self.pid, "noproc" if self.gone else "noconnection")
             return
         add_link(caller, self)
-        self.peer.post(("link", caller.pid, self.pid))
+        self.peer.control("link", caller.pid, self.pid)
 
     def unlink(self, caller: Process) -> None:
         drop_link(caller, self)
         if self.alive:
-            self.peer.post(("unlink", caller.pid, self.pid))
+            self.peer.control("unlink", caller.pid, self.pid)
 
     @property
     def monitored_as(self) -> Any:
@@ -85,10 +98,11 @@ class RemoteProcess:
 
     def monitor(self, caller: Process, ref: Ref) -> None:
         if not self.alive:
-            caller.deliver(Down(ref, self.monitored_as, "noconnection"))
+            reason = "noproc" if self.gone else "noconnection"
+            caller.deliver(Down(ref, self.monitored_as, reason))
             return
         add_monitor(caller, ref, self)
-        self.peer.post(self._monitor_request(ref, caller))
+        self.peer.control(*self._monitor_request(ref, caller))
 
     def _monitor_request(self, ref: Ref, caller: Process) -> tuple[Any, ...]:
         return ("monitor", ref, caller.pid, self.pid)
@@ -97,7 +111,7 @@ class RemoteProcess:
         if self._watchers:
             self._watchers.pop(ref, None)
         if self.alive:
-            self.peer.post(("demonitor", ref, watcher))
+            self.peer.control("demonitor", ref, watcher)
 
 
 class RemoteName(RemoteProcess):
@@ -113,8 +127,13 @@ class RemoteName(RemoteProcess):
     def __repr__(self) -> str:
         return f"<RemoteName {self.name!r} on {self.peer.name!r}>"
 
+    @property
+    def gone(self) -> bool:
+        return False  # a name outlives the lives of its node
+
     def deliver(self, msg: Any) -> None:
-        self.peer.post(("send_name", self.name, msg))
+        if self.alive:
+            self.peer.control("send_name", self.name, msg)
 
     @property
     def monitored_as(self) -> Any:

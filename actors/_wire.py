@@ -1,50 +1,93 @@
-"""What travels between nodes: a batch of messages, pickled, signed with the
-cluster cookie, and decoded with an allow-list of types.
+"""How one value travels between nodes: pickled with stable tags, decoded
+with an allow-list and a bound on what decoding may allocate.
 
-The HMAC is the trust boundary: a node without the cookie can neither send
-a message the others accept nor read their sender's identity into a Pid.
-The allow-list is the second wall: even a signed message never names a
-function or class outside it, so a leaked cookie gives a way to send
-messages, not to run code through pickle.
+Pickle by itself names every class by its module path, so moving a private
+module would change the protocol, and it will call any callable a payload
+names. Here, the objects of `actors` that messages carry travel as
+persistent ids that name a tag, never a module: a Pid as
+`("p", node, number, creation)`, a Ref as `("r", origin, number)`, a
+registered constant as `("c", tag)` and an instance of a registered class
+as `("t", tag, args)`. Each module registers the tags of what it owns
+(`register_tag`), so the core knows no behaviour built on it. A user's
+class travels by its module path once `allow_remote` lets it.
+
+Decoding refuses every global but builtins' exceptions and a few plain
+types (no callable that allocates what its arguments ask: no `bytearray`,
+`list`, `range`, ...), and a payload bigger than `SCAN_ABOVE` bytes is
+first scanned for what its opcodes would build, so that no message makes
+the receiver allocate more than its bound.
 """
 
 from __future__ import annotations
 
 import builtins
-import hashlib
-import hmac
+import collections
 import io
-import logging
 import pickle
+import pickletools
 from collections.abc import Callable
 from typing import Any, Final
 
-from ._ids import Down, Exit, NodeDown, _ref_from_wire
+from ._ids import Down, Exit, NodeDown, Pid, Ref, _ref_from_wire
 
-__all__ = ["WireError", "allow_remote", "decode", "encode", "sanitize_reason"]
+__all__ = [
+    "SCAN_ABOVE",
+    "Decoder",
+    "Encoder",
+    "WireError",
+    "allow_remote",
+    "is_allowed",
+    "register_tag",
+    "sanitize_reason",
+]
 
-logger = logging.getLogger("actors")
+SCAN_ABOVE: Final = 64 * 1024
+"""Payloads up to this many bytes decode at once: whatever their opcodes,
+they cannot build more than a few MiB. Bigger ones are scanned first."""
 
-_MAC_SIZE: Final = 32
-_SAFE_BUILTINS: Final = frozenset(
-    {"set", "frozenset", "bytearray", "complex", "range", "slice", "list", "dict", "tuple"}
-    | {"str", "bytes", "int", "float", "bool", "object"}
-)
-
-# (module, name) -> the object unpickling may use. Pid is resolved by the
-# decoding node (see `decode`), so it is not in here.
-_allowed: dict[tuple[str, str], Any] = {
-    ("actors._ids", "_ref_from_wire"): _ref_from_wire,
-    ("actors._ids", "Exit"): Exit,
-    ("actors._ids", "Down"): Down,
-    ("actors._ids", "NodeDown"): NodeDown,
-    ("collections", "OrderedDict"): __import__("collections").OrderedDict,
-    ("collections", "deque"): __import__("collections").deque,
-}
+_PROTOCOL: Final = 5
+_SAFE_BUILTINS: Final = frozenset({"complex", "slice", "str", "bytes", "int", "float", "bool"})
 
 
 class WireError(Exception):
-    """A batch from another node failed its HMAC or its allow-list."""
+    """A value from another node that this node refuses to decode."""
+
+
+# -- tags ------------------------------------------------------------------------
+
+_class_tags: dict[type, str] = {}  # class -> tag: its instances travel as ("t", tag, args)
+_const_tags: dict[int, str] = {}  # id(constant) -> tag
+_consts: dict[int, Any] = {}  # id(constant) -> the constant (keeps it alive)
+_by_tag: dict[str, Any] = {}  # tag -> class or constant
+
+
+def register_tag(tag: str, obj: Any) -> None:
+    """Let `obj` travel between nodes under the stable name `tag`.
+
+    A class (a NamedTuple or an exception) travels as its tag and its
+    arguments; any other object is a constant that travels as its tag and
+    decodes as this very object. Every node must register the same tags:
+    the module that defines `obj` registers it when it is imported.
+    """
+    known = _by_tag.get(tag)
+    if known is not None and known is not obj:
+        raise ValueError(f"wire tag {tag!r} is already registered for {known!r}")
+    _by_tag[tag] = obj
+    if isinstance(obj, type):
+        _class_tags[obj] = tag
+    else:
+        _const_tags[id(obj)] = tag
+        _consts[id(obj)] = obj
+
+
+for _tag, _cls in (("exit", Exit), ("down", Down), ("nodedown", NodeDown)):
+    register_tag(_tag, _cls)
+
+# (module, qualname) -> class, for what users allow and a few stdlib types
+_allowed: dict[tuple[str, str], Any] = {
+    ("collections", "OrderedDict"): collections.OrderedDict,
+    ("collections", "deque"): collections.deque,
+}
 
 
 def allow_remote(*classes: type) -> None:
@@ -60,16 +103,12 @@ def allow_remote(*classes: type) -> None:
         _allowed[(cls.__module__, cls.__qualname__)] = cls
 
 
-def allow_name(module: str, name: str, obj: Any) -> None:
-    """Allow one module-level object by name (a constant of `actors`)."""
-    _allowed[(module, name)] = obj
-
-
 def is_allowed(obj: object) -> bool:
+    """Whether `obj`'s class can be decoded by the other nodes."""
     cls = type(obj)
     if cls.__module__ == "builtins":
         return True
-    return (cls.__module__, cls.__qualname__) in _allowed
+    return cls in _class_tags or (cls.__module__, cls.__qualname__) in _allowed
 
 
 def sanitize_reason(reason: Any) -> Any:
@@ -83,14 +122,88 @@ def sanitize_reason(reason: Any) -> Any:
     return reason
 
 
+# -- encoding -----------------------------------------------------------------------
+
+
+class _Pickler(pickle.Pickler):
+    def persistent_id(self, obj: Any) -> Any:
+        cls = type(obj)
+        if cls is Pid:
+            return ("p", obj._node, obj._number, obj._creation)
+        if cls is Ref:
+            return ("r", *obj.__reduce__()[1])
+        tag = _class_tags.get(cls)
+        if tag is not None:
+            args = obj.args if isinstance(obj, BaseException) else tuple(obj)
+            return ("t", tag, args)
+        if _const_tags:
+            tag = _const_tags.get(id(obj))
+            if tag is not None:
+                return ("c", tag)
+        return None
+
+
+class Encoder:
+    """Pickles values for the wire, one at a time, reusing one pickler."""
+
+    __slots__ = ("_buffer", "_pickler")
+
+    def __init__(self) -> None:
+        self._buffer = io.BytesIO()
+        self._pickler = _Pickler(self._buffer, _PROTOCOL)
+
+    def encode(self, value: Any) -> bytes:
+        """`value` as bytes; `TypeError` naming what cannot travel."""
+        buffer = self._buffer
+        buffer.seek(0)
+        buffer.truncate()
+        try:
+            self._pickler.dump(value)
+        except (pickle.PicklingError, TypeError, AttributeError, RecursionError) as exc:
+            self._pickler = _Pickler(buffer, _PROTOCOL)  # its memo may be half done
+            raise TypeError(f"cannot send {_short(value)} to another node: {exc}") from None
+        finally:
+            self._pickler.clear_memo()
+        return buffer.getvalue()
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+# -- decoding -----------------------------------------------------------------------
+
+
 class _Unpickler(pickle.Unpickler):
-    def __init__(self, data: bytes, make_pid: Callable[..., Any]) -> None:
-        super().__init__(io.BytesIO(data))
+    def __init__(self, file: io.BytesIO, make_pid: Callable[..., Any]) -> None:
+        super().__init__(file)
         self._make_pid = make_pid
 
+    def persistent_load(self, pid: Any) -> Any:
+        if type(pid) is not tuple or not pid:
+            raise WireError("a malformed persistent id")
+        kind = pid[0]
+        if kind == "p" and len(pid) == 4:
+            _, node, number, creation = pid
+            if type(node) is str and type(number) is int and type(creation) is int:
+                return self._make_pid(node, number, None, creation)
+        elif kind == "r" and len(pid) == 3:
+            if type(pid[1]) is str and type(pid[2]) is int:
+                return _ref_from_wire(pid[1], pid[2])
+        elif kind == "c" and len(pid) == 2:
+            obj = _by_tag.get(pid[1])
+            if obj is not None and not isinstance(obj, type):
+                return obj
+            raise WireError(f"unknown wire constant {pid[1]!r}")
+        elif kind == "t" and len(pid) == 3 and type(pid[2]) is tuple:
+            cls = _by_tag.get(pid[1])
+            if isinstance(cls, type):
+                return cls(*pid[2])
+            raise WireError(f"unknown wire type {pid[1]!r}")
+        raise WireError(f"a malformed persistent id of kind {kind!r}")
+
     def find_class(self, module: str, name: str) -> Any:
-        if module == "actors._ids" and name == "Pid":
-            return self._make_pid
         if module == "builtins":
             obj = getattr(builtins, name, None)
             if name in _SAFE_BUILTINS or (isinstance(obj, type) and issubclass(obj, BaseException)):
@@ -102,21 +215,76 @@ class _Unpickler(pickle.Unpickler):
         raise WireError(f"{module}.{name} is not allowed in a message between nodes")
 
 
-def encode(key: bytes, envelope: Any) -> bytes:
-    """Pickle `envelope` and sign it: HMAC-SHA256 (32 bytes), then the pickle."""
-    payload = pickle.dumps(envelope, protocol=pickle.HIGHEST_PROTOCOL)
-    return hmac.new(key, payload, hashlib.sha256).digest() + payload
+class Decoder:
+    """Decodes values from the wire, each on its own: one that fails costs
+    nothing to the next. (A new unpickler each time: one that is reused
+    keeps numbering its memo from where the last value left it.)"""
+
+    __slots__ = ("_make_pid", "max_decoded")
+
+    def __init__(self, make_pid: Callable[..., Any], max_decoded: int) -> None:
+        self._make_pid = make_pid
+        self.max_decoded = max_decoded
+
+    def decode(self, data: bytes | memoryview) -> Any:
+        """The value in `data`; `WireError` if it is refused or broken."""
+        if len(data) > SCAN_ABOVE:
+            cost = decoded_size(data)
+            if cost > self.max_decoded:
+                raise WireError(
+                    f"a message of {len(data)} bytes would build about {cost} bytes"
+                    f" (max_decoded {self.max_decoded})"
+                )
+        buffer = io.BytesIO(data)
+        try:
+            value = _Unpickler(buffer, self._make_pid).load()
+        except WireError:
+            raise
+        except Exception as exc:  # anything a broken pickle raises, MemoryError too
+            raise WireError(f"cannot decode: {exc!r}") from None
+        if buffer.tell() != len(data):
+            raise WireError("trailing bytes after the value")
+        return value
 
 
-def decode(key: bytes, data: bytes, make_pid: Callable[..., Any]) -> Any:
-    """Check the signature, then unpickle with the allow-list; `WireError`
-    if either fails. `make_pid(node, number, proc, creation)` builds Pids."""
-    mac, payload = data[:_MAC_SIZE], data[_MAC_SIZE:]
-    if not hmac.compare_digest(mac, hmac.new(key, payload, hashlib.sha256).digest()):
-        raise WireError("bad signature: not signed with this cluster's cookie")
+# What each opcode that builds an object costs at most, in bytes (CPython,
+# 64 bits): the object itself, or a slot in its container.
+_BUILD_COST: Final = {
+    "EMPTY_SET": 216,
+    "FROZENSET": 216,
+    "EMPTY_DICT": 64,
+    "EMPTY_LIST": 56,
+    "LIST": 56,
+    "DICT": 64,
+    "TUPLE": 40,
+    "TUPLE1": 48,
+    "TUPLE2": 56,
+    "TUPLE3": 64,
+    "BUILD": 64,
+    "NEWOBJ": 64,
+    "NEWOBJ_EX": 64,
+    "REDUCE": 64,
+    "BINPERSID": 64,
+}
+
+
+def decoded_size(data: bytes | memoryview) -> int:
+    """An upper bound of what unpickling `data` would allocate: the bytes
+    of each string, and for each opcode that makes an object or adds to a
+    container, that object's size (a pointer at least). Raises `WireError`
+    for data that is not a pickle."""
+    total = 0
     try:
-        return _Unpickler(payload, make_pid).load()
-    except WireError:
-        raise
+        for opcode, arg, _ in pickletools.genops(bytes(data)):
+            cost = _BUILD_COST.get(opcode.name)
+            if cost is not None:
+                total += cost
+            elif isinstance(arg, (bytes, bytearray, str)):
+                total += len(arg) + 64
+            elif isinstance(arg, int):
+                total += arg.bit_length() // 8 + 32
+            else:
+                total += 32  # a number, a memo slot, a mark, a pointer
     except Exception as exc:
-        raise WireError(f"cannot decode: {exc!r}") from exc
+        raise WireError(f"not a pickle: {exc}") from None
+    return total

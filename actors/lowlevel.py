@@ -145,7 +145,7 @@ async def sync_cluster(timeout: float = 5.0) -> list[str]:
     ref = Ref()
     asked = [peer for peer in cluster.peers.values() if peer.up]
     for peer in asked:
-        peer.post(("sync", ref, caller.pid))
+        peer.control("sync", ref, caller.pid)
     answered: list[str] = []
     with trio.move_on_after(timeout):
         while len(answered) < len(asked):
@@ -158,24 +158,25 @@ def seal(obj: Any) -> bytes:
     """`obj` pickled and signed with the cluster's cookie, as messages
     between nodes are: for a layer above that keeps data in the cluster's
     Redis (httpserver's sessions). Only for a node in a cluster."""
-    from ._wire import encode
+    from ._entries import seal as seal_bytes
 
     cluster = current("actors.lowlevel.seal").node.cluster
     if cluster is None:
         raise RuntimeError("seal needs a node in a cluster: the cookie is the key")
-    return encode(cluster.key, obj)
+    return seal_bytes(cluster.key, cluster.encoder.encode(obj))
 
 
 def unseal(data: bytes) -> Any:
     """What `seal` made, checked and decoded with the allow-list of
     messages between nodes; ValueError if it fails either check."""
-    from ._wire import WireError, decode
+    from ._entries import unseal as unseal_bytes
+    from ._wire import WireError
 
     cluster = current("actors.lowlevel.unseal").node.cluster
     if cluster is None:
         raise RuntimeError("unseal needs a node in a cluster: the cookie is the key")
     try:
-        return decode(cluster.key, data, cluster.make_pid)
+        return cluster.decoder.decode(unseal_bytes(cluster.key, data))
     except WireError as exc:
         raise ValueError(str(exc)) from exc
 

@@ -12,7 +12,7 @@ import trio.testing
 
 import actors
 from actors import ANY, Down, Exit, GenServer, NodeDown
-from actors.testing import assert_receive, forever, refute_receive
+from actors.testing import assert_receive, forever, refute_receive, wait_node
 from tests.cluster_helpers import COOKIE, FAST, start_node
 
 
@@ -363,7 +363,7 @@ async def test_a_node_with_the_wrong_cookie_can_neither_send_nor_be_reached(
             assert await assert_receive(("got", ANY), timeout=5) == ("got", [])
             await refute_receive("from the intruder", timeout=0.5)
         nursery.cancel_scope.cancel()
-    assert "bad signature" in caplog.text
+    assert "not signed with this cluster's cookie" in caplog.text
 
 
 async def test_a_forged_or_unsafe_message_is_dropped_and_logged_never_run(
@@ -374,7 +374,7 @@ async def test_a_forged_or_unsafe_message_is_dropped_and_logged_never_run(
 
     import coredis
 
-    from actors import _wire
+    from actors import _entries
 
     marker = tmp_path / "ran"
 
@@ -382,26 +382,26 @@ async def test_a_forged_or_unsafe_message_is_dropped_and_logged_never_run(
         def __reduce__(self) -> Any:
             return (os.system, (f"touch {marker}",))
 
-    async with actors.node(name="a", cluster=redis_url, cookie=COOKIE, **FAST):
+    async with actors.node(name="a", cluster=redis_url, cookie=COOKIE, **FAST) as this:
         me = actors.self()
-        node = me._proc.node
-        envelope = ("mallory", 1, node.creation, [("send", me, "hi")])
-        unsigned = b"\0" * 32 + pickle.dumps(envelope)
-        signed_evil = _wire.encode(COOKIE.encode(), ("mallory", 1, node.creation, [Evil()]))
-        signed_ok = _wire.encode(
-            COOKIE.encode(), ("mallory", 1, node.creation, [("send", me, "ok")])
-        )
+        key = COOKIE.encode()
+        head = _entries.Head(_entries.VERSION, "mallory", 1, "a", this.creation, 1, 0)
+        ok = _entries.send_frame(me._number, pickle.dumps("ok"))
+        evil = _entries.control_frame(pickle.dumps(("send_name", "x", Evil())))
+        unsigned = b"\0" * 32 + _entries.pack(key, head, [ok])[32:]
+        signed = _entries.pack(key, head, [evil, ok])  # the evil one first: it costs only itself
         client = coredis.Redis.from_url(redis_url)
         async with client:
-            for data in (unsigned, signed_evil, b"short", signed_ok):
+            for data in (unsigned, b"short", signed):
                 await client.xadd("actors:inbox:a", {"m": data})
         assert await assert_receive(timeout=5) == "ok"  # the one good message, and only it
+        await refute_receive(timeout=0.2)
     assert not marker.exists()
     assert "bad signature" in caplog.text
     assert "posix.system is not allowed" in caplog.text or "os.system" in caplog.text
 
 
-async def test_the_outbox_to_a_node_is_bounded_and_says_what_it_dropped(
+async def test_a_full_outbox_is_a_disconnect_then_held_pids_work_again(
     redis_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     async with trio.open_nursery() as nursery:
@@ -410,18 +410,27 @@ async def test_the_outbox_to_a_node_is_bounded_and_says_what_it_dropped(
         async with actors.node(name="a", cluster=redis_url, cookie=COOKIE, **opts):
             actors.send(("sink", "b"), ("hello", actors.self()))
             _, remote = await assert_receive(("sink", ANY))
+            actors.trap_exits()
+            actors.link(remote)
             for i in range(1000):  # no checkpoint: the sender task cannot run meanwhile
                 actors.send(remote, ("n", i))
-            assert "outbox to b is full (100)" in caplog.text
-            await trio.testing.wait_all_tasks_blocked()  # the sender has taken its batch
+            # the outbox refused the 101st: the connection ends, and says so
+            assert await assert_receive(Exit(remote, ANY), timeout=5) == Exit(
+                remote, "noconnection"
+            )
+            assert "its outbox is full (100 messages" in caplog.text
+            await wait_node("b")
             actors.send(remote, ("report", actors.self()))
             _, got = await assert_receive(("got", ANY), timeout=10)
-            assert got == list(range(100))  # the first 100; the rest were dropped
+            assert got == []  # all of them were lost, with the disconnect
+            actors.send(remote, ("n", "after"))
+            actors.send(remote, ("report", actors.self()))
+            assert await assert_receive(("got", ANY), timeout=10) == ("got", ["after"])
         nursery.cancel_scope.cancel()
 
 
-async def test_a_message_too_big_for_an_entry_is_dropped_and_the_rest_still_go(
-    redis_url: str, caplog: pytest.LogCaptureFixture
+async def test_a_message_too_big_or_that_cannot_travel_is_refused_at_send(
+    redis_url: str,
 ) -> None:
     async def indexes() -> None:
         """Keeps the index of each ("n", (i, payload)); reports them."""
@@ -438,14 +447,15 @@ async def test_a_message_too_big_for_an_entry_is_dropped_and_the_rest_still_go(
         await start_node(nursery, "b", redis_url, indexes)
         opts = {**FAST, "max_entry": 100_000}
         async with actors.node(name="a", cluster=redis_url, cookie=COOKIE, **opts):
-            for i in range(50):  # a batch bigger than an entry: cut in pieces
+            await wait_node("b")
+            for i in range(50):  # together bigger than an entry: cut in pieces
                 actors.send(("indexes", "b"), ("n", (i, b"x" * 10_000)))
-            actors.send(("indexes", "b"), ("n", (50, b"x" * 200_000)))  # alone too big
-            actors.send(("indexes", "b"), ("n", (51, lambda: None)))  # does not pickle
+            with pytest.raises(ValueError, match="more than max_entry"):
+                actors.send(("indexes", "b"), ("n", (50, b"x" * 200_000)))
+            with pytest.raises(TypeError, match="cannot send"):
+                actors.send(("indexes", "b"), ("n", (51, lambda: None)))
             actors.send(("indexes", "b"), ("n", (52, b"")))
             actors.send(("indexes", "b"), ("report", actors.self()))
             _, got = await assert_receive(("got", ANY), timeout=10)
             assert got == [*range(50), 52]
-            assert "more than max_entry 100000: dropped" in caplog.text
-            assert "does not pickle, dropped" in caplog.text
         nursery.cancel_scope.cancel()
