@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final
 
 import trio
@@ -38,7 +39,7 @@ from ._errors import ClusterError
 from ._global_names import GlobalNames
 from ._ids import NodeDown, Pid
 from ._peer import Peer
-from ._redis_reader import InboxReader
+from ._redis_reader import InboxReader, RedisReplyError
 from ._redis_target import RedisTarget, open_client, parse_url
 from ._remote import RemoteProcess
 from ._wire import Decoder, Encoder, WireError
@@ -294,7 +295,10 @@ class Cluster:
         refused start writes nothing."""
         name = self.node.name
         if first:  # an earlier life's entries stay unread (and are trimmed)
-            last = await self.client.xrevrange(scripts.inbox_key(name), "+", "-", count=1)
+            inbox = scripts.inbox_key(name)
+            last = await self.guarded(
+                [inbox], lambda: self.client.xrevrange(inbox, "+", "-", count=1)
+            )
             self._read_from = last[0].identifier if last else b"0-0"
         expected: bytes = b""
         holder: Beat | None = None
@@ -351,7 +355,36 @@ class Cluster:
         return got
 
     async def _run_script(self, name: str, keys: list[Any], args: list[Any]) -> Any:
-        return await self._scripts[name](keys=keys, args=args)
+        script = self._scripts[name]
+        return await self.guarded(keys, lambda: script(keys=keys, args=args))
+
+    async def guarded(self, keys: list[Any], call: Callable[[], Awaitable[Any]]) -> Any:
+        """`call()`; if one of `keys` holds the wrong type (anyone may write
+        to Redis), that key is garbage: it goes, and the call is made again."""
+        from coredis.exceptions import WrongTypeError
+
+        try:
+            return await call()
+        except WrongTypeError:
+            await self._repair(keys)
+            return await call()
+
+    async def _repair(self, keys: list[Any]) -> None:
+        for key in keys:
+            text = key.decode(errors="replace") if isinstance(key, bytes) else str(key)
+            wanted = scripts.key_type(text)
+            found = await self.client.type(key)
+            found = found.decode() if isinstance(found, bytes) else str(found)
+            if wanted is not None and found not in (wanted, "none"):
+                self.complaints.once(
+                    ("type", text),
+                    "actors cluster: node %s found %s holding a %s, not a %s; removed it",
+                    self.node.name,
+                    text,
+                    found,
+                    wanted,
+                )
+                await self.client.delete([key])
 
     async def _await_memberships(self) -> None:
         """Wait (a little: a peer may be dying) until every peer up at join
@@ -412,7 +445,7 @@ class Cluster:
         """Read the other nodes' keys: who came, who went, who restarted."""
         client = self.client
         me = self.node.name
-        members = await client.smembers(scripts.NODES)
+        members = await self.guarded([scripts.NODES], lambda: client.smembers(scripts.NODES))
         names: list[str] = []
         for raw in members:
             other = _node_name(raw)
@@ -617,15 +650,22 @@ class Cluster:
 
     async def _read_inbox(self, reader: InboxReader) -> None:
         trim: bytes | None = None
+        inbox = scripts.inbox_key(self.node.name)
         while True:
-            with trio.fail_after(_BLOCK_MS / 1000 + 10):
-                entries = await reader.read(self._read_from, _READ_COUNT, _BLOCK_MS, trim)
+            try:
+                with trio.fail_after(_BLOCK_MS / 1000 + 10):
+                    entries = await reader.read(self._read_from, _READ_COUNT, _BLOCK_MS, trim)
+            except RedisReplyError as exc:
+                if "WRONGTYPE" not in str(exc):
+                    raise
+                await self._repair([inbox])
+                continue
             trim = None
             for entry in entries:
                 self._read_from = entry.id
                 if entry.data is None:
                     self.complaints.once(
-                        ("big", entry.id),
+                        ("big",),
                         "actors cluster: node %s skipped an inbox entry of %d bytes"
                         " (more than max_entry %d, or not an entry)",
                         self.node.name,

@@ -27,6 +27,7 @@ __all__ = [
     "SEND",
     "SET_IF",
     "global_key",
+    "key_type",
     "inbox_key",
     "node_key",
     "owned_key",
@@ -51,13 +52,26 @@ def global_key(digest: str) -> str:
     return f"actors:global:{digest}"
 
 
+def key_type(key: str) -> str | None:
+    """The Redis type a key of the cluster holds (None: not one of ours)."""
+    if key == NODES or key.startswith("actors:globals:"):
+        return "set"
+    if key.startswith(("actors:node:", "actors:global:")):
+        return "string"
+    if key.startswith("actors:inbox:"):
+        return "stream"
+    return None
+
+
 SET_IF: Final = """
 -- KEYS: node key, node set. ARGV: expected value ('' = none), new value, ttl ms, name.
 -- Sets the heartbeat if it holds what we expect; else returns what it holds (0 if none).
+-- (Each write that can fail on a key of the wrong type comes before the
+-- others: a script that fails halfway keeps what it wrote.)
 local cur = redis.call('GET', KEYS[1])
 if (cur == false and ARGV[1] == '') or cur == ARGV[1] then
-  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
   redis.call('SADD', KEYS[2], ARGV[4])
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
   return 1
 end
 if cur == false then return 0 end
@@ -113,8 +127,8 @@ GLOBAL_REGISTER: Final = """
 -- 1 if the name is now ours; else what holds it.
 local cur = redis.call('GET', KEYS[1])
 if cur then return cur end
-redis.call('SET', KEYS[1], ARGV[1])
 redis.call('SADD', KEYS[2], KEYS[1])
+redis.call('SET', KEYS[1], ARGV[1])
 return 1
 """
 
@@ -123,8 +137,8 @@ GLOBAL_TAKE: Final = """
 -- After a netsplit: the earlier registration takes the name back from the later one.
 local cur = redis.call('GET', KEYS[1])
 if (cur == false and ARGV[1] == '') or cur == ARGV[1] then
-  redis.call('SET', KEYS[1], ARGV[2])
   redis.call('SADD', KEYS[2], KEYS[1])
+  redis.call('SET', KEYS[1], ARGV[2])
   return 1
 end
 if cur == false then return 0 end
@@ -133,8 +147,8 @@ return cur
 
 GLOBAL_RELEASE: Final = """
 -- KEYS: the name's key, our owned set. ARGV: our prefix "NAME|creation|".
-local value = redis.call('GET', KEYS[1])
 redis.call('SREM', KEYS[2], KEYS[1])
+local value = redis.call('GET', KEYS[1])
 if value and string.sub(value, 1, #ARGV[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end

@@ -100,8 +100,9 @@ class GlobalNames:
             self._own(name, proc, value, stamp)
             return True
         holder = self._parse(got)
-        if holder is not None and self._is_stale(holder):
-            # An earlier life of a node: its names died with it.
+        if holder is None or self._is_stale(holder):
+            # Garbage (anyone may write to Redis), or an earlier life of a
+            # node, whose names died with it.
             taken = await cluster._run_script(
                 "GLOBAL_TAKE", [key, scripts.owned_key(cluster.node.name)], [got, value]
             )
@@ -193,7 +194,8 @@ class GlobalNames:
         (it was killed, and restarted before anyone swept it)."""
         cluster = self.cluster
         name = cluster.node.name
-        for key in await cluster.client.smembers(scripts.owned_key(name)):
+        owned = scripts.owned_key(name)
+        for key in await cluster.guarded([owned], lambda: cluster.client.smembers(owned)):
             await cluster._run_script(
                 "GLOBAL_RELEASE", [key, scripts.owned_key(name)], [f"{name}|"]
             )
@@ -217,7 +219,7 @@ class GlobalNames:
             else:
                 self._lose(name, proc, holder)
         wanted = {name_key(name) for name in self.owned}
-        for key in await cluster.client.smembers(owned_set):
+        for key in await cluster.guarded([owned_set], lambda: cluster.client.smembers(owned_set)):
             text = key.decode() if isinstance(key, bytes) else str(key)
             if text not in wanted:
                 await self._release(cluster.client, text)

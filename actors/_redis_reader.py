@@ -106,7 +106,11 @@ class InboxReader:
         )
         await self._send(commands)
         if trim_below is not None:
-            await self._value()  # how many it trimmed
+            try:
+                await self._value()  # how many it trimmed
+            except RedisReplyError:
+                await self._xread_reply()  # read it anyway: the replies stay in step
+                raise
         return await self._xread_reply()
 
     # -- RESP ----------------------------------------------------------------------

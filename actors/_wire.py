@@ -229,7 +229,7 @@ class Decoder:
     def decode(self, data: bytes | memoryview) -> Any:
         """The value in `data`; `WireError` if it is refused or broken."""
         if len(data) > SCAN_ABOVE:
-            cost = decoded_size(data)
+            cost = decoded_size(data, self.max_decoded)
             if cost > self.max_decoded:
                 raise WireError(
                     f"a message of {len(data)} bytes would build about {cost} bytes"
@@ -268,14 +268,17 @@ _BUILD_COST: Final = {
 }
 
 
-def decoded_size(data: bytes | memoryview) -> int:
+def decoded_size(data: bytes | memoryview, limit: int) -> int:
     """An upper bound of what unpickling `data` would allocate: the bytes
     of each string, and for each opcode that makes an object or adds to a
-    container, that object's size (a pointer at least). Raises `WireError`
-    for data that is not a pickle."""
+    container, that object's size (a pointer at least); it stops counting
+    past `limit`, so a bomb costs its scan no more than its bound. Raises
+    `WireError` for data that is not a pickle."""
     total = 0
     try:
         for opcode, arg, _ in pickletools.genops(bytes(data)):
+            if total > limit:
+                return total
             cost = _BUILD_COST.get(opcode.name)
             if cost is not None:
                 total += cost
