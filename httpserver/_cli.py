@@ -7,10 +7,13 @@ option is a flag, with the table's default and what a good value is as
 its help, so the two cannot drift apart; option `foo_bar` is `--foo-bar`,
 except `ws_loop` (`--ws`) and `ws` (`--ws-protocol`), and `loop` is the
 positional MODULE:FUNCTION. The node's own flags (--cluster, --cookie,
---node) and --log-level are the command line's alone.
+--node: `_node_flags`, which also reads them from the environment) and
+--log-level are the command line's alone.
 
 Values are checked by `Options.of`, as a call to `start` checks them, so
 the command line and the API refuse the same things with the same words.
+Every bad value ends the command before anything starts, with one line on
+stderr and status 2 (argparse's usage line is left out: `--help` has it).
 """
 
 from __future__ import annotations
@@ -20,19 +23,22 @@ import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 import actors
 import actors.lowlevel
 
+from ._node_flags import (
+    CLUSTER_ENV,
+    COOKIE_ENV,
+    add_node_flags,
+    node_settings,
+    warn_of_exposed_secrets,
+)
 from ._options import _TABLE, Options
 from ._workers import WorkerStartError
 
-__all__ = ["COOKIE_ENV", "flag", "main", "parser"]
-
-COOKIE_ENV: Final = "TRIO_MISULTIN_COOKIE"
-"""The cluster cookie, when --cookie is not given (a command line is
-visible to every user of the machine in `ps`; the environment is not)."""
+__all__ = ["CLUSTER_ENV", "COOKIE_ENV", "flag", "main", "parser"]
 
 _RENAMED: Final = {"ws_loop": "--ws", "ws": "--ws-protocol"}
 _LEVELS: Final = ("critical", "error", "warning", "info", "debug")
@@ -121,10 +127,21 @@ def _shown(default: Any) -> str:
     return str(default)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but an error is one line: `PROG: error: WHY`."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {_one_line(message)}\n")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.splitlines())
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser, one flag per row of the options table."""
     program = os.path.basename(sys.argv[0])
-    cli = argparse.ArgumentParser(
+    cli = _Parser(
         prog="python -m httpserver" if program in ("__main__.py", "-c", "") else program,
         usage="%(prog)s MODULE:FUNCTION [--port N] [--ws MODULE:FUNCTION] [--workers N] [...]",
         description="Serve an async handler function over HTTP (and WebSocket with --ws)."
@@ -148,12 +165,7 @@ def parser() -> argparse.ArgumentParser:
         else:
             kind = _number if isinstance(default, int | float) else str
             cli.add_argument(flag(name), dest=name, type=kind, metavar=name.upper(), help=help_text)
-    node = cli.add_argument_group("the node (see README, Clusters)")
-    node.add_argument("--cluster", metavar="URL", help="join this cluster: a Redis URL")
-    node.add_argument(
-        "--cookie", metavar="SECRET", help=f"the cluster's cookie (default: ${COOKIE_ENV})"
-    )
-    node.add_argument("--node", metavar="NAME", help="this node's name (default: HOST-PID)")
+    add_node_flags(cli)
     cli.add_argument(
         "--log-level",
         choices=_LEVELS,
@@ -166,24 +178,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; the exit status."""
     cli = parser()
     args = vars(cli.parse_args(argv))
-    name, cluster = args.pop("node", None), args.pop("cluster", None)
-    given_cookie = args.pop("cookie", None)
-    cookie = given_cookie or os.environ.get(COOKIE_ENV)
-    if cluster is None:
-        if name is not None or given_cookie is not None:
-            cli.error("--node and --cookie need --cluster")
-        cookie = None
-    elif cookie is None:
-        cli.error(f"--cluster needs --cookie (or ${COOKIE_ENV}): the secret its nodes share")
-    actors.lowlevel.install_logging(args.pop("log_level", None))
+    node = node_settings(cli, args)
+    level = args.pop("log_level", None)
     try:
         Options.of(args)  # refused here with the words `start` would use
     except (TypeError, ValueError) as exc:
         cli.error(str(exc))
+    actors.lowlevel.install_logging(level)
+    warn_of_exposed_secrets(node)
     try:
-        actors.run(_serve, args, node=name, cluster=cluster, cookie=cookie)
+        actors.run(_serve, args, node=node.name, cluster=node.cluster, cookie=node.cookie)
     except (OSError, WorkerStartError, actors.ClusterError) as exc:
-        print(f"{cli.prog}: error: {exc}", file=sys.stderr)
+        print(f"{cli.prog}: error: {_one_line(str(exc))}", file=sys.stderr)
         return 1
     return 0
 

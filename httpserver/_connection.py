@@ -86,7 +86,9 @@ class Connection:
         self.upgrade_req: Req | None = None  # an upgrade for `connection_main` to hand over
         self.req: Req | None = None
         self.parser: Parser | None = new_parser(
-            server.parser_kind, server.options.get_url_max_size + _HEAD_SLACK
+            server.parser_kind,
+            server.options.get_url_max_size + _HEAD_SLACK,
+            server.options.post_max_size,
         )
         self.sent_body = 0
         self.body_waited = 0.0  # seconds spent waiting for this request's body
@@ -208,7 +210,11 @@ class Connection:
             if req.version == "1.1":  # RFC 9110 10.1.1: an HTTP/1.0 expectation is ignored
                 await self.write(b"HTTP/1.1 100 Continue\r\n\r\n", 0)
         while True:
-            event = parser.next_body()
+            try:
+                event = parser.next_body()
+            except ProtocolError as exc:  # the same status, whoever reads the body
+                req._keep_alive = False
+                raise HttpError(exc.status) from exc
             if event is NEED_DATA:
                 options = self.server.options
                 allowed = options.recv_timeout + req._body_seen / options.body_min_rate

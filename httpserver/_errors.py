@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["HttpError", "ResponseError"]
+__all__ = ["HttpError", "ProtocolError", "ResponseError"]
 
 
 class HttpError(Exception):
@@ -20,3 +20,12 @@ class HttpError(Exception):
 
 class ResponseError(RuntimeError):
     """The handler answered twice, or streamed after the end of a response."""
+
+
+class ProtocolError(Exception):
+    """The client broke HTTP/1.1: answer `status` and close (raised by the
+    request parsers, `_parsing`; not public)."""
+
+    def __init__(self, status: int, why: str = "") -> None:
+        super().__init__(why or status)
+        self.status = status

@@ -27,8 +27,9 @@ from typing import Final
 
 import httptools
 
+from ._errors import ProtocolError
 from ._framing import HEAD_SCAN
-from ._parsing import NEED_DATA, H11Parser, Head, NeedData, ProtocolError, RequestHead, Trailers
+from ._parsing import NEED_DATA, H11Parser, Head, NeedData, RequestHead, Trailers
 
 __all__ = ["FastParser"]
 
@@ -50,14 +51,16 @@ class FastParser:
         "_left",
         "_length",
         "_llhttp",
+        "_max_body",
         "_max_head",
         "_odd",
         "_scan",
         "_url",
     )
 
-    def __init__(self, max_head: int) -> None:
+    def __init__(self, max_head: int, max_body: int) -> None:
         self._max_head = max_head
+        self._max_body = max_body  # for the chunked bodies h11 reads
         self._buf = b""  # received, not yet handed out
         self._eof = False
         self._scan = 0  # where the search for the head's end goes on
@@ -222,7 +225,7 @@ class FastParser:
         """From here to the end of this cycle, h11 reads, from the request's
         first byte."""
         self._llhttp = None
-        judge = H11Parser(self._max_head, self._buf, self._eof)
+        judge = H11Parser(self._max_head, self._max_body, self._buf, self._eof)
         self._buf = b""
         self._h11 = judge
         return judge.next_request()

@@ -32,7 +32,15 @@ def _is_positive(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and v > 0
 
 
-_is_seconds = _is_rate = _is_positive
+_is_rate = _is_positive
+
+# About 31 years: "never" in practice. Past it a session's Redis TTL or its
+# cookie's Max-Age no longer converts (infinity does not at all).
+_MAX_SECONDS = 1e9
+
+
+def _is_seconds(v: Any) -> bool:
+    return _is_positive(v) and v <= _MAX_SECONDS
 
 
 def _is_bool(v: Any) -> bool:
@@ -143,7 +151,8 @@ _TABLE: list[tuple[str, Any, Callable[[Any], bool], str]] = [
     ("name", None, lambda v: True, "a name to register the listener process under"),
     # Connections the kernel completes before accept takes them (capped by
     # net.core.somaxconn): room for a burst, as uvicorn's and gunicorn's 2048.
-    ("backlog", 2048, _is_int(1), "an int >= 1"),
+    # The kernel caps it at net.core.somaxconn; listen() takes a C int.
+    ("backlog", 2048, _is_int(1, 65535), "an int from 1 to 65535"),
     # Capped at start by the fd limit (see _fdlimit): half of RLIMIT_NOFILE less a reserve.
     ("max_connections", 4096, _is_int(1), "an int >= 1"),
     ("post_max_size", 4 * 1024 * 1024, _is_int(0), "a number of bytes >= 0"),
@@ -158,23 +167,29 @@ _TABLE: list[tuple[str, Any, Callable[[Any], bool], str]] = [
         " (installed with the speedups extra: pip install 'trio-misultin[speedups]')",
     ),
     # The whole request head must come within it; an idle keep-alive closes after it.
-    ("recv_timeout", 30.0, _is_seconds, "seconds > 0"),
+    ("recv_timeout", 30.0, _is_seconds, "seconds > 0, at most 1e9"),
     # A body has recv_timeout, plus 1 s per body_min_rate bytes received (Apache's MinRate).
     ("body_min_rate", 1024, _is_rate, "bytes per second > 0, e.g. 1024"),
     # A client that takes no piece (256 KiB) of a response for this long is closed.
-    ("send_timeout", 30.0, _is_seconds, "seconds > 0"),
+    ("send_timeout", 30.0, _is_seconds, "seconds > 0, at most 1e9"),
     ("compress", False, _is_bool, "True or False"),
     ("static", None, _is_static, "None or an existing directory"),
     ("ssl", None, _is_ssl, "None, an ssl.SSLContext, or {'certfile', 'keyfile', 'password'}"),
     ("access_log", None, _is_callable_or_none, "None or a function taking an AccessLog"),
     ("auto_recv_body", True, _is_bool, "True or False"),
     ("autoexit", True, _is_bool, "True or False"),
-    ("sessions_expire", 600.0, _is_seconds, "seconds > 0 (a session idle that long ends)"),
+    (
+        "sessions_expire",
+        600.0,
+        _is_seconds,
+        "seconds > 0, at most 1e9 (a session idle that long ends)",
+    ),
     (
         "sessions_max_age",
         86400.0,
         _is_seconds,
-        "seconds > 0 (a session ends that long after it began, however busy; its cookie's Max-Age)",
+        "seconds > 0, at most 1e9 (a session ends that long after it began, however busy;"
+        " its cookie's Max-Age)",
     ),
     (
         "sessions_max",
@@ -189,7 +204,7 @@ _TABLE: list[tuple[str, Any, Callable[[Any], bool], str]] = [
         is_trusted_proxies,
         "a list of proxy addresses or networks, e.g. ['127.0.0.1', '10.0.0.0/8'], or ['*']",
     ),
-    ("shutdown_timeout", 5.0, _is_seconds, "seconds > 0"),
+    ("shutdown_timeout", 5.0, _is_seconds, "seconds > 0, at most 1e9"),
     ("workers", 1, _is_int(1, 256), "an int from 1 to 256"),
     ("handle_signals", True, _is_bool, "True (SIGTERM / SIGINT drain, then exit 0) or False"),
     ("ws_loop", None, _is_async_or_none, "None or an async function taking a Ws"),
@@ -198,8 +213,8 @@ _TABLE: list[tuple[str, Any, Callable[[Any], bool], str]] = [
     ("ws_max_queue", 16 * 1024 * 1024, _is_int(1), "a number of bytes >= 1"),
     ("ws_max_fragments", 1024, _is_int(1), "an int >= 1"),
     ("ws_max_pending", (64, 1024 * 1024), _is_pending, "a pair (messages >= 1, bytes >= 1)"),
-    ("ws_ping_interval", 30.0, _is_seconds, "seconds > 0"),
-    ("ws_ping_timeout", 20.0, _is_seconds, "seconds > 0"),
+    ("ws_ping_interval", 30.0, _is_seconds, "seconds > 0, at most 1e9"),
+    ("ws_ping_timeout", 20.0, _is_seconds, "seconds > 0, at most 1e9"),
     ("ws_compress", True, _is_bool, "True or False"),
     ("ws_origins", None, _is_origins, "None or a list of allowed Origin values"),
     ("ws_subprotocols", (), _is_origins, "a list of subprotocols the server speaks"),

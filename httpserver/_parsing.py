@@ -12,7 +12,9 @@ the bytes left over from the last), `next_request` gives its head (or
 NEED_DATA, or None when the client closed between requests), `next_body`
 its body pieces and then its end (the trailer fields, a list). Bytes come
 in by `receive_data` (b"" is the end of the stream). A request the parser
-refuses raises `ProtocolError` with the status to answer.
+refuses raises `ProtocolError` with the status to answer; a chunked body is
+refused at its first bad chunk-size line, or the first that passes the body
+limit (`_chunks`), before its data comes.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from functools import cache
 from typing import Final, Protocol
 
 import h11
+
+from ._chunks import ChunkGuard
+from ._errors import ProtocolError
 
 __all__ = [
     "NEED_DATA",
@@ -47,14 +52,6 @@ class NeedData:
 
 
 NEED_DATA: Final = NeedData()
-
-
-class ProtocolError(Exception):
-    """The client broke HTTP/1.1: answer `status` and close."""
-
-    def __init__(self, status: int, why: str = "") -> None:
-        super().__init__(why or status)
-        self.status = status
 
 
 class RequestHead(Protocol):
@@ -103,12 +100,28 @@ class Parser(Protocol):
 class H11Parser:
     """h11: a fresh h11.Connection per request cycle, seeded with the bytes
     the previous one left (pipelining). The server writes its responses
-    itself, so h11 only ever reads."""
+    itself, so h11 only ever reads. A chunked body's bytes go past a
+    `ChunkGuard` too, which refuses the body as soon as it is bad."""
 
-    __slots__ = ("_conn", "_empty", "_in_head", "_max_head", "_pieces", "_received")
+    __slots__ = (
+        "_conn",
+        "_empty",
+        "_guard",
+        "_in_head",
+        "_max_body",
+        "_max_head",
+        "_pieces",
+        "_received",
+        "_refused",
+    )
 
-    def __init__(self, max_head: int, data: bytes = b"", closed: bool = False) -> None:
+    def __init__(
+        self, max_head: int, max_body: int, data: bytes = b"", closed: bool = False
+    ) -> None:
         self._max_head = max_head
+        self._max_body = max_body
+        self._guard: ChunkGuard | None = None  # while a chunked body comes
+        self._refused: ProtocolError | None = None  # what the guard found
         self._conn: h11.Connection | None = None
         self._pieces: list[bytes] = []
         self._received = 0
@@ -134,6 +147,8 @@ class H11Parser:
             self._empty = True
         self._received = len(leftover)
         self._in_head = True
+        self._guard = None
+        self._refused = None
 
     def receive_data(self, data: bytes) -> None:
         assert self._conn is not None
@@ -142,6 +157,18 @@ class H11Parser:
         if self._in_head and data:
             self._pieces.append(data)
             self._received += len(data)
+        elif self._guard is not None:
+            self._follow(data)
+
+    def _follow(self, data: bytes) -> None:
+        """Show the guard more of a chunked body; keep what it refuses for
+        `next_body` (data may come while nobody reads the body)."""
+        assert self._guard is not None
+        try:
+            self._guard.feed(data)
+        except ProtocolError as exc:
+            self._guard = None
+            self._refused = exc
 
     def next_request(self) -> Head | NeedData | None:
         assert self._conn is not None
@@ -161,11 +188,18 @@ class H11Parser:
                 fields = [(name, value) for _, name, value in items]
             else:
                 fields = list(headers)
+            if any(name == b"transfer-encoding" for name, _ in fields):
+                # h11 took it, so the body is chunked; what came after the
+                # head is its beginning.
+                self._guard = ChunkGuard(self._max_body)
+                self._follow(bytes(self._conn.trailing_data[0]))
             return Head(event.method, event.target, event.http_version, fields)
         return None  # ConnectionClosed
 
     def next_body(self) -> bytes | Trailers | NeedData:
         assert self._conn is not None
+        if self._refused is not None:
+            raise self._refused
         try:
             event = self._conn.next_event()
         except h11.RemoteProtocolError as exc:
@@ -215,10 +249,11 @@ def parser_kind(choice: str) -> str:
     return choice
 
 
-def new_parser(kind: str, max_head: int) -> Parser:
-    """A parser of `kind` ("h11" or "httptools") for one connection."""
+def new_parser(kind: str, max_head: int, max_body: int) -> Parser:
+    """A parser of `kind` ("h11" or "httptools") for one connection: heads
+    up to `max_head` bytes, chunked bodies refused past `max_body`."""
     if kind == "httptools":
         from ._llhttp import FastParser
 
-        return FastParser(max_head)
-    return H11Parser(max_head)
+        return FastParser(max_head, max_body)
+    return H11Parser(max_head, max_body)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 
+import actors
 import httpserver
 
 
@@ -17,6 +19,13 @@ async def log_level(req: httpserver.Req) -> None:
     """Answers with its pid and the httpserver logger's level there."""
     level = logging.getLogger("httpserver").getEffectiveLevel()
     await req.ok(f"{os.getpid()} {level}", headers={"Connection": "close"})
+
+
+async def node_view(req: httpserver.Req) -> None:
+    """Answers with its pid and the name of its node (NAME.wN in a worker
+    that joined the main process's cluster)."""
+    view = {"pid": os.getpid(), "node": actors.node_name()}
+    await req.ok(json.dumps(view), headers={"Connection": "close"})
 
 
 def plain(req: httpserver.Req) -> None:

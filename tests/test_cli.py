@@ -3,12 +3,14 @@ a user runs it: a real OS process, fetched over real sockets."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import entry_points
+from pathlib import Path
 
 import pytest
 import trio
@@ -22,6 +24,12 @@ from tests.http_helpers import ROOT, _Running, fetch, python_argv
 from tests.ws_helpers import Closed, open_ws
 
 
+def environment(**variables: str) -> dict[str, str]:
+    """This process's environment without the node's variables, plus `variables`."""
+    env = {k: v for k, v in os.environ.items() if k not in (_cli.CLUSTER_ENV, _cli.COOKIE_ENV)}
+    return {**env, **variables}
+
+
 @asynccontextmanager
 async def command_line(*args: str) -> AsyncIterator[_Running]:
     """Run `python -m httpserver ARGS --ip 127.0.0.1 --port 0` until it
@@ -29,7 +37,7 @@ async def command_line(*args: str) -> AsyncIterator[_Running]:
     server, and check that it ended with status 0."""
     argv = python_argv("-m", "httpserver", *args, "--ip", "127.0.0.1", "--port", "0")
     process = await trio.lowlevel.open_process(
-        argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        argv, cwd=ROOT, env=environment(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
     runner = _Running(process)
     try:
@@ -47,11 +55,14 @@ async def command_line(*args: str) -> AsyncIterator[_Running]:
             await process.wait()
 
 
-async def run_command_line(*args: str) -> subprocess.CompletedProcess[bytes]:
-    with trio.fail_after(30):
+async def run_command_line(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 30
+) -> subprocess.CompletedProcess[bytes]:
+    with trio.fail_after(timeout):
         return await trio.run_process(
             python_argv("-m", "httpserver", *args),
             cwd=ROOT,
+            env=environment() if env is None else env,
             capture_stdout=True,
             capture_stderr=True,
             check=False,
@@ -182,6 +193,141 @@ async def test_a_cluster_needs_a_cookie() -> None:
     done = await run_command_line(*args)
     assert done.returncode == 2
     assert b"--cluster needs --cookie" in done.stderr
+
+
+# -- bad values, and secrets -------------------------------------------------------
+
+PASSWORD = "redis-pa55w0rd"
+COOKIE = "cookie-s3cret"
+HELLO = "examples.hello_world:handle_http"
+
+_BAD_VALUES = [
+    pytest.param(
+        ["--backlog", "99999999999999999999"],
+        {},
+        "bad server option backlog=99999999999999999999: it must be an int from 1 to 65535",
+        id="backlog-huge",
+    ),
+    pytest.param(["--backlog", "-1"], {}, "bad server option backlog=-1", id="backlog-negative"),
+    pytest.param(["--port", "70000"], {}, "bad server option port=70000", id="port-70000"),
+    pytest.param(["--port", "eighty"], {}, "'eighty' is not a number", id="port-not-a-number"),
+    pytest.param(["--workers", "0"], {}, "bad server option workers=0", id="workers-0"),
+    pytest.param(["--recv-timeout", "nan"], {}, "recv_timeout=nan", id="recv-timeout-nan"),
+    pytest.param(["--sessions-max-age", "inf"], {}, "sessions_max_age=inf", id="max-age-inf"),
+    pytest.param(["--ws-max-pending", "0,1"], {}, "ws_max_pending=(0, 1)", id="ws-max-pending-0"),
+    pytest.param(
+        ["--cluster", "notaurl", "--cookie", COOKIE],
+        {},
+        "--cluster 'notaurl' is not a Redis URL",
+        id="cluster-not-a-url",
+    ),
+    pytest.param(
+        ["--cluster", f"http://:{PASSWORD}@127.0.0.1/0", "--cookie", COOKIE],
+        {},
+        "--cluster 'http://:***@127.0.0.1/0' is not a Redis URL",
+        id="cluster-not-redis-with-a-password",
+    ),
+    pytest.param(
+        ["--cluster", "redis://127.0.0.1/zero", "--cookie", COOKIE],
+        {},
+        "has a database that is not a number",
+        id="cluster-database-not-a-number",
+    ),
+    pytest.param(
+        [],
+        {_cli.CLUSTER_ENV: f"redis://user:{PASSWORD}@127.0.0.1:99999/0", _cli.COOKIE_ENV: COOKIE},
+        "$TRIO_MISULTIN_CLUSTER 'redis://user:***@127.0.0.1:99999/0' is not a Redis URL",
+        id="cluster-from-the-environment-port-out-of-range",
+    ),
+    pytest.param(
+        ["--cluster", "redis://127.0.0.1:1/0"],
+        {},
+        "--cluster needs --cookie (or $TRIO_MISULTIN_COOKIE)",
+        id="cluster-without-a-cookie",
+    ),
+    pytest.param(
+        ["--node", "web"], {}, "--node and --cookie need --cluster", id="node-without-a-cluster"
+    ),
+    pytest.param(["--prot", "80"], {}, "unrecognized arguments: --prot 80", id="unknown-flag"),
+]
+
+
+@pytest.mark.parametrize(("args", "variables", "expected"), _BAD_VALUES)
+async def test_a_bad_value_ends_in_one_line_and_status_2(
+    args: list[str], variables: dict[str, str], expected: str
+) -> None:
+    done = await run_command_line(
+        HELLO, "--ip", "127.0.0.1", "--port", "0", *args, env=environment(**variables), timeout=15
+    )
+    lines = done.stderr.decode().splitlines()
+    assert done.returncode == 2, lines
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("python -m httpserver: error: "), lines
+    assert expected in lines[0]
+    for secret in (PASSWORD, COOKIE):
+        assert secret.encode() not in done.stdout + done.stderr
+
+
+async def test_a_cluster_without_the_cluster_extra_names_the_extra_to_install(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "sitecustomize.py").write_text(
+        'import sys\nsys.modules["coredis"] = None  # as if it were not installed\n'
+    )
+    path = os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))
+    args = (HELLO, "--ip", "127.0.0.1", "--port", "0", "--cluster", "redis://127.0.0.1:1/0")
+    done = await run_command_line(
+        *args, "--cookie", COOKIE, env=environment(PYTHONPATH=path), timeout=15
+    )
+    lines = done.stderr.decode().splitlines()
+    assert done.returncode == 2, lines
+    assert len(lines) == 1, lines
+    assert "pip install 'trio-misultin[cluster]'" in lines[0]
+
+
+async def test_help_names_the_variables_of_the_secrets_never_their_values() -> None:
+    variables = {
+        _cli.CLUSTER_ENV: f"redis://:{PASSWORD}@127.0.0.1:6379/0",
+        _cli.COOKIE_ENV: COOKIE,
+    }
+    done = await run_command_line("--help", env=environment(**variables))
+    assert done.returncode == 0
+    text = " ".join(done.stdout.decode().split())
+    assert "--cluster URL join this cluster" in text
+    assert "(default: $TRIO_MISULTIN_CLUSTER" in text
+    assert "--cookie SECRET the cluster's cookie (default: $TRIO_MISULTIN_COOKIE" in text
+    for secret in (PASSWORD, COOKIE):
+        assert secret.encode() not in done.stdout + done.stderr
+
+
+async def test_a_cluster_that_cannot_be_joined_is_one_line_without_its_password() -> None:
+    # Port 1: nothing listens there, so the join fails at once.
+    variables = {
+        _cli.CLUSTER_ENV: f"redis://:{PASSWORD}@127.0.0.1:1/0",
+        _cli.COOKIE_ENV: COOKIE,
+    }
+    done = await run_command_line(
+        HELLO, "--ip", "127.0.0.1", "--port", "0", env=environment(**variables), timeout=15
+    )
+    lines = done.stderr.decode().splitlines()
+    assert done.returncode == 1, lines
+    assert len(lines) == 1, lines
+    assert "error: cannot join the cluster at redis://:***@127.0.0.1:1/0" in lines[0]
+    for secret in (PASSWORD, COOKIE):
+        assert secret.encode() not in done.stdout + done.stderr
+
+
+async def test_a_secret_given_on_the_command_line_is_warned_of_and_never_shown() -> None:
+    args = ("--cluster", f"redis://:{PASSWORD}@127.0.0.1:1/0", "--cookie", COOKIE)
+    done = await run_command_line(HELLO, "--ip", "127.0.0.1", "--port", "0", *args, timeout=15)
+    text = done.stderr.decode()
+    assert done.returncode == 1, text
+    assert "the Redis password of --cluster is on the command line" in text
+    assert "give it in $TRIO_MISULTIN_CLUSTER instead" in text
+    assert "the cookie of --cookie is on the command line" in text
+    assert "give it in $TRIO_MISULTIN_COOKIE instead" in text
+    for secret in (PASSWORD, COOKIE):
+        assert secret.encode() not in done.stdout + done.stderr
 
 
 def test_the_console_script_is_the_command_line() -> None:
