@@ -10,7 +10,12 @@ text to the page handlers' group: the same bytes to every page, framed once.
 It works only while someone watches: with no page open it asks nothing, and
 the nodes' running-time counters (`watch`) are on only while a page is.
 A burst of crashes makes one snapshot, not one per crash: the events already
-waiting are taken together, and snapshots are at least MIN_GAP apart.
+waiting are taken together, and snapshots are at least MIN_GAP apart; the
+events go to the observer's `History` (`_events`), which no flood empties.
+
+Every process, tree entry and socket of a snapshot says whether it is a
+system process ("system"; one its node does not call a user's is taken
+for one): the page hides those by default, and a kill never ends one.
 """
 
 from __future__ import annotations
