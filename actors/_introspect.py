@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from ._api import _process_of, function_name, resolve
 from ._gen_server import _GET_STATE, GenServer, call
 from ._ids import Pid
+from ._observed import describe
 from ._process import RUNNING, by_task, current
 from ._supervisor import _SupervisorServer, child_label
 from ._watch import prune, runtime_of
@@ -33,6 +34,7 @@ __all__ = [
     "add_stat",
     "get_state",
     "kind_of",
+    "mark_system",
     "node_info",
     "probe",
     "process_rows",
@@ -135,7 +137,8 @@ def _status(proc: Process) -> str:
 
 
 def process_rows() -> list[dict[str, Any]]:
-    """One row per live process of the calling process's node."""
+    """One row per live process of the calling process's node; "system"
+    is True for the node's own processes and those marked `mark_system`."""
     node = current("actors.lowlevel.process_rows").node
     prune()
     rows = []
@@ -153,6 +156,7 @@ def process_rows() -> list[dict[str, Any]]:
                 "monitors": len(proc._monitors or ()),
                 "groups": [_label(group) for group in proc._groups or ()],
                 "kind": kind_of(node, proc),
+                "system": proc in node.observed.system,
             }
         )
     return rows
@@ -166,12 +170,22 @@ def process_messages(pid: Pid, limit: int = 100) -> list[str]:
     proc = _process_of(pid)
     if proc is None or proc.remote or not proc._queue:
         return []
-    return [_short_repr(m) for m in itertools.islice(proc._queue, max(0, limit))]
+    return [describe(m, 500) for m in itertools.islice(proc._queue, max(0, limit))]
 
 
-def _short_repr(value: Any, size: int = 500) -> str:
-    text = repr(value)
-    return text if len(text) <= size else text[: size - 3] + "..."
+def mark_system(pid: Pid | None = None) -> None:
+    """Make `pid` (default: the caller), a live process of the calling
+    process's node, a system process: one an upper layer runs for itself
+    (the observer's, say). `actors.processes()` leaves it out, its row
+    and its exit event say "system", and an observer never kills it. A
+    process that has ended is left as it was."""
+    caller = current("actors.lowlevel.mark_system")
+    proc = caller if pid is None else pid._proc
+    if proc is None or not proc.alive:
+        return
+    if proc.remote or proc.node is not caller.node:
+        raise ValueError(f"mark_system: {pid!r} is not a process of this node")
+    caller.node.observed.system.add(proc)
 
 
 def process_stack(pid: Pid) -> list[str]:
@@ -208,9 +222,10 @@ def supervision_trees() -> list[dict[str, Any]]:
         if child.pid is not None
     }
     roots = sorted((proc for proc in sups if proc not in supervised), key=lambda p: p.pid)
+    system = node.observed.system
     return [
         {"pid": proc.pid, "name": _label(proc.name), **_fields(sups[proc])}
-        | {"children": _children(sups[proc], sups, {proc})}
+        | {"system": proc in system, "children": _children(sups[proc], sups, system, {proc})}
         for proc in roots
     ]
 
@@ -224,7 +239,9 @@ def _fields(server: Any) -> dict[str, Any]:
     }
 
 
-def _children(server: Any, sups: dict[Any, Any], seen: set[Any]) -> list[dict[str, Any]]:
+def _children(
+    server: Any, sups: dict[Any, Any], system: set[Any], seen: set[Any]
+) -> list[dict[str, Any]]:
     rows = []
     for child in list(getattr(server, "children", ())):
         spec = child.spec
@@ -237,9 +254,10 @@ def _children(server: Any, sups: dict[Any, Any], seen: set[Any]) -> list[dict[st
             "last_exit": child.last_exit,
         }
         sub = child.pid._proc if child.pid is not None else None
+        row["system"] = sub is not None and sub in system
         if spec.type == "supervisor" and sub in sups and sub not in seen:
             row["supervisor"] = _fields(sups[sub])
-            row["children"] = _children(sups[sub], sups, seen | {sub})
+            row["children"] = _children(sups[sub], sups, system, seen | {sub})
         rows.append(row)
     return rows
 

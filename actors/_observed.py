@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable
+from functools import cache, partial
 from itertools import islice
 from typing import TYPE_CHECKING, Any, Final
 
@@ -35,13 +37,144 @@ events (counted, logged once) until it catches up."""
 _DESCRIBE_MAX: Final = 2000
 
 
-def describe(value: Any) -> str:
-    """`repr(value)`, cut to a length a page can show: an exit reason as
-    it travels in events and rows (never the exception object itself)."""
-    text = repr(value)
-    if len(text) > _DESCRIBE_MAX:
-        text = text[: _DESCRIBE_MAX - 3] + "..."
-    return text
+def describe(value: Any, limit: int = _DESCRIBE_MAX) -> str:
+    """`repr(value)`, cut to `limit` characters: an exit reason as it
+    travels in events and rows, a message or a state as a page shows it
+    (never the object itself).
+
+    Unlike `repr`, a `functools.partial`, a child spec and a supervisor's
+    record of a child are named by their function alone, never shown with
+    their arguments, and so they are inside tuples, lists, dicts, sets,
+    named tuples and exceptions: arguments are the user's, may be secrets
+    (an observer's kill token), and a page shows this text to whoever
+    opens it. Any other object is its own `repr`."""
+    out = _Text(limit)
+    _describe(value, out, 0)
+    return out.text()
+
+
+class _Text:
+    """Text made piece by piece, that stops growing past its limit."""
+
+    __slots__ = ("left", "limit", "parts")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.left = limit + 1  # one more: a text cut says so
+        self.parts: list[str] = []
+
+    def add(self, piece: str) -> None:
+        if self.left > 0:
+            self.parts.append(piece[: self.left])
+            self.left -= len(piece)
+
+    def text(self) -> str:
+        text = "".join(self.parts)
+        return text if len(text) <= self.limit else text[: max(0, self.limit - 3)] + "..."
+
+
+def _function_name(fn: Any) -> str:
+    while isinstance(fn, partial):
+        fn = fn.func
+    name = getattr(fn, "__qualname__", None) or type(fn).__qualname__
+    return f"{getattr(fn, '__module__', '?')}.{name}"
+
+
+@cache
+def _spec_types() -> tuple[type, type]:
+    """ChildSpec and the supervisor's _Child (imported late: both import
+    modules that import this one)."""
+    from ._child_spec import ChildSpec
+    from ._supervisor import _Child
+
+    return ChildSpec, _Child
+
+
+def _items(items: Iterable[Any], out: _Text, depth: int) -> None:
+    for i, item in enumerate(items):
+        if out.left <= 0:
+            return
+        if i:
+            out.add(", ")
+        _describe(item, out, depth)
+
+
+def _pairs(pairs: Iterable[tuple[Any, Any]], out: _Text, depth: int, between: str) -> None:
+    """`name=value, ...` (a named tuple's; names are str) or `key: value, ...`."""
+    for i, (key, item) in enumerate(pairs):
+        if out.left <= 0:
+            return
+        if i:
+            out.add(", ")
+        if between == "=":
+            out.add(key)
+        else:
+            _describe(key, out, depth)
+        out.add(between)
+        _describe(item, out, depth)
+
+
+def _default_repr(kind: type) -> bool:
+    """Whether an exception class shows itself as BaseException does,
+    `Name(arg, ...)`, which `describe` can then make of its arguments."""
+    return getattr(kind, "__repr__", None) is BaseException.__repr__
+
+
+def _describe(value: Any, out: _Text, depth: int) -> None:
+    kind = type(value)
+    if kind in _PLAIN or kind is Pid or kind is Ref:
+        out.add(repr(value))
+        return
+    if depth >= _MAX_DEPTH:
+        out.add("...")
+        return
+    depth += 1
+    spec_type, child_type = _spec_types()
+    if isinstance(value, partial):
+        out.add(f"partial({_function_name(value)}, ...)")
+    elif kind is spec_type:
+        out.add(f"child({_function_name(value.start)}, id=")
+        _describe(value.id, out, depth)
+        out.add(f", restart={value.restart!r}, type={value.type!r})")
+    elif kind is child_type:
+        out.add("_Child(spec=")
+        _describe(value.spec, out, depth)
+        out.add(f", pid={value.pid!r}, restarts={value.restarts!r}, last_exit=")
+        _describe(value.last_exit, out, depth)
+        out.add(")")
+    elif kind is list:
+        out.add("[")
+        _items(value, out, depth)
+        out.add("]")
+    elif kind is tuple:
+        out.add("(")
+        _items(value, out, depth)
+        out.add(",)" if len(value) == 1 else ")")
+    elif isinstance(value, tuple) and hasattr(value, "_fields"):  # a named tuple: Exit, Down
+        out.add(f"{kind.__name__}(")
+        _pairs(zip(value._fields, value, strict=False), out, depth, "=")
+        out.add(")")
+    elif kind is dict:
+        out.add("{")
+        _pairs(((key, item) for key, item in value.items()), out, depth, ": ")
+        out.add("}")
+    elif kind is set or kind is frozenset:
+        if not value:
+            out.add(f"{kind.__name__}()")
+            return
+        out.add("{" if kind is set else "frozenset({")
+        _items(value, out, depth)
+        out.add("}" if kind is set else "})")
+    elif kind is deque:
+        out.add("deque([")
+        _items(value, out, depth)
+        out.add("])")
+    elif isinstance(value, BaseException) and _default_repr(kind):
+        out.add(f"{kind.__name__}(")
+        _items(value.args, out, depth)
+        out.add(")")
+    else:
+        out.add(repr(value))
 
 
 class Observed:
@@ -64,7 +197,9 @@ class Observed:
         # GenServer / GenStatem / Supervisor processes -> their state object
         # (the server instance, or a GenStatem's engine), for kind and get_state.
         self.servers: dict[Process, Any] = {}
-        self.system: set[Process] = set()  # the node's own processes ("$inspect")
+        # The node's own processes ("$inspect"), and those an upper layer
+        # marked as its own (`mark_system`): hidden from `processes()`.
+        self.system: set[Process] = set()
         self.inspector: Process | None = None
         self.stats: dict[str, Callable[[], int]] = {}
         self.probes: dict[str, Callable[[], list[dict[str, Any]]]] = {}
@@ -75,13 +210,15 @@ class Observed:
     def exited(self, proc: Process, reason: Any, closing: bool) -> None:
         """Bookkeeping at a process's end (from `Node.exited`)."""
         self.delivered_dead += proc.received
+        system = proc in self.system
         self.system.discard(proc)
         if self.servers:
             self.servers.pop(proc, None)
         if self.subscribers:
             self.subscribers.pop(proc.pid, None)
             if not closing and not is_normal_exit(reason):
-                self.emit("exit", {"pid": proc.pid, "reason": describe(reason)})
+                info = {"pid": proc.pid, "reason": describe(reason), "system": system}
+                self.emit("exit", info)
 
     # -- events -------------------------------------------------------------------
 

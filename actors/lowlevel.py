@@ -19,11 +19,21 @@ code, and returns builtins, Pids and strings only:
   name nobody registered.
 - `process_rows()`: one row per live process (pid, name,
   current_function, status, message_queue_len, received, runtime, links,
-  monitors, groups, kind). Unlike `actors.processes()` it lists the
-  node's system process "$inspect" too.
+  monitors, groups, kind, system). Unlike `actors.processes()` it lists the
+  node's system processes too ("$inspect", and those marked with
+  `mark_system`), with "system" True.
+- `mark_system(pid=None)`: make a process of this node (default: the
+  caller) a system process, one an upper layer runs for itself (the
+  observer's own): `actors.processes()` leaves it out, and its row, its
+  tree entry and its exit event say "system", so that a page hides it by
+  default and never kills it.
 - `supervision_trees()`: the supervisors no local supervisor supervises,
-  with their children (restart counts, last exit reasons as repr strings),
-  nested supervisors expanded.
+  with their children (restart counts, last exit reasons as `describe`
+  strings, "system"), nested supervisors expanded.
+- `describe(value, limit=2000)`: `repr(value)` cut to `limit`, except that
+  a partial, a child spec or a supervisor's child record (also inside
+  containers and exceptions) is named by its function, never shown with its
+  arguments: how reasons, messages and states are shown on a page.
 - `watch()`: a `with` block during which a trio Instrument counts each
   process's running time ("runtime" in its row); blocks nest and overlap;
   with none open there is no instrument at all, and runtimes stay as they
@@ -31,10 +41,10 @@ code, and returns builtins, Pids and strings only:
 - `process_stack(pid)`: where a live local process awaits, one
   "file:line in function" per frame, innermost last; `[]` if not alive.
 - `process_messages(pid, limit=100)`: the oldest messages waiting in a live
-  local process's mailbox, each as a repr cut at 500 characters (contents
+  local process's mailbox, each `describe`d in 500 characters (contents
   can be secrets: show them only to whom may see them).
 - `subscribe(pid=None)` / `unsubscribe(pid=None)`: `("actors_event",
-  "exit", {"pid", "reason"})` for each process that ends with a reason
+  "exit", {"pid", "reason", "system"})` for each process that ends with a reason
   other than normal/shutdown, and `("actors_event", "restart",
   {"supervisor", "id", "old", "new", "reason"})` for each restart a
   supervisor makes. A subscriber that dies is forgotten; one with more than
@@ -60,6 +70,7 @@ from ._inspect_agent import inspect
 from ._introspect import (
     add_probe,
     add_stat,
+    mark_system,
     node_info,
     probe,
     process_messages,
@@ -72,6 +83,7 @@ from ._introspect import (
 from ._logging import add_logger as add_logger
 from ._logging import install as install_logging
 from ._logging import logger_names as logger_names
+from ._observed import describe
 from ._process import MailboxWatch, Process, current
 from ._reasons import is_normal_exit
 from ._watch import watch
@@ -82,7 +94,9 @@ __all__ = [
     "logger_names",
     "add_probe",
     "add_stat",
+    "describe",
     "inspect",
+    "mark_system",
     "node_info",
     "probe",
     "process_rows",

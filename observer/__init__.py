@@ -10,11 +10,15 @@ The page (served by our httpserver, updated over one of our WebSockets
 about once a second, and at once on a crash or a restart) shows the nodes
 of the cluster, the supervision trees, a sortable process table, each
 process's details, and the open WebSockets. A kill button needs the token
-printed at start (`info(pid)["token"]`); without it the page is read-only.
-Message contents and servers' states are shown only with `show_state=True`.
+printed at start (`info(pid)["token"]`); without it the page is read-only,
+and no system process (the node's, the observer's own) is ever killed.
+Message contents and servers' states are shown only with `show_state=True`,
+and a partial or a child spec even then only by its function's name. On an
+address other than loopback it needs `token=` and `allowed_hosts=`.
 
-`python -m observer --cluster URL --cookie C` attaches to a running cluster
-as a hidden node, as Erlang's observer attaches to a remote node.
+`python -m observer` attaches to a running cluster (TRIO_MISULTIN_CLUSTER,
+TRIO_MISULTIN_COOKIE; its token from OBSERVER_TOKEN or --token-file) as a
+hidden node, as Erlang's observer attaches to a remote node.
 """
 
 import actors.lowlevel

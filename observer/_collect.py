@@ -10,7 +10,12 @@ text to the page handlers' group: the same bytes to every page, framed once.
 It works only while someone watches: with no page open it asks nothing, and
 the nodes' running-time counters (`watch`) are on only while a page is.
 A burst of crashes makes one snapshot, not one per crash: the events already
-waiting are taken together, and snapshots are at least MIN_GAP apart.
+waiting are taken together, and snapshots are at least MIN_GAP apart; the
+events go to the observer's `History` (`_events`), which no flood empties.
+
+Every process, tree entry and socket of a snapshot says whether it is a
+system process ("system"; one its node does not call a user's is taken
+for one): the page hides those by default, and a kill never ends one.
 """
 
 from __future__ import annotations
@@ -27,12 +32,12 @@ import websocket
 
 from ._config import Config, running
 from ._json import SNAPSHOT_DEPTH, dumps, jsonable
+from ._own import mark_own
 
 __all__ = ["collect", "node_names", "snapshot"]
 
 logger = logging.getLogger("observer")
 
-EVENTS_KEPT: Final = 50  # the newest crashes and restarts the page lists
 MIN_GAP: Final = 0.05
 """Seconds between two snapshots, at least: a crash loop of many processes
 makes one snapshot per MIN_GAP, each with every event that came meanwhile,
@@ -88,15 +93,14 @@ class _Collector:
                     pass
 
     def record(self, kind: Any, info: Any) -> None:
-        entry: dict[str, Any] = {"time": time.time(), "kind": jsonable(kind)}
+        entry: dict[str, Any] = {}
         if isinstance(info, dict):
             who = info.get("pid", info.get("supervisor"))
             if isinstance(who, actors.Pid):
                 entry["node"] = who.node
             entry.update(jsonable(info))
-        events = self.config.events
-        events.append(entry)
-        del events[:-EVENTS_KEPT]
+        entry.update(time=time.time(), kind=jsonable(kind))
+        self.config.history.record(entry)
 
     async def push(self) -> None:
         config = self.config
@@ -168,6 +172,7 @@ async def snapshot(
     each "<a.b.c>" of it names, for the page's requests about one."""
     if nodes is None:
         nodes = node_names()
+    mark_own(config)  # before the rows are read: they say which are system processes
     shown: list[dict[str, Any]] = []
     trees: list[dict[str, Any]] = []
     rows: list[dict[str, Any]] = []
@@ -191,17 +196,22 @@ async def snapshot(
         del sockets[config.max_processes :]
     pids: dict[tuple[str, str], actors.Pid] = {}
     kinds: dict[tuple[str, str], str] = {}
+    system: dict[tuple[str, str], bool] = {}
     for row in rows:
-        pids[row["node"], str(row["pid"])] = row["pid"]
-        kinds[row["node"], str(row["pid"])] = row.get("kind", "process")
+        key = row["node"], str(row["pid"])
+        pids[key] = row["pid"]
+        kinds[key] = row.get("kind", "process")
+        system[key] = row["system"] = row.get("system") is not False  # unsaid: not the user's
     for tree in trees:
-        _tree_pids(tree["node"], tree, pids)
+        _tree_pids(tree["node"], tree, pids, system)
     for sock in sockets:
-        for key in ("handler", "writer"):
-            if isinstance(sock.get(key), actors.Pid):
-                pids[sock["node"], str(sock[key])] = sock[key]
+        for end in ("handler", "writer"):
+            if isinstance(sock.get(end), actors.Pid):
+                pids[sock["node"], str(sock[end])] = sock[end]
+        sock["system"] = system.get((sock["node"], str(sock.get("handler")))) is True
     config.pids = pids
     config.kinds = kinds
+    config.system = system
     return {
         "type": "snapshot",
         "observer": actors.node_name(),
@@ -214,7 +224,7 @@ async def snapshot(
         "processes_total": total,
         "sockets": sockets,
         "sockets_total": sockets_total,
-        "events": config.events,
+        **config.history.shown(),
     }
 
 
@@ -222,13 +232,20 @@ def _busy(row: dict[str, Any]) -> tuple[int, int, float]:
     return (row.get("message_queue_len", 0), row.get("received", 0), row.get("runtime") or 0.0)
 
 
-def _tree_pids(node: str, sup: Any, pids: dict[tuple[str, str], actors.Pid]) -> None:
+def _tree_pids(
+    node: str,
+    sup: Any,
+    pids: dict[tuple[str, str], actors.Pid],
+    system: dict[tuple[str, str], bool],
+) -> None:
     if not isinstance(sup, dict):  # a subtree cut on the wire (too deep): only its repr came
         return
     if isinstance(sup.get("pid"), actors.Pid):
-        pids[node, str(sup["pid"])] = sup["pid"]
+        key = node, str(sup["pid"])
+        pids[key] = sup["pid"]
+        sup["system"] = system[key] = system.get(key, False) or sup.get("system") is not False
     for child in sup.get("children", ()):
-        _tree_pids(node, child, pids)
+        _tree_pids(node, child, pids, system)
 
 
 async def _node(config: Config, node: str) -> dict[str, Any]:

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
-from typing import Any
 
 import actors
+
+from ._events import History
 
 __all__ = ["Config", "running", "url_of"]
 
@@ -27,6 +28,9 @@ class Config:
     interval: float
     max_processes: int
     inspect_timeout: float
+    allowed_hosts: frozenset[str] = frozenset()  # Host names answered, besides loopback ones
+    own: list[actors.Pid] = field(default_factory=list)  # its server, listener and collector
+    listener: actors.Pid | None = None
     group: tuple[str, str] = ("$observer", "")  # the page handlers' process group
     collector: actors.Pid | None = None
     last: str | None = None  # the last snapshot sent, as JSON text: a new page gets it first
@@ -34,9 +38,12 @@ class Config:
     # "<0.42.0>" finds its process again (to kill it, or to show it)
     pids: dict[tuple[str, str], actors.Pid] = field(default_factory=dict)
     kinds: dict[tuple[str, str], str] = field(default_factory=dict)  # "gen_server", ...
+    # (node, str(pid)) -> whether it is a system process, for what the last
+    # snapshot listed as a process or a supervision tree's entry
+    system: dict[tuple[str, str], bool] = field(default_factory=dict)
     # node -> (monotonic time, messages) of its last sample: the message rate
     samples: dict[str, tuple[float, int]] = field(default_factory=dict)
-    events: list[dict[str, Any]] = field(default_factory=list)
+    history: History = field(default_factory=History)  # recent crashes and restarts
 
     def __repr__(self) -> str:
         # Short, and without the token: the page's handlers are partials of

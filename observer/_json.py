@@ -1,9 +1,14 @@
 """What the page receives: any value the actors layer returns, made JSON.
 
 A Pid is its str (`<0.42.0>`), as Erlang's observer prints it; a Ref, an
-exception or any other object is its repr. Values come from other nodes and
-from users' states, so nothing here trusts their size: deep or long values
-are cut, and the cut is said (`"..."`), never hidden.
+exception or any other object is its `actors.lowlevel.describe` text (its
+repr, but a partial or a child spec named by its function, never shown
+with its arguments, which may be secrets). Values come from other nodes,
+from users' states and from requests, so nothing here trusts their size:
+deep or long values are cut, and the cut is said (`"..."`), never hidden;
+and a string that is not valid Unicode (a lone surrogate, which
+`json.loads` makes of "\\ud800") has its bad characters replaced, so that
+every answer encodes.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import math
 from typing import Any, Final
 
 import actors
+import actors.lowlevel
 
 __all__ = ["dumps", "jsonable"]
 
@@ -26,7 +32,18 @@ SNAPSHOT_DEPTH: Final = 64
 
 
 def _text(value: str) -> str:
-    return value if len(value) <= MAX_TEXT else value[:MAX_TEXT] + "..."
+    if len(value) > MAX_TEXT:
+        value = value[:MAX_TEXT] + "..."
+    if not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError:  # lone surrogates
+            value = value.encode(errors="replace").decode()
+    return value
+
+
+def _describe(value: Any) -> str:
+    return _text(actors.lowlevel.describe(value, MAX_TEXT))
 
 
 def jsonable(value: Any, depth: int = 0, items: int = MAX_ITEMS, deepest: int = MAX_DEPTH) -> Any:
@@ -42,7 +59,7 @@ def jsonable(value: Any, depth: int = 0, items: int = MAX_ITEMS, deepest: int = 
     if isinstance(value, actors.Pid):
         return str(value)
     if depth >= deepest:
-        return _text(repr(value))
+        return _describe(value)
     depth += 1
     if isinstance(value, dict):
         out: dict[str, Any] = {}
@@ -50,7 +67,7 @@ def jsonable(value: Any, depth: int = 0, items: int = MAX_ITEMS, deepest: int = 
             if i == items:
                 out["..."] = f"{len(value) - items} more"
                 break
-            name = key if isinstance(key, str) else _text(str(jsonable(key, deepest, deepest=0)))
+            name = _text(key) if isinstance(key, str) else _describe(key)
             out[name] = jsonable(item, depth, items, deepest)
         return out
     if isinstance(value, list | tuple | set | frozenset):
@@ -59,7 +76,7 @@ def jsonable(value: Any, depth: int = 0, items: int = MAX_ITEMS, deepest: int = 
         if len(listed) > items:
             cut.append(f"... {len(listed) - items} more")
         return cut
-    return _text(repr(value))
+    return _describe(value)
 
 
 def dumps(value: Any, items: int = MAX_ITEMS, deepest: int = MAX_DEPTH) -> str:

@@ -4,17 +4,27 @@ served. `info(pid)` tells where the page is and the kill token."""
 
 from __future__ import annotations
 
+import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import partial, update_wrapper
-from typing import Any
+from typing import Any, Final
 
 import actors
+import actors.lowlevel
 import httpserver
 
+from ._access import check_bind, is_loopback
 from ._collect import collect
 from ._config import Config, running, url_of
 from ._web import handle_http, handle_ws
+
+logger = logging.getLogger("observer")
+
+MAX_REQUEST: Final = 4096
+"""Bytes in a request body (a kill) or a message from a page (a question
+about one process): what the page sends is far smaller, so anything past
+it is refused by the server (413, or close code 1009) before it is read."""
 
 __all__ = ["Observer", "info", "start", "start_link"]
 
@@ -34,22 +44,36 @@ class Observer(actors.GenServer):
 
     def init(self, config: Config, announce: bool, handle_signals: bool) -> None:
         self._config = config
+        me = actors.self()
+        actors.lowlevel.mark_system()  # the page never kills the observer itself
         server = httpserver.start_link(
             ip=config.ip,
             port=config.port,
             loop=_bound(handle_http, config),
             ws_loop=_bound(handle_ws, config),
             handle_signals=handle_signals,
+            post_max_size=MAX_REQUEST,
+            ws_max_message=MAX_REQUEST,
         )
         config.port = httpserver.port(server)
-        me = actors.self()
         # A group name no other observer of the cluster has: broadcasts span nodes.
         config.group = ("$observer", f"{actors.node_name()}/{me}")
-        actors.spawn_link(collect, config, me)
+        config.listener = server
+        config.own = [me, server, actors.spawn_link(collect, config, me)]
+        for pid in config.own:
+            actors.lowlevel.mark_system(pid)
         running[me] = config
         self.url = url_of(config.ip, config.port)
         self.show_state = config.show_state
         self.listener = server
+        if not is_loopback(config.ip):
+            logger.warning(
+                "observer: %s listens on %s, which other machines reach; it answers "
+                "only to the Host names %s (and loopback ones), and a kill needs the token",
+                self.url,
+                config.ip,
+                ", ".join(sorted(config.allowed_hosts)),
+            )
         if announce:
             print(f"observer on {self.url} kill token: {config.token}", flush=True)
 
@@ -69,6 +93,7 @@ def _config(
     interval: float,
     max_processes: int,
     inspect_timeout: float,
+    allowed_hosts: Iterable[str] | None,
 ) -> Config:
     if not (isinstance(interval, int | float) and interval > 0):
         raise ValueError(f"interval must be seconds > 0; got {interval!r}")
@@ -76,6 +101,7 @@ def _config(
         raise ValueError(f"max_processes must be an int >= 1; got {max_processes!r}")
     if token is not None and (not isinstance(token, str) or len(token) < 8):
         raise ValueError("token must be a str of 8 characters or more (None makes one)")
+    allowed = check_bind(ip, token, allowed_hosts)
     return Config(
         ip=ip,
         port=port,
@@ -84,6 +110,7 @@ def _config(
         interval=float(interval),
         max_processes=max_processes,
         inspect_timeout=float(inspect_timeout),
+        allowed_hosts=allowed,
     )
 
 
@@ -97,6 +124,7 @@ async def start_link(
     interval: float = 1.0,
     max_processes: int = 1000,
     inspect_timeout: float = 2.0,
+    allowed_hosts: Iterable[str] | None = None,
     announce: bool = True,
     handle_signals: bool = False,
     name: object = None,
@@ -106,7 +134,10 @@ async def start_link(
     puts it in a supervision tree).
 
     `ip` defaults to 127.0.0.1: the page shows the whole system, so it
-    stays on this machine unless you say otherwise. `token` is what the
+    stays on this machine unless you say otherwise; on any other address
+    it needs `token` and `allowed_hosts` (the Host names it answers to,
+    besides loopback ones: a page elsewhere cannot then read it through a
+    visitor's browser), and logs a warning. `token` is what the
     kill button needs (default: a random one, made once per OS process, so
     a restarted observer keeps it); `announce` prints the URL and the
     token. `show_state=True` also shows message contents and servers'
@@ -116,7 +147,9 @@ async def start_link(
     `handle_signals` as for httpserver (off: an observer inside an
     application leaves SIGTERM and SIGINT to it).
     """
-    config = _config(port, ip, show_state, token, interval, max_processes, inspect_timeout)
+    config = _config(
+        port, ip, show_state, token, interval, max_processes, inspect_timeout, allowed_hosts
+    )
     return await Observer.start_link(config, announce, handle_signals, name=name)
 
 
@@ -129,12 +162,15 @@ async def start(
     interval: float = 1.0,
     max_processes: int = 1000,
     inspect_timeout: float = 2.0,
+    allowed_hosts: Iterable[str] | None = None,
     announce: bool = True,
     handle_signals: bool = False,
     name: object = None,
 ) -> actors.Pid:
     """`start_link`, not linked to the caller."""
-    config = _config(port, ip, show_state, token, interval, max_processes, inspect_timeout)
+    config = _config(
+        port, ip, show_state, token, interval, max_processes, inspect_timeout, allowed_hosts
+    )
     return await Observer.start(config, announce, handle_signals, name=name)
 
 

@@ -3,36 +3,40 @@
     GET  /               the page (index.html), /observer.css, /observer.js
     GET  /api/snapshot   one snapshot, gathered now (JSON)
     GET  /api/process?node=N&pid=P   one process: process_info, stack, state
-    POST /api/kill       {"node", "pid", "token"}: exit(pid, "kill"); 403 without the token
+    POST /api/kill       {"node", "pid", "token"} as application/json, from the
+                         page's own Origin: exit(pid, "kill") of a user's process
     WS   /ws             snapshots pushed; {"op": "process", ...} asked and answered
 
 The page is served from the package (no CDN: it works offline) with a
 Content-Security-Policy that allows only its own files and its own socket,
-and every value it shows is set as text, never as HTML.
+and every value it shows is set as text, never as HTML. Who may ask what
+is `_access`'s: the Host of every request, the Origin of a socket and the
+form of a kill.
 
-An observer bound to a loopback address answers only requests whose Host
-is a loopback name, and a socket whose Origin (if any) is its own host, so
-that a web page elsewhere cannot read it through the browser of someone who
-has it open (DNS rebinding, cross-site WebSockets).
+A request is checked before it is acted on: a bad one (not JSON, too
+deep, fields of the wrong type, a token that is not text) gets a 4xx
+saying what was wrong, never a crash of the connection process, so it
+leaves no crash report and no event on the page.
 """
 
 from __future__ import annotations
 
 import functools
-import ipaddress
 import json
 import secrets
 from importlib import resources
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 import actors
+import actors.lowlevel
 import httpserver
 import websocket
 
+from ._access import host_allowed, kill_refused, origin_allowed
 from ._collect import snapshot
 from ._config import Config
 from ._json import SNAPSHOT_DEPTH, dumps, jsonable
+from ._own import mark_linked
 
 __all__ = ["handle_http", "handle_ws", "process_detail"]
 
@@ -54,37 +58,14 @@ _HEADERS: Final = {
     ),
 }
 
-_LOOPBACK_NAMES: Final = frozenset({"localhost", "127.0.0.1", "::1"})
-
 
 @functools.cache
 def _asset(name: str) -> bytes:
     return resources.files(__package__).joinpath("static", name).read_bytes()
 
 
-def _hostname(host: str | None) -> str | None:
-    """The name part of a Host header (no port, no brackets), lowercase."""
-    if not host:
-        return None
-    host = host.strip().lower()
-    if host.startswith("["):
-        return host[1:].split("]", 1)[0]
-    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-
-
-def host_allowed(config: Config, host: str | None) -> bool:
-    """Whether a request for `host` may be answered (see the module docstring)."""
-    if not ipaddress.ip_address(config.ip).is_loopback:
-        return True
-    name = _hostname(host)
-    return name is not None and (name in _LOOPBACK_NAMES or name.endswith(".localhost"))
-
-
-def origin_allowed(origin: str | None, host: str | None) -> bool:
-    """A socket from a browser must come from the page's own origin."""
-    if origin is None:
-        return True  # not a browser: it could send any Origin anyway
-    return host is not None and urlsplit(origin).netloc.lower() == host.strip().lower()
+def _allowed(config: Config, host: str | None) -> bool:
+    return host_allowed(config.ip, config.allowed_hosts, host)
 
 
 async def _json(req: httpserver.Req, status: int, value: Any) -> None:
@@ -95,8 +76,10 @@ async def _json(req: httpserver.Req, status: int, value: Any) -> None:
 
 async def handle_http(config: Config, req: httpserver.Req) -> None:
     """The observer server's `loop`."""
-    if not host_allowed(config, req.headers.get("host")):
-        await _json(req, 403, {"error": "this observer answers only to localhost"})
+    actors.lowlevel.mark_system()  # this connection process is the observer's
+    host = req.headers.get("host")
+    if not _allowed(config, host):
+        await _json(req, 403, {"error": "this observer does not answer to that Host"})
         return
     path = req.path
     if req.method in ("GET", "HEAD") and path in _ASSETS:
@@ -111,30 +94,57 @@ async def handle_http(config: Config, req: httpserver.Req) -> None:
         detail = await process_detail(config, query.get("node", ""), query.get("pid", ""))
         await _json(req, 404 if "error" in detail else 200, detail)
     elif req.method == "POST" and path == "/api/kill":
-        status, answer = kill(config, await req.body())
-        await _json(req, status, answer)
+        headers = req.headers
+        refused = kill_refused(headers.get("content-type"), headers.get("origin"), host)
+        if refused is not None:
+            await _json(req, refused[0], {"error": refused[1]})
+        else:
+            status, answer = kill(config, await req.body())
+            await _json(req, status, answer)
     elif path in _ASSETS or path.startswith("/api/"):
         await _json(req, 405, {"error": f"{req.method} is not allowed on {path}"})
     else:
         await _json(req, 404, {"error": f"no such page: {path}"})
 
 
+_KILL_BODY: Final = 'the body must be a JSON object: {"node", "pid", "token"}, each a string'
+
+
 def kill(config: Config, body: bytes) -> tuple[int, dict[str, Any]]:
-    """`exit(pid, "kill")` for a request that carries the token."""
+    """`exit(pid, "kill")` for a request that carries the token and names
+    a user's process of the last snapshot; (status, answer) otherwise."""
     try:
         asked = json.loads(body)
-        node, pid_text, token = asked["node"], asked["pid"], asked.get("token")
-    except (ValueError, KeyError, TypeError):
-        return 400, {"error": 'the body must be JSON: {"node", "pid", "token"}'}
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested too deep
+        return 400, {"error": _KILL_BODY}
+    if not isinstance(asked, dict):
+        return 400, {"error": _KILL_BODY}
+    node, pid_text, token = asked.get("node"), asked.get("pid"), asked.get("token")
+    if not (isinstance(node, str) and isinstance(pid_text, str)):
+        return 400, {"error": _KILL_BODY}
     if not isinstance(token, str) or not secrets.compare_digest(
-        token.encode(), config.token.encode()
+        token.encode(errors="surrogatepass"), config.token.encode(errors="surrogatepass")
     ):
         return 403, {"error": "kill needs the token the observer printed when it started"}
-    pid = config.pids.get((str(node), str(pid_text)))
+    key = (node, pid_text)
+    pid = config.pids.get(key)
     if pid is None:
         return 404, {"error": f"{pid_text} of {node} is not in the last snapshot"}
+    if config.system.get(key) is not False or not _users(pid):
+        return 403, {
+            "error": f"{pid_text} of {node} is a system process (the node's or the "
+            "observer's own, or not listed as a user's): the observer never kills it"
+        }
     actors.exit(pid, "kill")
     return 200, {"killed": str(pid), "node": node}
+
+
+def _users(pid: actors.Pid) -> bool:
+    """Whether `pid` is a user's process, as far as this node knows now: a
+    process of this node marked system since the snapshot is not."""
+    if pid.node != actors.node_name():
+        return True  # the snapshot's word, from its node
+    return pid in actors.processes()  # leaves system processes out
 
 
 async def process_detail(config: Config, node: str, pid_text: str) -> dict[str, Any]:
@@ -145,6 +155,7 @@ async def process_detail(config: Config, node: str, pid_text: str) -> dict[str, 
     if pid is None:
         answer["error"] = f"{pid_text} of {node} is not in the last snapshot"
         return answer
+    answer["system"] = config.system.get((node, pid_text)) is not False  # no kill button
     inspect = actors.lowlevel.inspect
     timeout = config.inspect_timeout
     try:
@@ -175,11 +186,8 @@ async def process_detail(config: Config, node: str, pid_text: str) -> dict[str, 
 
 async def handle_ws(config: Config, ws: websocket.Ws) -> None:
     """One open page: it gets every snapshot, and asks about processes."""
-    if (
-        ws.path != "/ws"
-        or not host_allowed(config, ws.host)
-        or not origin_allowed(ws.origin, ws.host)
-    ):
+    mark_linked()  # its handler, reader and writer are the observer's
+    if ws.path != "/ws" or not _allowed(config, ws.host) or not origin_allowed(ws.origin, ws.host):
         ws.close(1008, "not this observer's page")
         return
     actors.join(config.group)
@@ -195,12 +203,20 @@ async def handle_ws(config: Config, ws: websocket.Ws) -> None:
                 pass
 
 
+_REQUEST: Final = 'a request is a JSON object: {"op": "process", "node": ..., "pid": ...}'
+
+
 async def _answer(config: Config, text: str) -> dict[str, Any]:
     try:
         asked = json.loads(text)
-        op = asked["op"]
-    except (ValueError, KeyError, TypeError):
-        return {"type": "error", "error": 'a request is JSON: {"op": ...}'}
-    if op == "process":
-        return await process_detail(config, str(asked.get("node")), str(asked.get("pid")))
-    return {"type": "error", "error": f"unknown op {op!r}"}
+    except (ValueError, RecursionError):  # not JSON, or nested too deep
+        return {"type": "error", "error": _REQUEST}
+    op = asked.get("op") if isinstance(asked, dict) else None
+    if op != "process":
+        if isinstance(op, str):
+            return {"type": "error", "error": f"unknown op {op[:100]!r}"}
+        return {"type": "error", "error": _REQUEST}
+    node, pid_text = asked.get("node"), asked.get("pid")
+    if not (isinstance(node, str) and isinstance(pid_text, str)):
+        return {"type": "error", "error": _REQUEST}
+    return await process_detail(config, node, pid_text)

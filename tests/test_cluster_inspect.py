@@ -5,6 +5,7 @@ and runtime counting asked from another node, and hidden nodes."""
 from __future__ import annotations
 
 import threading
+from functools import partial
 from typing import Any
 
 import pytest
@@ -119,6 +120,40 @@ async def test_get_state_of_a_remote_gen_server_and_gen_statem(redis_url: str) -
                     await actors.get_state(("plain", "b"), timeout=0.3)
             actors.send(("main", "b"), "stop")
         nursery.cancel_scope.cancel()
+
+
+SECRET = "s3cret-token-of-b"
+
+
+async def holds_a_secret_in_a_child_spec() -> None:
+    """Node "b": a supervisor "secretive" whose child spec is a partial
+    holding SECRET, as `child(partial(observer.start_link, token=...))` is."""
+    await Supervisor.start_link([child(partial(forever_with, token=SECRET))], name="secretive")
+    actors.register("main")
+    await actors.receive("stop")
+
+
+async def forever_with(**kwargs: Any) -> None:
+    await forever()
+
+
+async def test_a_remote_supervisors_state_names_child_specs_without_their_arguments(
+    redis_url: str,
+) -> None:
+    async with trio.open_nursery() as nursery:
+        await start_node(nursery, "b", redis_url, holds_a_secret_in_a_child_spec)
+        async with actors.node(name="a", cluster=redis_url, cookie=COOKIE, **FAST):
+            with trio.fail_after(10):
+                rows = await ll.inspect("b", "process_rows")
+                (sup,) = [row["pid"] for row in rows if row["name"] == "secretive"]
+                state = await ll.inspect("b", "get_state", sup)
+                also = await actors.get_state(("secretive", "b"))
+            actors.send(("main", "b"), "stop")
+        nursery.cancel_scope.cancel()
+    for shown in (state, also):
+        (record,) = shown["children"]
+        assert SECRET not in repr(shown)
+        assert f"child({__name__}.forever_with, id=" in record
 
 
 async def test_subscribe_and_watch_asked_from_another_node(redis_url: str) -> None:

@@ -191,6 +191,7 @@ async def test_supervision_trees_show_nesting_pools_restarts_and_last_exits() ->
             "restart": "permanent",
             "restarts": 0,
             "last_exit": None,
+            "system": False,
         }
         assert inner_row["type"] == "supervisor"
         assert inner_row["supervisor"] == {
@@ -251,7 +252,11 @@ async def test_subscribe_gets_exit_and_restart_events_and_unsubscribe_stops_them
         actors.send(first, "crash")
         _, _, second = await actors.receive(("up", "w", ANY), timeout=5)
         exit_event = await assert_receive(("actors_event", "exit", ANY))
-        assert exit_event[2] == {"pid": first, "reason": "RuntimeError('w crashed')"}
+        assert exit_event[2] == {
+            "pid": first,
+            "reason": "RuntimeError('w crashed')",
+            "system": False,
+        }
         restart = await assert_receive(("actors_event", "restart", ANY))
         assert restart[2] == {
             "supervisor": sup,
@@ -464,7 +469,7 @@ async def test_inspect_on_the_own_node_answers_each_question() -> None:
 
         crasher = actors.spawn(crash)
         event = await assert_receive(("actors_event", "exit", ANY))
-        assert event[2] == {"pid": crasher, "reason": "RuntimeError('boom')"}
+        assert event[2] == {"pid": crasher, "reason": "RuntimeError('boom')", "system": False}
         await ll.inspect(name, "unsubscribe", actors.self())
         await wait_exit(actors.spawn(crash))
         await refute_receive(("actors_event", ANY, ANY))
@@ -562,3 +567,81 @@ async def test_one_for_all_counts_a_restart_for_every_child_it_starts_again() ->
             ("a", 1, "RuntimeError('a crashed')"),
             ("b", 1, None),  # stopped by the strategy: it did not exit on its own
         ]
+
+
+# -- what a page may show: arguments never, system processes flagged ---------------
+
+SECRET = "s3cret-token-of-the-user"
+
+
+async def keeps(*args: Any, **kwargs: Any) -> None:
+    """A child whose arguments hold a secret; it waits for nothing."""
+    await actors.receive("never")
+
+
+async def test_describe_names_partials_and_child_specs_by_their_function_not_arguments() -> None:
+    async with actors.node():
+        spec = child(functools.partial(keeps, token=SECRET), SECRET, id="keeper")
+        top = await Supervisor.start_link([spec], name="top")
+        pool = await Supervisor.start_link(
+            [child(functools.partial(keeps, SECRET), id="worker")], strategy="simple_one_for_one"
+        )
+        await Supervisor.start_child(pool, SECRET)  # its record holds the extra argument
+        waiter = actors.spawn(keeps)
+        actors.send(waiter, ("config", functools.partial(keeps, token=SECRET)))
+        shown = [
+            ll.describe(await actors.get_state(top)),
+            ll.describe(await actors.get_state(pool)),
+            ll.describe([RuntimeError(functools.partial(keeps, SECRET)), {"spec": spec}]),
+            ll.describe(actors.Exit(waiter, ("shutdown", functools.partial(keeps, SECRET)))),
+            ll.describe(frozenset({functools.partial(keeps, SECRET)})),
+            *ll.process_messages(waiter),
+        ]
+        for text in shown:
+            assert SECRET not in text, text
+            assert f"{__name__}.keeps" in text, text
+        state = ll.describe(await actors.get_state(top))
+        assert f"child({__name__}.keeps, id='keeper', restart='permanent'" in state
+        # anything else reads as its repr, cut where asked, however deep
+        plain = ("a", 1, [None, b"x"], {"k": 2.5}, {3}, RuntimeError("boom"), ValueError())
+        assert ll.describe(plain) == repr(plain)
+        assert ll.describe(list(range(10_000)), 100) == repr(list(range(10_000)))[:97] + "..."
+        deep: list[Any] = []
+        for _ in range(10_000):
+            deep = [deep]
+        assert ll.describe(deep).startswith("[[[[")
+
+
+async def test_a_process_marked_system_is_flagged_in_rows_trees_and_exit_events() -> None:
+    async with actors.node():
+        ll.subscribe()
+
+        async def crash_when_told() -> None:
+            await actors.receive("crash")
+            raise RuntimeError("told to")
+
+        sup = await Supervisor.start_link([child(crash_when_told, id="ours")], name="sup")
+        ((_, ours, _),) = await actors.which_children(sup)
+        user = actors.spawn(crash_when_told)
+        assert ours in actors.processes()
+        ll.mark_system(ours)
+        assert ours not in actors.processes()  # the user's view leaves it out
+        rows = {row["pid"]: row for row in ll.process_rows()}
+        assert rows[ours]["system"] is True
+        assert rows[user]["system"] is False
+        assert rows[actors.whereis("sup") or sup]["system"] is False
+        inspector = [row for row in rows.values() if row["name"] == "$inspect"]
+        assert [row["system"] for row in inspector] == [True]
+        [tree] = ll.supervision_trees()
+        assert (tree["system"], tree["children"][0]["system"]) == (False, True)
+        actors.send(ours, "crash")
+        event = await assert_receive(("actors_event", "exit", ANY))
+        assert (event[2]["pid"], event[2]["system"]) == (ours, True)
+        await assert_receive(("actors_event", "restart", ANY))
+        actors.send(user, "crash")
+        event = await assert_receive(("actors_event", "exit", ANY))
+        assert (event[2]["pid"], event[2]["system"]) == (user, False)
+        ll.mark_system(user)  # ended: nothing to mark, and no error
+        with pytest.raises(ValueError, match="not a process of this node"):
+            async with actors.node(name="other"):
+                ll.mark_system(sup)

@@ -6,11 +6,6 @@ a cluster of two nodes as a hidden node."""
 from __future__ import annotations
 
 import json
-import re
-import subprocess
-import sys
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any
 from urllib.parse import quote
@@ -21,11 +16,18 @@ import trio
 import actors
 import observer
 from actors import GenServer, Supervisor, child
-from tests.cluster_helpers import COOKIE, FAST, ROOT, start_node
+from tests.cluster_helpers import COOKIE, FAST, start_node
 from tests.http_helpers import example, fetch, raw
+from tests.observer_helpers import (
+    LINE,
+    child_of,
+    kill,
+    observer_program,
+    observing,
+    port_of,
+    snapshot_where,
+)
 from tests.ws_helpers import Closed, WsClient, handshake, open_ws
-
-LINE = re.compile(rb"observer on (http://[^/\s]+/) kill token: (\S+)")
 
 
 class Keeper(GenServer):
@@ -55,39 +57,6 @@ async def app() -> actors.Pid:
         period=5,
         name="app",
     )
-
-
-@asynccontextmanager
-async def observing(**options: Any) -> AsyncIterator[tuple[actors.Pid, int]]:
-    """An observer on a free port of this node; yield its Pid and port."""
-    options.setdefault("announce", False)
-    pid = await observer.start_link(port=0, **options)
-    try:
-        yield pid, observer.info(pid)["port"]
-    finally:
-        actors.unlink(pid)
-        actors.exit(pid, "shutdown")
-
-
-async def snapshot_where(
-    client: WsClient, wanted: Callable[[dict[str, Any]], bool], timeout: float = 5
-) -> dict[str, Any]:
-    """The first snapshot pushed to `client` for which `wanted` holds."""
-    with trio.fail_after(timeout):
-        while True:
-            message = await client.receive()
-            assert isinstance(message, str), message
-            snap: dict[str, Any] = json.loads(message)
-            if snap["type"] == "snapshot" and wanted(snap):
-                return snap
-
-
-def child_of(snap: dict[str, Any], child_id: str) -> dict[str, Any]:
-    for tree in snap["trees"]:
-        for entry in tree["children"]:
-            if entry["id"] == child_id:
-                return entry  # type: ignore[no-any-return]
-    raise AssertionError(f"no child {child_id!r} in {snap['trees']}")
 
 
 async def test_the_page_and_its_assets_are_served_from_the_package() -> None:
@@ -202,19 +171,18 @@ async def test_kill_without_the_token_is_403_and_with_it_kills() -> None:
             assert (await fetch(port, "/api/snapshot")).status == 200  # the Pids it names
             node = actors.node_name()
 
-            async def kill(**fields: Any) -> int:
-                body = json.dumps({"node": node, "pid": str(victim), **fields}).encode()
-                return (await fetch(port, "/api/kill", method="POST", body=body)).status
+            async def kill_victim(**fields: Any) -> int:
+                return (await kill(port, **{"node": node, "pid": str(victim), **fields})).status
 
-            assert await kill() == 403
-            assert await kill(token="") == 403
-            assert await kill(token=token[:-1] + ("x" if token[-1] != "x" else "y")) == 403
+            assert await kill_victim() == 403
+            assert await kill_victim(token="") == 403
+            assert await kill_victim(token=token[:-1] + ("x" if token[-1] != "x" else "y")) == 403
             assert actors.process_info(victim) is not None
             assert (await fetch(port, "/api/kill", method="GET")).status == 405
-            assert await kill(token=token) == 200
+            assert await kill_victim(token=token) == 200
             down = await actors.receive(actors.Down(ref, actors.ANY, actors.ANY), timeout=2)
             assert down.reason == "killed"
-            assert await kill(token=token, pid="<0.999999.0>") == 404
+            assert await kill_victim(token=token, pid="<0.999999.0>") == 404
 
 
 async def _waits_for_stop() -> None:
@@ -318,33 +286,9 @@ async def test_start_link_prints_where_and_the_token(capsys: pytest.CaptureFixtu
         assert observer.info(pid)["url"].startswith("http://127.0.0.1:")
 
 
-@asynccontextmanager
-async def observer_program(*args: str) -> AsyncIterator[tuple[int, str]]:
-    """`python -m observer --port 0 ARGS`; yield its port and token."""
-    process = await trio.lowlevel.open_process(
-        [sys.executable, "-u", "-m", "observer", "--port", "0", *args],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-    )
-    try:
-        assert process.stdout is not None
-        out = b""
-        with trio.fail_after(20):
-            while (found := LINE.search(out)) is None:
-                chunk = await process.stdout.receive_some(4096)
-                assert chunk, f"python -m observer ended before it served: {out!r}"
-                out += chunk
-        url, token = found.group(1).decode(), found.group(2).decode()
-        yield int(url.rstrip("/").rsplit(":", 1)[1]), token
-    finally:
-        process.terminate()
-        with trio.CancelScope(shield=True), trio.fail_after(15):
-            await process.wait()
-
-
 async def test_python_m_observer_serves_its_own_node() -> None:
-    async with observer_program() as (port, _):
-        snap = json.loads((await fetch(port, "/api/snapshot")).body)
+    async with observer_program() as (_, printed):
+        snap = json.loads((await fetch(port_of(printed.group(1)), "/api/snapshot")).body)
     assert [n["node"] for n in snap["nodes"]] == ["nonode@nohost"]
     assert any(row["current_function"].startswith("observer") for row in snap["processes"])
 
@@ -362,19 +306,22 @@ async def test_python_m_observer_attaches_to_a_cluster_as_a_hidden_node(redis_ur
         await start_node(nursery, "obs-a", redis_url, idle)
         await start_node(nursery, "obs-b", redis_url, idle)
         cluster = ("--cluster", redis_url, "--cookie", COOKIE, "--node", "obs-watcher")
-        async with observer_program(*cluster) as (port, token), open_ws(port, "/ws") as client:
-            snap = await snapshot_where(
-                client,
-                lambda s: {n["node"] for n in s["nodes"] if "error" not in n} == {"obs-a", "obs-b"},
-                timeout=10,
-            )
-            victim = victim_of(snap)
-            assert victim is not None
-            # a kill from the page reaches a process of another node
-            body = json.dumps({"node": "obs-a", "pid": victim["pid"], "token": token})
-            killed = await fetch(port, "/api/kill", method="POST", body=body.encode())
-            assert killed.status == 200, killed.text
-            await snapshot_where(client, lambda s: victim_of(s) is None)
+        async with observer_program(*cluster) as (_, printed):
+            port, token = port_of(printed.group(1)), printed.group(2).decode()
+            async with open_ws(port, "/ws") as client:
+                snap = await snapshot_where(
+                    client,
+                    lambda s: (
+                        {n["node"] for n in s["nodes"] if "error" not in n} == {"obs-a", "obs-b"}
+                    ),
+                    timeout=10,
+                )
+                victim = victim_of(snap)
+                assert victim is not None
+                # a kill from the page reaches a process of another node
+                killed = await kill(port, node="obs-a", pid=victim["pid"], token=token)
+                assert killed.status == 200, killed.text
+                await snapshot_where(client, lambda s: victim_of(s) is None)
         nursery.cancel_scope.cancel()
     assert all(not n["hidden"] for n in snap["nodes"])
     assert {row["node"] for row in snap["processes"]} == {"obs-a", "obs-b"}
@@ -384,7 +331,7 @@ async def test_the_supervised_app_example_prints_its_observer_and_shows_its_tree
     async with example("supervised_app", "--observer", "0", "--crash-every", "60") as app:
         found = LINE.search(app.output().encode())  # printed before "listening on"
         assert found is not None, app.output()
-        port = int(found.group(1).decode().rstrip("/").rsplit(":", 1)[1])
+        port = port_of(found.group(1))
         snap = json.loads((await fetch(port, "/api/snapshot")).body)
     (tree,) = [t for t in snap["trees"] if t["name"] == "app"]
     assert [c["id"] for c in tree["children"]] == ["tally", "pool", "flaky", "feeder", "web"]

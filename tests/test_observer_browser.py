@@ -2,7 +2,8 @@
 observer; headless Chromium opens the page, finds the supervision tree and
 the flaky child, sees its restart count rise, is refused a kill with a wrong
 token, kills a worker with the right one and sees it come back, opens a
-process's details, and saves a screenshot under the test's tmp dir."""
+process's details, shows the system processes (hidden until asked, never
+with a kill button), and saves a screenshot under the test's tmp dir."""
 
 from __future__ import annotations
 
@@ -79,6 +80,21 @@ def drive(url: str, token: str, screenshot: Path) -> None:
         )
         assert len(column) > 5
         assert column == sorted(column, reverse=True)
+
+        # System processes ("$inspect", the observer's own) are hidden until
+        # asked for, and even then have no kill button.
+        names = (
+            "return Array.from(document.querySelectorAll('#processes td.name'),"
+            " (cell) => cell.textContent);"
+        )
+        assert "$inspect" not in page.execute(names)
+        page.click("#show-system")
+        wait_until(lambda: "$inspect" in page.execute(names), "the system processes shown")
+        assert page.execute(
+            "return Array.from(document.querySelectorAll('#processes tr.system button.kill'))"
+            ".every((b) => b.hidden && b.offsetParent === null);"
+        )
+        assert page.execute("return document.querySelectorAll('#processes tr.system').length") >= 3
         page.screenshot(str(screenshot))
 
 

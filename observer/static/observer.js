@@ -5,7 +5,9 @@
 // what each element shows (a node, a supervisor's child, a process), so that
 // what you are looking at (or clicking) stays the same element between
 // updates. Every value is set as text, never as HTML: names, reasons and
-// states come from the processes observed.
+// states come from the processes observed. System processes (the node's own
+// and the observer's) are hidden until "show system processes" is ticked,
+// and never have a kill button.
 "use strict";
 
 (function () {
@@ -19,6 +21,7 @@
   let token = "";
   let detailOf = null; // {node, pid} shown in the detail panel
   let detailAsked = false;
+  let showSystem = false; // the "show system processes" box
 
   // -- small helpers -----------------------------------------------------------
 
@@ -165,6 +168,7 @@
     item.classList.toggle("worker", !isSupervisor);
     item.classList.toggle("down", !entry.pid);
     item.classList.toggle("restarted", !isRoot && entry.restarts > 0);
+    item.classList.toggle("system", entry.system === true);
     const id = isRoot ? entry.name || "" : entry.id;
     setData(item, "id", id);
     setData(item, "pid", entry.pid || "");
@@ -176,7 +180,7 @@
     setText(pid, entry.pid || "not running");
     setData(pid, "node", node);
     setData(pid, "pid", entry.pid || "");
-    setText(kind, isRoot ? "" : entry.type + ", " + entry.restart);
+    setText(kind, (isRoot ? "" : entry.type + ", " + entry.restart) + (entry.system ? " (system)" : ""));
     setText(strategy, isSupervisor && spec.strategy ? spec.strategy : "");
     if (isSupervisor && spec.strategy) {
       setText(made, `restarts made: ${spec.restarts} (limit ${spec.intensity} in ${spec.period} s)`);
@@ -191,7 +195,7 @@
       setText(count, entry.restarts);
     }
     setText(lastExit, !isRoot && entry.last_exit ? "last exit: " + entry.last_exit : "");
-    kill.hidden = !entry.pid;
+    kill.hidden = !entry.pid || entry.system !== false;
     setData(kill, "node", node);
     setData(kill, "pid", entry.pid || "");
     // a subtree too deep for the wire between nodes comes as text: left out
@@ -240,7 +244,13 @@
   // -- events ------------------------------------------------------------------
 
   function renderEvents(snapshot) {
-    const events = snapshot.events.slice().reverse(); // newest first
+    const shown = showSystem ? snapshot.events.concat(snapshot.system_events || []) : snapshot.events;
+    const events = shown.slice().sort((a, b) => b.time - a.time); // newest first
+    const dropped = snapshot.events_dropped || {};
+    const missed = (dropped.crashes || 0) + (dropped.restarts || 0) + (showSystem ? dropped.system || 0 : 0);
+    const note = $("#events-dropped");
+    note.hidden = !missed;
+    setText(note, missed ? `and ${missed} more, not listed: too many at once` : "");
     sync(
       $("#events"),
       events,
@@ -248,6 +258,7 @@
       (event) => {
         const item = make("li");
         item.append(make("span", "muted", clock(event.time) + " "), make("span", "kind " + event.kind, event.kind));
+        if (event.system) item.append(make("span", "system-tag", " system"));
         let text;
         if (event.kind === "restart") {
           text = ` ${event.id} under ${event.supervisor}: ${event.old || "-"} \u2192 ${event.new || "-"} (${event.reason})`;
@@ -284,11 +295,14 @@
 
   function renderProcesses(snapshot) {
     const filter = $("#filter").value.trim().toLowerCase();
-    const rows = snapshot.processes.filter((row) => matches(row, filter));
+    const visible = snapshot.processes.filter((row) => showSystem || row.system === false);
+    const rows = visible.filter((row) => matches(row, filter));
     rows.sort((a, b) => (sortDescending ? -compare(a, b) : compare(a, b)));
     const total = snapshot.processes_total;
     let count = `${rows.length} shown of ${total}`;
     if (total > snapshot.processes.length) count += ` (the ${snapshot.processes.length} busiest sent)`;
+    const hidden = snapshot.processes.length - visible.length;
+    if (hidden) count += `, ${hidden} system hidden`;
     setText($("#process-count"), count);
     for (const th of document.querySelectorAll("#processes th[data-sort]")) {
       th.classList.toggle("sorted", th.dataset.sort === sortKey);
@@ -319,10 +333,14 @@
       },
       (tr, row) => {
         const cells = tr.children;
+        tr.classList.toggle("system", row.system !== false);
+        cells[11].firstChild.hidden = row.system !== false; // never killed from the page
         setText(cells[1], row.name || "");
         setText(cells[2], row.node);
         setText(cells[3], row.current_function);
-        setText(cells[4], row.status + (row.kind && row.kind !== "process" ? " (" + row.kind + ")" : ""));
+        const kind = [row.kind && row.kind !== "process" ? row.kind : "", row.system ? "system" : ""];
+        const note = kind.filter(Boolean).join(", ");
+        setText(cells[4], row.status + (note ? " (" + note + ")" : ""));
         setText(cells[5], row.message_queue_len);
         setText(cells[6], row.received);
         setText(cells[7], typeof row.runtime === "number" ? row.runtime.toFixed(3) : "");
@@ -337,12 +355,14 @@
 
   function renderSockets(snapshot) {
     const total = snapshot.sockets_total;
+    const sockets = snapshot.sockets.filter((sock) => showSystem || !sock.system);
     let count = `${total} open`;
     if (total > snapshot.sockets.length) count += ` (the ${snapshot.sockets.length} most behind shown)`;
+    if (sockets.length < snapshot.sockets.length) count += `, ${snapshot.sockets.length - sockets.length} system hidden`;
     setText($("#socket-count"), count);
     sync(
       $("#sockets tbody"),
-      snapshot.sockets,
+      sockets,
       (sock) => sock.node + " " + sock.handler,
       () => {
         const tr = make("tr");
@@ -381,6 +401,7 @@
     const kill = $("#detail-kill");
     kill.dataset.node = node;
     kill.dataset.pid = pid;
+    kill.hidden = true; // until the answer says it is a user's process
     $("#detail").replaceChildren(make("p", "muted", "asking\u2026"));
     askDetail();
     $("#detail-section").scrollIntoView({ block: "nearest" });
@@ -390,6 +411,7 @@
     detailAsked = false;
     if (!detailOf || answer.pid !== detailOf.pid || answer.node !== detailOf.node) return;
     const detail = $("#detail");
+    $("#detail-kill").hidden = answer.system !== false;
     if (answer.error) {
       detail.replaceChildren(make("p", "error", answer.error));
       return;
@@ -525,6 +547,10 @@
     }
   });
   $("#filter").addEventListener("input", () => latest && renderProcesses(latest));
+  $("#show-system").addEventListener("change", (event) => {
+    showSystem = event.target.checked;
+    if (latest) render(latest);
+  });
   $("#unlock").addEventListener("submit", unlock);
   $("#lock-button").addEventListener("click", lock);
   $("#detail-close").addEventListener("click", () => {
