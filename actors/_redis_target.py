@@ -16,6 +16,7 @@ in a message: `redacted` is the URL to show.
 
 from __future__ import annotations
 
+import re
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import parse_qs, unquote
 
-__all__ = ["Address", "RedisTarget", "open_client", "parse_url", "redacted"]
+__all__ = ["Address", "RedisTarget", "open_client", "open_lasting_client", "parse_url", "redacted"]
 
 _SCHEMES: Final = ("redis", "rediss", "unix", "redis+sentinel", "rediss+sentinel")
 _SSL_KEYS: Final = (
@@ -63,19 +64,21 @@ class RedisTarget:
         return redacted(self.url)
 
 
+_PASSWORD_PARAM: Final = re.compile(r"(?i)([?&;][a-z_]*password=)[^&;#]*")
+
+
 def redacted(url: str) -> str:
-    """`url` without its password(s), for messages and logs."""
-    scheme, sep, rest = url.partition("://")
-    userinfo, at, host = rest.rpartition("@")
-    text = f"{scheme}{sep}{userinfo.partition(':')[0]}:***@{host}" if at else url
-    base, _, query = text.partition("?")
-    if "password" not in query:
-        return text
-    parts = [
-        f"{key}=***" if "password" in key else f"{key}={value}"
-        for key, _, value in (item.partition("=") for item in query.split("&"))
-    ]
-    return base + "?" + "&".join(parts)
+    """`url` as a message may show it: its password (or userinfo that is not
+    `user:password`) and any `...password=` parameter as ***."""
+    head, sep, rest = url.partition("://")
+    if not sep:
+        head, rest = "", url
+    userinfo, at, after = rest.rpartition("@")  # the last @: a password may hold one
+    if at:
+        user, colon, _ = userinfo.partition(":")
+        plain = colon and not any(mark in user for mark in "/?#")
+        rest = (f"{user}:***@" if plain else "***@") + after
+    return head + sep + _PASSWORD_PARAM.sub(r"\1***", rest)
 
 
 def parse_url(url: str) -> RedisTarget:
@@ -224,6 +227,30 @@ async def primary_address(target: RedisTarget) -> Address:
         except coredis.exceptions.PrimaryNotFoundError as exc:
             raise ConnectionError(f"no sentinel names a primary for {target.service!r}") from exc
     return Address(host, int(port))
+
+
+@asynccontextmanager
+async def open_lasting_client(target: RedisTarget) -> AsyncIterator[Any]:
+    """A coredis client for as long as the block runs: with Sentinel, one
+    that finds the new primary by itself after a failover."""
+    import coredis
+
+    if target.address is not None:
+        async with coredis.Redis(**client_options(target, target.address)) as client:
+            yield client
+        return
+    from coredis.connection import TCPLocation
+
+    kwargs: dict[str, Any] = {"connect_timeout": 5.0}
+    if target.sentinel_password:
+        kwargs["password"] = target.sentinel_password
+    sentinel = coredis.Sentinel(
+        [TCPLocation(host, port) for host, port in target.sentinels],
+        sentinel_kwargs=kwargs,
+        **{k: v for k, v in client_options(target, Address()).items() if k not in ("host", "port")},
+    )
+    async with sentinel, sentinel.primary_for(target.service or "") as client:
+        yield client
 
 
 @asynccontextmanager

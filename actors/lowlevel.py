@@ -60,6 +60,7 @@ code, and returns builtins, Pids and strings only:
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import trio
@@ -109,6 +110,9 @@ __all__ = [
     "end_process",
     "group_nodes",
     "in_cluster",
+    "open_redis",
+    "check_cluster_url",
+    "redacted_url",
     "seal",
     "unseal",
     "sync_cluster",
@@ -118,6 +122,32 @@ __all__ = [
     "wait_idle",
     "wait_mailbox_below",
 ]
+
+
+def check_cluster_url(url: str) -> None:
+    """`ValueError` saying what is wrong with a cluster URL (redis://,
+    rediss://, unix://, redis+sentinel://...), never showing its password;
+    for a command line that checks its flags before it starts anything."""
+    from ._redis_target import parse_url
+
+    parse_url(url)
+
+
+def redacted_url(url: str) -> str:
+    """A cluster URL as a message or a log may show it: passwords as ***."""
+    from ._redis_target import redacted
+
+    return redacted(url)
+
+
+def open_redis(url: str) -> AbstractAsyncContextManager[Any]:
+    """`async with open_redis(url) as client`: a coredis client to the Redis
+    of a cluster URL (its primary, with Sentinel, found again after a
+    failover), for a layer above that keeps data there (httpserver's
+    sessions). Needs the cluster extra."""
+    from ._redis_target import open_lasting_client, parse_url
+
+    return open_lasting_client(parse_url(url))
 
 
 def in_cluster() -> bool:

@@ -18,10 +18,10 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import re
-import urllib.parse
 from dataclasses import dataclass
 from typing import Any, Final
+
+import actors
 
 __all__ = [
     "CLUSTER_ENV",
@@ -38,8 +38,6 @@ CLUSTER_ENV: Final = "TRIO_MISULTIN_CLUSTER"
 COOKIE_ENV: Final = "TRIO_MISULTIN_COOKIE"
 """The cluster's cookie, when --cookie is not given."""
 
-_SCHEMES: Final = ("redis", "rediss", "unix")
-_PASSWORD_PARAM: Final = re.compile(r"(?i)([?&;]password=)[^&;#]*")
 
 logger = logging.getLogger("httpserver")
 
@@ -50,8 +48,8 @@ def add_node_flags(cli: argparse.ArgumentParser) -> None:
     node.add_argument(
         "--cluster",
         metavar="URL",
-        help="join this cluster: a redis://, rediss:// or unix:// URL, with its password if"
-        f" Redis has one (default: ${CLUSTER_ENV}, which `ps` does not show)",
+        help="join this cluster: a redis://, rediss://, unix:// or redis+sentinel:// URL, with"
+        f" its password if Redis has one (default: ${CLUSTER_ENV}, which `ps` does not show)",
     )
     node.add_argument(
         "--cookie",
@@ -85,7 +83,7 @@ def node_settings(cli: argparse.ArgumentParser, args: dict[str, Any]) -> NodeSet
     source = "--cluster" if given_url is not None else f"${CLUSTER_ENV}"
     why = _url_problem(url)
     if why is not None:
-        cli.error(f"{source} {redacted(url)!r} {why}")
+        cli.error(f"{source}: {why}")
     if not _have_coredis():
         cli.error(
             f"{source} needs the Redis client of the cluster extra (coredis), which is not"
@@ -115,35 +113,16 @@ def warn_of_exposed_secrets(settings: NodeSettings) -> None:
 
 
 def redacted(url: str) -> str:
-    """`url` as a message may show it: its password (or userinfo that is not
-    `user:password`) and a `password=` parameter as ***."""
-    head, sep, rest = url.partition("://")
-    if not sep:
-        head, rest = "", url
-    userinfo, at, after = rest.rpartition("@")  # the last @: a password may hold one
-    if at:
-        user, colon, _ = userinfo.partition(":")
-        plain = colon and not any(mark in user for mark in "/?#")
-        rest = (f"{user}:***@" if plain else "***@") + after
-    return head + sep + _PASSWORD_PARAM.sub(r"\1***", rest)
+    """`url` as a message may show it: its passwords as ***."""
+    return actors.lowlevel.redacted_url(url)
 
 
 def _url_problem(url: str) -> str | None:
-    """Why `url` is no Redis URL coredis would take, or None."""
+    """Why `url` is no cluster URL, or None."""
     try:
-        parts = urllib.parse.urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError if not a number from 0 to 65535
+        actors.lowlevel.check_cluster_url(url)
     except ValueError as exc:
-        return f"is not a Redis URL ({exc})"
-    if parts.scheme not in _SCHEMES:
-        return "is not a Redis URL: redis://HOST[:PORT][/DB], rediss://... (TLS) or unix://PATH"
-    if parts.scheme == "unix":
-        return None if parts.path else "names no socket: unix:///path/to/redis.sock"
-    if not parts.hostname:
-        return "names no host: redis://HOST[:PORT][/DB]"
-    db = parts.path.removeprefix("/")
-    if db and not (db.isascii() and db.isdigit()):
-        return "has a database that is not a number: redis://HOST[:PORT][/DB]"
+        return str(exc)
     return None
 
 

@@ -54,10 +54,7 @@ class RedisSessions:
 
     async def run(self) -> None:
         """Open the client and keep it open while the listener lives."""
-        import coredis
-
-        client = coredis.Redis.from_url(self._url)
-        async with client:
+        async with actors.lowlevel.open_redis(self._url) as client:
             self._client = client
             self._ready.set()
             try:

@@ -19,7 +19,13 @@ pings), "watcher"
 does) and "agent", which does
 ("do", reply_to, tag, op, *args) and answers ("done", tag, result):
 link PID | monitor PID | monitor_node NAME | register_global NAME |
-whereis_global NAME | join GROUP | members GROUP | stop.
+whereis_global NAME | join GROUP | members GROUP | call DEST REQUEST | nodes | wait_nodes NAMES |
+sync | stream DEST PACE (its "streamer" answers once it is sent "stop") | stop.
+"counter" is a GenServer: a call adds its request and answers (node, total).
+
+AGENT_MOVE=MODULE moves a private module of actors before the node starts
+(another name, and its classes say so): a node of a release whose files
+moved, for the wire's compatibility test.
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ from __future__ import annotations
 import os
 import sys
 from typing import Any
+
+import trio
 
 import actors
 from actors import Down, Exit, NodeDown
@@ -89,9 +97,57 @@ async def holder(name: object, reply_to: actors.Pid, tag: object) -> None:
                 say("conflict", lost, show(winner))
 
 
+class Counter(actors.GenServer):
+    """Registered "counter": a call adds to it and answers (node, total)."""
+
+    def init(self) -> None:
+        self.total = 0
+
+    def handle_call(self, request: Any, from_: actors.From) -> Any:
+        self.total += request
+        return (actors.node_name(), self.total)
+
+
 async def member(group: object) -> None:
     actors.join(group)
     await actors.receive("never")
+
+
+async def streamer(dest: actors.Pid, pace: int, reply_to: actors.Pid, tag: object) -> None:
+    """Send ("n", (this node, i)) to `dest`, `pace` messages a millisecond,
+    linked and trapping, until told "stop"; link again once the node is
+    back after each disconnect. Then answer ("done", tag, (sent, the send
+    index at each reported noconnection, the send index at each relink)):
+    what it sent between a report and the relink after it went into a
+    connection it knew was down."""
+    actors.trap_exits()
+    actors.link(dest)
+    linked = True
+    me = actors.node_name()
+    reported: list[int] = []
+    relinked: list[int] = []
+    i = 0
+    while True:
+        for _ in range(pace):
+            actors.send(dest, ("n", (me, i)))
+            i += 1
+        await trio.sleep(0.001)
+        if not linked and dest.node in actors.nodes():
+            actors.link(dest)
+            linked = True
+            relinked.append(i)
+        while True:
+            try:
+                msg = await actors.receive(timeout=0)
+            except actors.ReceiveTimeout:
+                break
+            match msg:
+                case "stop":
+                    actors.send(reply_to, ("done", tag, (i, reported, relinked)))
+                    return
+                case actors.Exit(pid, "noconnection") if pid == dest:
+                    reported.append(i)
+                    linked = False
 
 
 async def agent(stop: actors.Pid) -> None:
@@ -110,6 +166,18 @@ async def agent(stop: actors.Pid) -> None:
                     actors.spawn(member, args[0])
                 elif op == "members":
                     result = actors.members(args[0])
+                elif op == "call":
+                    result = await actors.call(args[0], args[1])
+                elif op == "nodes":
+                    result = sorted(actors.nodes())
+                elif op == "wait_nodes":
+                    for other in args[0]:
+                        await actors.testing.wait_node(other, timeout=30)
+                elif op == "sync":
+                    result = await actors.lowlevel.sync_cluster()
+                elif op == "stream":
+                    actors.spawn(streamer, args[0], args[1], reply_to, tag, name="streamer")
+                    continue
                 elif op == "stop":
                     actors.send(stop, "stop")
                 actors.send(reply_to, ("done", tag, result))
@@ -120,6 +188,7 @@ async def main() -> None:
     actors.spawn(sink, name="sink")
     actors.spawn(watcher, name="watcher")
     actors.spawn(agent, actors.self(), name="agent")
+    await Counter.start(name="counter")
     say("ready")
     await actors.receive("stop")
 
@@ -134,8 +203,21 @@ def option(text: str) -> tuple[str, Any]:
     return key, {"true": True, "false": False}.get(value, value)
 
 
+def move(module: str) -> None:
+    """As if `module` were another file in this release: its classes and
+    functions say they live in MODULE_moved (what pickle would write)."""
+    old = sys.modules[module]
+    moved = module + "_moved"
+    sys.modules[moved] = old
+    for value in vars(old).values():
+        if getattr(value, "__module__", None) == module:
+            value.__module__ = moved
+
+
 if __name__ == "__main__":
     name, url = sys.argv[1], sys.argv[2]
+    if os.environ.get("AGENT_MOVE"):
+        move(os.environ["AGENT_MOVE"])
     options = dict(option(arg) for arg in sys.argv[3:])
     cookie = os.environ.get("TRIO_MISULTIN_COOKIE", COOKIE)
     if os.environ.get("AGENT_LOG"):  # for debugging a test: this node's log on stderr

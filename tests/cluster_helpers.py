@@ -110,9 +110,16 @@ class Agent:
 
     async def ask(self, op: str, *args: Any, timeout: float = 10) -> Any:
         """Have its "agent" do `op` (see tests/cluster_agent.py); its answer."""
+        return await self.answer(self.start(op, *args), timeout)
+
+    def start(self, op: str, *args: Any) -> object:
+        """Have its "agent" start `op`; the tag of its answer to come."""
         self._tags += 1
         tag = (self.name, self._tags)
         actors.send(("agent", self.name), ("do", actors.self(), tag, op, *args))
+        return tag
+
+    async def answer(self, tag: object, timeout: float = 10) -> Any:
         _, _, result = await actors.receive(("done", tag, actors.ANY), timeout=timeout)
         return result
 

@@ -57,8 +57,9 @@ class RedisServer:
     """A redis-server this test session started, on a free port. Each test
     gets its own database (`url()`), so no test sees another's keys."""
 
-    def __init__(self, *extra: str) -> None:
+    def __init__(self, *extra: str, tls: dict[str, str] | None = None) -> None:
         self.extra = extra  # more redis-server arguments, e.g. ("--requirepass", "pw")
+        self.tls = tls  # {"cert", "key", "ca"} files: TLS only, on the same port
         binary = shutil.which("redis-server")
         if binary is None:
             pytest.fail("redis-server is not installed: .ci/run installs it (apt-get)")
@@ -69,11 +70,15 @@ class RedisServer:
         self.start()
 
     def start(self) -> None:
+        ports = ["--port", str(self.port)]
+        if self.tls is not None:
+            ports = ["--port", "0", "--tls-port", str(self.port), "--tls-auth-clients", "no"]
+            ports += ["--tls-cert-file", self.tls["cert"], "--tls-key-file", self.tls["key"]]
+            ports += ["--tls-ca-cert-file", self.tls["ca"]]
         self.proc = subprocess.Popen(
             [
                 self.binary,
-                "--port",
-                str(self.port),
+                *ports,
                 "--bind",
                 "127.0.0.1",
                 "--save",

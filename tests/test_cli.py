@@ -218,25 +218,25 @@ _BAD_VALUES = [
     pytest.param(
         ["--cluster", "notaurl", "--cookie", COOKIE],
         {},
-        "--cluster 'notaurl' is not a Redis URL",
+        "--cluster: cluster URL 'notaurl' is not a Redis URL",
         id="cluster-not-a-url",
     ),
     pytest.param(
         ["--cluster", f"http://:{PASSWORD}@127.0.0.1/0", "--cookie", COOKIE],
         {},
-        "--cluster 'http://:***@127.0.0.1/0' is not a Redis URL",
+        "--cluster: cluster URL 'http://:***@127.0.0.1/0' is not a Redis URL",
         id="cluster-not-redis-with-a-password",
     ),
     pytest.param(
         ["--cluster", "redis://127.0.0.1/zero", "--cookie", COOKIE],
         {},
-        "has a database that is not a number",
+        "database 'zero' is not a number",
         id="cluster-database-not-a-number",
     ),
     pytest.param(
         [],
         {_cli.CLUSTER_ENV: f"redis://user:{PASSWORD}@127.0.0.1:99999/0", _cli.COOKIE_ENV: COOKIE},
-        "$TRIO_MISULTIN_CLUSTER 'redis://user:***@127.0.0.1:99999/0' is not a Redis URL",
+        "$TRIO_MISULTIN_CLUSTER: cluster URL 'redis://user:***@127.0.0.1:99999/0': port 99999",
         id="cluster-from-the-environment-port-out-of-range",
     ),
     pytest.param(

@@ -359,3 +359,39 @@ def test_an_unknown_cluster_option_is_a_type_error_at_once(redis_url: str) -> No
     with pytest.raises(TypeError, match="did you mean 'heartbeat'"):
         actors.run(trio.sleep, 0, node="a", cluster=redis_url, cookie=COOKIE, heartbeats=1)
     assert time.monotonic() - started < 5
+
+
+# -- the wire across releases --------------------------------------------------------
+
+
+class Adder(actors.GenServer):
+    def init(self) -> None:
+        self.total = 0
+
+    def handle_call(self, request: Any, from_: actors.From) -> Any:
+        if request == "crash":
+            raise ValueError("crashed on purpose")
+        self.total += request
+        return (actors.node_name(), self.total)
+
+
+@pytest.mark.parametrize("module", ["actors._gen_server", "actors._errors", "actors._ids"])
+async def test_nodes_whose_private_modules_moved_still_talk(redis_url: str, module: str) -> None:
+    """The wire names what it carries by stable tags, never by module path:
+    a node of a release whose files moved talks with this one."""
+    async with (
+        node(redis_url),
+        agent_node("b", redis_url, *OPTIONS, env={"AGENT_MOVE": module}) as b,
+    ):
+        await Adder.start(name="adder")
+        await wait_node("b")
+        assert await actors.call(("counter", "b"), 2) == ("b", 2)  # From, the call marker
+        assert await b.ask("call", ("adder", "a"), 5) == ("a", 5)
+        with pytest.raises(actors.CallExit) as raised:  # a reason, an error
+            await actors.call(("nobody", "b"), 1)
+        assert raised.value.reason == "noproc"
+        watcher = await pid_of(b, "watcher")
+        actors.trap_exits()
+        actors.link(watcher)
+        actors.exit(watcher, "kill")  # the Exit comes back: a tagged NamedTuple
+        assert await assert_receive(Exit(watcher, ANY)) == Exit(watcher, "killed")
