@@ -12,6 +12,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trio
@@ -80,7 +81,7 @@ def sentinel_pair(tmp_path: Path) -> Iterator[tuple[RedisServer, RedisServer, Se
 async def test_a_sentinel_failover_loses_nothing_in_silence(
     sentinel_pair: tuple[RedisServer, RedisServer, Sentinel],
 ) -> None:
-    primary, replica, sentinel = sentinel_pair
+    primary, _replica, sentinel = sentinel_pair
     url = f"redis+sentinel://127.0.0.1:{sentinel.port}/mymaster/0"
     async with (
         actors.node(name="a", cluster=url, cookie=COOKIE, **SLOW),
@@ -104,7 +105,8 @@ async def test_a_sentinel_failover_loses_nothing_in_silence(
         # and the cluster goes on, on the new primary
         assert actors.nodes() == ["b"]
         actors.send(sink, ("n", "after"))
-        assert (await report(sink, reported, 4000))[-1] == "after"
+        last: Any = (await report(sink, reported, 4000))[-1]
+        assert last == "after"
 
 
 async def test_rediss_with_a_password_joins_over_tls(tmp_path: Path) -> None:
