@@ -25,7 +25,9 @@ from typing import Any, Final
 import actors
 import actors.lowlevel
 
-from ._options import _TABLE, Options
+from ._lifespan import STARTUP_FAILED
+from ._options import _TABLE, Options, positional_arity
+from ._upgrades import shorthand_rows
 from ._workers import WorkerStartError
 
 __all__ = ["COOKIE_ENV", "flag", "main", "parser"]
@@ -36,6 +38,9 @@ visible to every user of the machine in `ps`; the environment is not)."""
 
 _RENAMED: Final = {"ws_loop": "--ws", "ws": "--ws-protocol"}
 _LEVELS: Final = ("critical", "error", "warning", "info", "debug")
+# asgi is the positional MODULE:FUNCTION (see --interface); upgrades holds
+# objects, which its shorthand options (--ws and the --ws-* flags) build.
+_NOT_FLAGS: Final = ("asgi", "upgrades")
 
 
 def flag(name: str) -> str:
@@ -133,10 +138,16 @@ def parser() -> argparse.ArgumentParser:
         argument_default=argparse.SUPPRESS,  # an option not given takes the table's default
         allow_abbrev=False,  # --ws is a flag of its own, not short for --ws-protocol
     )
-    for name, default, _check, good in _TABLE:
+    for name, default, _check, good in [*_TABLE, *shorthand_rows()]:
+        if name in _NOT_FLAGS:
+            continue
         help_text = f"{good} (default: {_shown(default)})".replace("%", "%%")
         if name == "loop":
-            what = f"the handler: {good}, as module:function, e.g. examples.hello_world:handle_http"
+            what = (
+                f"the handler: {good}, or an ASGI 3 application (see --interface),"
+                " as module:function,"
+                " e.g. examples.hello_world:handle_http or myapp:app"
+            )
             cli.add_argument("loop", type=_handler, metavar="MODULE:FUNCTION", help=what)
         elif isinstance(default, bool):
             cli.add_argument(
@@ -148,6 +159,12 @@ def parser() -> argparse.ArgumentParser:
         else:
             kind = _number if isinstance(default, int | float) else str
             cli.add_argument(flag(name), dest=name, type=kind, metavar=name.upper(), help=help_text)
+    cli.add_argument(
+        "--interface",
+        choices=("auto", "asgi", "misultin"),
+        help="what MODULE:FUNCTION is: an ASGI app (scope, receive, send) or a misultin"
+        " loop(req); auto tells them by their signature (default: auto)",
+    )
     node = cli.add_argument_group("the node (see README, Clusters)")
     node.add_argument("--cluster", metavar="URL", help="join this cluster: a Redis URL")
     node.add_argument(
@@ -176,6 +193,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif cookie is None:
         cli.error(f"--cluster needs --cookie (or ${COOKIE_ENV}): the secret its nodes share")
     actors.lowlevel.install_logging(args.pop("log_level", None))
+    interface = args.pop("interface", "auto")
+    if interface == "asgi" or (interface == "auto" and positional_arity(args["loop"]) == 3):
+        args["asgi"] = args.pop("loop")
     try:
         Options.of(args)  # refused here with the words `start` would use
     except (TypeError, ValueError) as exc:
@@ -185,6 +205,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, WorkerStartError, actors.ClusterError) as exc:
         print(f"{cli.prog}: error: {exc}", file=sys.stderr)
         return 1
+    except actors.ProcessExit as exc:
+        if exc.reason == STARTUP_FAILED:  # the listener logged why, in one line
+            return 1
+        raise
     return 0
 
 
