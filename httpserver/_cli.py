@@ -213,9 +213,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 async def _serve(options: dict[str, Any]) -> None:
-    from ._listener import info, start_link
+    from ._listener import info, start_link, wait_listening
 
     server = start_link(**options)
+    await wait_listening(server)  # an ASGI app's lifespan startup first
     where = info(server)
     scheme = "https" if options.get("ssl") else "http"
     host = f"[{where['ip']}]" if ":" in where["ip"] else where["ip"]

@@ -28,7 +28,7 @@ from ._asgi import AsgiHttp
 from ._connection import connection_main
 from ._fdlimit import connection_cap, raise_fd_limit
 from ._lifespan import STARTUP_FAILED, Lifespan
-from ._options import Options
+from ._options import AppByName, Options
 from ._parsing import parser_kind
 from ._peer import Trust
 from ._redis_sessions import RedisSessions
@@ -63,14 +63,17 @@ class Server:
         self.trust = Trust(options.trusted_proxies)
         self.ssl_context = _ssl_context(options.ssl)
         self.parser_kind = parser_kind(options.http)  # "h11" or "httptools"
-        self.asgi = options.asgi  # the ASGI app, or None: misultin's loop
+        asgi = options.asgi
+        # the ASGI app, or None: misultin's loop (a worker imports it by name)
+        self.asgi = asgi.resolve() if isinstance(asgi, AppByName) else asgi
         # What the connection calls with each Req: `loop`, or the ASGI adapter.
         self.handler: Callable[[Req], Awaitable[None]] = (
-            options.loop if options.loop is not None else AsgiHttp(options.asgi)
+            options.loop if options.loop is not None else AsgiHttp(self.asgi)
         )
         self.upgrades: dict[str, UpgradeProtocol] = options.upgrades
         self.state: dict[str, Any] = {}  # the ASGI lifespan's state, copied into each scope
         self.draining = False
+        self.listening = trio.Event()  # set once it accepts (after an ASGI lifespan startup)
         self.pid: actors.Pid | None = None  # the listener's, once spawned
 
     @property
@@ -177,6 +180,13 @@ def info(server: actors.Pid | object) -> dict[str, Any]:
     }
 
 
+async def wait_listening(server: actors.Pid | object) -> None:
+    """Return once the server accepts: at once for a misultin loop, after the
+    lifespan startup for an ASGI app (if that fails, the listener exits and
+    the caller, linked, with it)."""
+    await _server(server, "httpserver.wait_listening").listening.wait()
+
+
 def _server(server: actors.Pid | object, what: str) -> Server:
     if not isinstance(server, actors.Pid):  # a name: looked up in the caller's node
         _in_process(what)
@@ -257,6 +267,7 @@ async def _listener_main(
             if not await lifespan.startup():  # before the first accept
                 lifespan.abandon()
                 raise actors.ProcessExit(STARTUP_FAILED)
+        server.listening.set()
         if ready_to is not None:
             actors.send(ready_to, ("$listening", me))
         async with trio.open_nursery() as nursery:

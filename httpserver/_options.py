@@ -112,6 +112,51 @@ def _check_pickles(values: dict[str, Any]) -> None:
             ) from exc
 
 
+class AppByName:
+    """An ASGI app object (a FastAPI instance, say) on its way to the worker
+    processes: pickle sends a function by its module and name, but an
+    object by value, which an app's state does not survive. This sends it
+    by name; the worker imports it (`resolve`)."""
+
+    __slots__ = ("module", "name")
+
+    def __init__(self, module: str, name: str) -> None:
+        self.module = module
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"{self.module}:{self.name}"
+
+    def resolve(self) -> Any:
+        import importlib
+
+        return getattr(importlib.import_module(self.module), self.name)
+
+
+def by_name(app: Any) -> Any:
+    """`app` itself if it pickles by reference (a module-level function), else
+    an `AppByName` for the module-level name it is bound to."""
+    if isinstance(app, AppByName) or inspect.isfunction(app):
+        return app
+    import sys
+
+    for module_name, module in list(sys.modules.items()):
+        if module_name == "__main__" or module is None:
+            continue
+        for name, value in list(getattr(module, "__dict__", {}).items()):
+            if value is app and not name.startswith("__"):
+                target = "__main__" if module_name == "__mp_main__" else module_name
+                return AppByName(target, name)
+    main = sys.modules.get("__main__")
+    for name, value in list(getattr(main, "__dict__", {}).items()):
+        if value is app:
+            return AppByName("__main__", name)
+    raise ValueError(
+        f"bad server option asgi={describe(app)}: with workers > 1 it goes to the worker"
+        " processes by name, and it is bound to no module-level name they can import"
+    )
+
+
 def _is_http(v: Any) -> bool:
     return v in ("auto", "h11") or (v == "httptools" and have_httptools())
 
@@ -286,6 +331,8 @@ class Options:
         if upgrades:
             values["upgrades"] = {**upgrades, **values["upgrades"]}
         if values["workers"] > 1:
+            if values["asgi"] is not None:
+                values["asgi"] = by_name(values["asgi"])
             _check_pickles(values)
         values["trusted_proxies"] = tuple(values["trusted_proxies"])
         if values["proxy_protocol"] and not values["trusted_proxies"]:
