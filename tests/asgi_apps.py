@@ -193,3 +193,38 @@ async def no_lifespan(scope: Scope, receive: Any, send: Any) -> None:
         raise RuntimeError(f"unsupported scope {scope['type']!r}")
     await read_body(receive)
     await respond(send, 200, b"served")
+
+
+# -- websocket -----------------------------------------------------------------------
+
+
+async def ws_app(scope: Scope, receive: Any, send: Any) -> None:
+    """By path: /refuse closes before accepting (403); /crash raises after
+    accepting; /proto accepts the last subprotocol offered; anything else
+    echoes, and tells the process named "watcher" how the socket ended."""
+    if scope["type"] != "websocket":
+        return
+    assert (await receive())["type"] == "websocket.connect"
+    path = scope["path"]
+    if path == "/refuse":
+        await send({"type": "websocket.close", "code": 4003})
+        return
+    if path == "/proto":
+        offered = scope["subprotocols"]
+        await send({"type": "websocket.accept", "subprotocol": offered[-1]})
+        await send({"type": "websocket.send", "text": ",".join(offered)})
+    else:
+        await send({"type": "websocket.accept", "headers": [(b"x-accepted", b"yes")]})
+    if path == "/crash":
+        raise ValueError("the app's own bug")
+    while True:
+        message = await receive()
+        if message["type"] == "websocket.disconnect":
+            _tell(("disconnect", message["code"]))
+            return
+        if message.get("text") == "bye":
+            await send({"type": "websocket.close", "code": 4001, "reason": "bye"})
+        elif message.get("text") is not None:
+            await send({"type": "websocket.send", "text": message["text"]})
+        else:
+            await send({"type": "websocket.send", "bytes": message["bytes"]})
