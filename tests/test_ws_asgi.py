@@ -72,7 +72,8 @@ async def test_a_message_over_ws_max_message_is_1009_for_the_client_and_the_app(
         async with asgi_server(ws_max_message=1000) as port, open_ws(port, "/") as ws:
             await ws.send_raw(client_frame(0x2, b"x" * 1001))
             closed = await ws.receive()
-            assert isinstance(closed, Closed) and closed.code == 1009
+            assert isinstance(closed, Closed)
+            assert closed.code == 1009
             assert await assert_receive(("disconnect", actors.ANY), timeout=10) == (
                 "disconnect",
                 1009,
@@ -85,7 +86,9 @@ async def test_an_app_that_raises_after_accepting_closes_with_1011_and_one_log_l
     caplog.set_level(logging.INFO)
     async with actors.node(), asgi_server() as port, open_ws(port, "/crash") as ws:
         closed = await ws.receive()
-    assert isinstance(closed, Closed) and closed.code == 1011
+    assert isinstance(closed, Closed)
+    assert closed.code == 1011
     records = [r for r in caplog.records if "ASGI app raised" in r.message]
-    assert len(records) == 1 and "ValueError" in records[0].message
+    assert len(records) == 1
+    assert "ValueError" in records[0].message
     assert not [r for r in caplog.records if r.name == "actors"]  # no crash report
