@@ -395,6 +395,8 @@ def _upgrade_shorthands(
     if own.get("asgi") is not None:  # every shorthand protocol serves an ASGI app
         for token in _upgrades.shorthands():
             by_token.setdefault(token, {})
+    if not by_token:
+        return own, {}  # (no entry point loaded for a server that needs none)
     factories = _upgrades.shorthands()
     built = {}
     for token, options in by_token.items():

@@ -30,7 +30,10 @@ import actors
 from ._asgi_scope import ClientDisconnected, asgi_scope
 from ._errors import ResponseError
 from ._options import describe, is_async_callable
-from ._response import SERVER_LINE, date_line, encode_headers, status_line
+from ._response import SERVER_LINE
+from ._response import date_line as _date_line
+from ._response import encode_headers as _encode_headers
+from ._response import status_line as _status_line
 from ._sessions import COOKIE
 
 if TYPE_CHECKING:
@@ -113,9 +116,9 @@ async def switch_protocols(req: Req, headers: Mapping[str, str]) -> Takeover:
     """
     if req.started:
         raise ResponseError("cannot switch protocols: the response was already sent")
-    extra, _ = encode_headers(headers)
+    extra, _ = _encode_headers(headers)
     conn = req._conn
-    head = b"".join([status_line(101), *extra, SERVER_LINE, date_line(), b"\r\n"])
+    head = b"".join([_status_line(101), *extra, SERVER_LINE, _date_line(), b"\r\n"])
     req._mark_answered(101)
     parser = conn.parser
     leftover = parser.leftover() if parser is not None else b""
