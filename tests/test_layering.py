@@ -65,9 +65,9 @@ def runtime_imports(package: str) -> list[tuple[str, str, int]]:
             func = node.func
             name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
             first = node.args[0]
-            if name in _RUNTIME_IMPORTS and isinstance(first, ast.Constant):
-                if isinstance(first.value, str):
-                    found.append((first.value, path.name, node.lineno))
+            named = isinstance(first, ast.Constant) and isinstance(first.value, str)
+            if name in _RUNTIME_IMPORTS and named:
+                found.append((first.value, path.name, node.lineno))  # type: ignore[attr-defined]
     return found
 
 
