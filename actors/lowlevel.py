@@ -85,7 +85,9 @@ from ._logging import add_logger as add_logger
 from ._logging import install as install_logging
 from ._logging import logger_names as logger_names
 from ._observed import describe
-from ._process import MailboxWatch, Process, current
+from ._process import MailboxWatch as _MailboxWatch
+from ._process import Process as _Process
+from ._process import current as _current
 from ._reasons import is_normal_exit
 from ._watch import watch
 
@@ -152,7 +154,7 @@ def open_redis(url: str) -> AbstractAsyncContextManager[Any]:
 
 def in_cluster() -> bool:
     """Whether the calling process's node belongs to a cluster."""
-    return current("actors.lowlevel.in_cluster").node.cluster is not None
+    return _current("actors.lowlevel.in_cluster").node.cluster is not None
 
 
 def cluster_settings() -> dict[str, Any] | None:
@@ -160,7 +162,7 @@ def cluster_settings() -> dict[str, Any] | None:
     `cookie`, `heartbeat`, `missed`), for a layer that starts more nodes of
     it in other OS processes (httpserver's workers); None outside one.
     The cookie is the cluster's secret: pass it only to processes you start."""
-    node = current("actors.lowlevel.cluster_settings").node
+    node = _current("actors.lowlevel.cluster_settings").node
     cluster = node.cluster
     if cluster is None:
         return None
@@ -182,7 +184,7 @@ async def sync_cluster(timeout: float = 5.0) -> list[str]:
     from ._ids import Ref
     from ._process import receive
 
-    caller = current("actors.lowlevel.sync_cluster")
+    caller = _current("actors.lowlevel.sync_cluster")
     cluster = caller.node.cluster
     if cluster is None:
         return []
@@ -204,7 +206,7 @@ def seal(obj: Any) -> bytes:
     Redis (httpserver's sessions). Only for a node in a cluster."""
     from ._entries import seal as seal_bytes
 
-    cluster = current("actors.lowlevel.seal").node.cluster
+    cluster = _current("actors.lowlevel.seal").node.cluster
     if cluster is None:
         raise RuntimeError("seal needs a node in a cluster: the cookie is the key")
     return seal_bytes(cluster.key, cluster.encoder.encode(obj))
@@ -216,7 +218,7 @@ def unseal(data: bytes) -> Any:
     from ._entries import unseal as unseal_bytes
     from ._wire import WireError
 
-    cluster = current("actors.lowlevel.unseal").node.cluster
+    cluster = _current("actors.lowlevel.unseal").node.cluster
     if cluster is None:
         raise RuntimeError("unseal needs a node in a cluster: the cookie is the key")
     try:
@@ -230,7 +232,7 @@ def group_nodes(group: object) -> list[str]:
     from this node's replica: where a layer above sends one message per
     node for that node to fan out (`members(group, local=True)` there).
     Empty outside a cluster."""
-    cluster = current("actors.lowlevel.group_nodes").node.cluster
+    cluster = _current("actors.lowlevel.group_nodes").node.cluster
     if cluster is None:
         return []
     return [name for name, peer in cluster.peers.items() if peer.up and peer.groups.get(group)]
@@ -265,7 +267,7 @@ async def wait_idle(pid: Pid) -> None:
     if target is None or target._parked:
         await trio.lowlevel.checkpoint()
         return
-    await _watch(target, MailboxWatch(None))
+    await _watch(target, _MailboxWatch(None))
 
 
 async def wait_mailbox_below(pid: Pid, limit: int) -> None:
@@ -275,10 +277,10 @@ async def wait_mailbox_below(pid: Pid, limit: int) -> None:
     if target is None or target.mailbox_len() < limit:
         await trio.lowlevel.checkpoint()
         return
-    await _watch(target, MailboxWatch(limit))
+    await _watch(target, _MailboxWatch(limit))
 
 
-async def _watch(target: Process, watch: MailboxWatch) -> None:
+async def _watch(target: _Process, watch: _MailboxWatch) -> None:
     if target._watches is None:
         target._watches = [watch]
     else:

@@ -18,6 +18,9 @@ The servers, each in its own subprocess on 127.0.0.1 and a free port:
              figure is what having them configured costs a plain request.
              http="httptools" (llhttp).
   ours-h11   the same with http="h11".
+  ours-asgi  httpserver serving the ASGI app of bench/baselines/asgi_hello.py
+             (`asgi=app`, http="httptools", lifespan="auto"): the same app
+             uvicorn and hypercorn serve, measured in the same run.
   bare       bench/baselines/h11_hello.py, a bare trio + h11 loop.
   bare-llhttp  bench/baselines/httptools_hello.py, a bare trio + httptools
              loop: about the most a trio server can do.
@@ -75,7 +78,16 @@ from bench._harness import (
 )
 
 BODY = b"Hello World."
-SERVERS = ("ours", "ours-h11", "bare", "bare-llhttp", "hypercorn", "aiohttp", "uvicorn")
+SERVERS = (
+    "ours",
+    "ours-h11",
+    "ours-asgi",
+    "bare",
+    "bare-llhttp",
+    "hypercorn",
+    "aiohttp",
+    "uvicorn",
+)
 # (figure name, ours, anchor, connections, the issue's target ratio or None)
 TARGETS = [
     ("c50_vs_aiohttp", "ours", "aiohttp", 50, 1.3),
@@ -86,6 +98,10 @@ TARGETS = [
     ("c50_vs_bare_llhttp", "ours", "bare-llhttp", 50, None),
     ("c1_vs_bare_llhttp", "ours", "bare-llhttp", 1, None),
     ("c50_vs_hypercorn", "ours", "hypercorn", 50, None),
+    # The same ASGI app on each ASGI server.
+    ("asgi_c50_vs_uvicorn", "ours-asgi", "uvicorn", 50, None),
+    ("asgi_c1_vs_uvicorn", "ours-asgi", "uvicorn", 1, None),
+    ("asgi_c50_vs_hypercorn", "ours-asgi", "hypercorn", 50, None),
 ]
 CONNECTIONS = (1, 50)
 WARMUP_SECONDS = 1
@@ -130,6 +146,13 @@ async def serve_ours_async(
     await actors.receive()  # until interrupted
 
 
+async def serve_asgi_async(port: int) -> None:
+    from bench.baselines.asgi_hello import app
+
+    httpserver.start_link(ip=HOST, port=port, asgi=app, http="httptools")
+    await actors.receive()  # until interrupted
+
+
 def serve_ours(port: int, http: str) -> None:
     """Run our server until SIGINT; the access log is a bounded deque, the
     cheapest log that still does something with each entry."""
@@ -137,6 +160,10 @@ def serve_ours(port: int, http: str) -> None:
     # Started from a shell's background job, SIGINT may be inherited as
     # ignored; make it KeyboardInterrupt again so trio handles it.
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    if http == "asgi":
+        with contextlib.suppress(KeyboardInterrupt):
+            actors.run(serve_asgi_async, port)
+        return
     with (
         tempfile.TemporaryDirectory(prefix="http_bench_static_") as static,
         contextlib.suppress(KeyboardInterrupt),  # the stop signal
@@ -149,8 +176,8 @@ def serve_ours(port: int, http: str) -> None:
 
 def server_command(kind: str, port: int) -> list[str]:
     python = sys.executable
-    if kind in ("ours", "ours-h11"):
-        http = "h11" if kind == "ours-h11" else "httptools"
+    if kind in ("ours", "ours-h11", "ours-asgi"):
+        http = {"ours": "httptools", "ours-h11": "h11", "ours-asgi": "asgi"}[kind]
         return [python, "-m", "bench.http_bench", "--serve", http, "--port", str(port)]
     if kind == "bare":
         return [python, "-m", "bench.baselines.h11_hello", "--port", str(port)]
@@ -178,6 +205,7 @@ def server_command(kind: str, port: int) -> list[str]:
 STOP_SIGNAL = dict.fromkeys(SERVERS, signal.SIGTERM) | {
     "ours": signal.SIGINT,
     "ours-h11": signal.SIGINT,
+    "ours-asgi": signal.SIGINT,
 }
 
 
@@ -316,6 +344,8 @@ def measure_all(
     for ours, anchor in [
         ("ours", "aiohttp"),
         ("ours", "uvicorn"),
+        ("ours-asgi", "uvicorn"),
+        ("ours-asgi", "hypercorn"),
         ("ours", "bare-llhttp"),
         ("ours-h11", "bare"),
     ]:
@@ -354,6 +384,7 @@ def print_table(
     print(f"{where.note}; keep-alive connections; GET / answered 'Hello World.'")
     print(f"ours: httpserver with {FEATURES} switched on;")
     print("      the benchmark's requests use none of them; http='httptools' (ours-h11: 'h11')")
+    print("ours-asgi: asgi=bench/baselines/asgi_hello.py's app, http='httptools'")
     print("bare: bench/baselines/h11_hello.py (trio + h11)")
     print("bare-llhttp: bench/baselines/httptools_hello.py (trio + httptools)")
     print("hypercorn: --worker-class trio --workers 1, bench/baselines/asgi_hello.py")
@@ -380,7 +411,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="rounds per figure (median)")
     parser.add_argument(
         "--serve",
-        choices=["httptools", "h11"],
+        choices=["httptools", "h11", "asgi"],
         help="run our server alone with this parser (used by the bench)",
     )
     parser.add_argument(

@@ -28,6 +28,7 @@ from typing import Any, Final, NoReturn
 import actors
 import actors.lowlevel
 
+from ._lifespan import STARTUP_FAILED
 from ._node_flags import (
     CLUSTER_ENV,
     COOKIE_ENV,
@@ -35,13 +36,17 @@ from ._node_flags import (
     node_settings,
     warn_of_exposed_secrets,
 )
-from ._options import _TABLE, Options
+from ._options import _TABLE, Options, positional_arity
+from ._upgrades import shorthand_rows
 from ._workers import WorkerStartError
 
 __all__ = ["CLUSTER_ENV", "COOKIE_ENV", "flag", "main", "parser"]
 
 _RENAMED: Final = {"ws_loop": "--ws", "ws": "--ws-protocol"}
 _LEVELS: Final = ("critical", "error", "warning", "info", "debug")
+# asgi is the positional MODULE:FUNCTION (see --interface); upgrades holds
+# objects, which its shorthand options (--ws and the --ws-* flags) build.
+_NOT_FLAGS: Final = ("asgi", "upgrades")
 
 
 def flag(name: str) -> str:
@@ -150,10 +155,16 @@ def parser() -> argparse.ArgumentParser:
         argument_default=argparse.SUPPRESS,  # an option not given takes the table's default
         allow_abbrev=False,  # --ws is a flag of its own, not short for --ws-protocol
     )
-    for name, default, _check, good in _TABLE:
+    for name, default, _check, good in [*_TABLE, *shorthand_rows()]:
+        if name in _NOT_FLAGS:
+            continue
         help_text = f"{good} (default: {_shown(default)})".replace("%", "%%")
         if name == "loop":
-            what = f"the handler: {good}, as module:function, e.g. examples.hello_world:handle_http"
+            what = (
+                f"the handler: {good}, or an ASGI 3 application (see --interface),"
+                " as module:function,"
+                " e.g. examples.hello_world:handle_http or myapp:app"
+            )
             cli.add_argument("loop", type=_handler, metavar="MODULE:FUNCTION", help=what)
         elif isinstance(default, bool):
             cli.add_argument(
@@ -165,6 +176,12 @@ def parser() -> argparse.ArgumentParser:
         else:
             kind = _number if isinstance(default, int | float) else str
             cli.add_argument(flag(name), dest=name, type=kind, metavar=name.upper(), help=help_text)
+    cli.add_argument(
+        "--interface",
+        choices=("auto", "asgi", "misultin"),
+        help="what MODULE:FUNCTION is: an ASGI app (scope, receive, send) or a misultin"
+        " loop(req); auto tells them by their signature (default: auto)",
+    )
     add_node_flags(cli)
     cli.add_argument(
         "--log-level",
@@ -180,6 +197,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = vars(cli.parse_args(argv))
     node = node_settings(cli, args)
     level = args.pop("log_level", None)
+    interface = args.pop("interface", "auto")
+    if interface == "asgi" or (interface == "auto" and positional_arity(args["loop"]) == 3):
+        args["asgi"] = args.pop("loop")
     try:
         Options.of(args)  # refused here with the words `start` would use
     except (TypeError, ValueError) as exc:
@@ -191,13 +211,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, WorkerStartError, actors.ClusterError) as exc:
         print(f"{cli.prog}: error: {_one_line(str(exc))}", file=sys.stderr)
         return 1
+    except actors.ProcessExit as exc:
+        if exc.reason == STARTUP_FAILED:  # the listener logged why, in one line
+            return 1
+        raise
     return 0
 
 
 async def _serve(options: dict[str, Any]) -> None:
-    from ._listener import info, start_link
+    from ._listener import info, start_link, wait_listening
 
     server = start_link(**options)
+    await wait_listening(server)  # an ASGI app's lifespan startup first
     where = info(server)
     scheme = "https" if options.get("ssl") else "http"
     host = f"[{where['ip']}]" if ":" in where["ip"] else where["ip"]

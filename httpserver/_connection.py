@@ -22,12 +22,14 @@ import logging
 import math
 import os
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
 import trio
 
 import actors
 
+from ._asgi_scope import asgi_scope
 from ._body import discard_body, receive_body
 from ._errors import HttpError
 from ._files import is_static, serve_static
@@ -39,6 +41,7 @@ from ._response import SERVER_LINE, date_line, encode_headers, error_page, statu
 
 if TYPE_CHECKING:
     from ._listener import Server
+    from .lowlevel import UpgradeProtocol
 
 __all__ = ["Connection", "connection_main"]
 
@@ -61,6 +64,8 @@ class Connection:
         "busy",
         "closing",
         "gone",
+        "local",
+        "on_gone",
         "parser",
         "peer",
         "pid",
@@ -69,6 +74,7 @@ class Connection:
         "sent_body",
         "server",
         "stream",
+        "upgrade_protocol",
         "upgrade_req",
         "upgraded",
     )
@@ -84,6 +90,9 @@ class Connection:
         self.gone = False  # the client went away while a handler ran
         self.upgraded = False  # a WebSocket now
         self.upgrade_req: Req | None = None  # an upgrade for `connection_main` to hand over
+        self.upgrade_protocol: UpgradeProtocol | None = None  # ... and to whom
+        self.local: tuple[str, int] | None = None  # the server's address (ASGI's "server")
+        self.on_gone: Callable[[], None] | None = None  # an ASGI request's http.disconnect
         self.req: Req | None = None
         self.parser: Parser | None = new_parser(
             server.parser_kind,
@@ -151,7 +160,10 @@ class Connection:
             return
         self.gone = True
         self.closing = True
-        if self.server.options.autoexit:
+        if self.server.asgi is not None:  # the app hears it as http.disconnect
+            if self.on_gone is not None:
+                self.on_gone()
+        elif self.server.options.autoexit:
             actors.exit(self.pid, "kill")
         else:
             actors.send(self.pid, "closed")
@@ -260,7 +272,8 @@ class Connection:
 
     async def serve(self) -> None:
         options = self.server.options
-        loop = options.loop
+        loop = self.server.handler
+        upgrades = self.server.upgrades
         static = options.static
         parser = self.parser
         assert parser is not None
@@ -303,9 +316,12 @@ class Connection:
                     raise HttpError(413)
                 if options.auto_recv_body:
                     await receive_body(req)
-            if req._upgrade and self.server.upgrade is not None and req.is_websocket:
-                self.upgrade_req = req  # handed over once this loop and its scope are left
-                return
+            if req._upgrade and upgrades:
+                protocol = upgrades.get(_upgrade_token(req))
+                if protocol is not None:
+                    self.upgrade_req = req  # handed over once this loop and its scope are left
+                    self.upgrade_protocol = protocol
+                    return
             if static is not None and req.method in ("GET", "HEAD") and is_static(req.target):
                 await serve_static(req, static)
             else:
@@ -371,6 +387,12 @@ class Connection:
             log = self.server.options.access_log
             if log is not None:
                 log(_access_entry(req, self))
+
+
+def _upgrade_token(req: Req) -> str:
+    """The protocol an upgrade request names first (`Upgrade: websocket`)."""
+    value = req.headers.get("upgrade") or ""
+    return value.partition(",")[0].strip().lower()
 
 
 def _error_response(
@@ -455,9 +477,13 @@ async def connection_main(server: Server, stream: trio.abc.Stream, peer: tuple[s
             # Outside the request loop and its deadline scope: a long-lived
             # socket keeps neither (nor the parser), and a server holding
             # thousands of them has that much less for the collector to walk.
-            assert server.upgrade is not None
+            protocol, conn.upgrade_protocol = conn.upgrade_protocol, None
+            assert protocol is not None
             try:
-                await server.upgrade(req)
+                if server.asgi is None:
+                    await protocol.serve(req)
+                else:
+                    await protocol.serve_asgi(req, server.asgi, asgi_scope(req))
             except HttpError as error:  # the handshake was refused
                 await conn.reject(error.status, error.body, error.headers)
             except (trio.BrokenResourceError, trio.ClosedResourceError):

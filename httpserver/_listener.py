@@ -12,11 +12,10 @@ every listener is watched by the node's signal guard (`_signals`).
 from __future__ import annotations
 
 import errno
-import importlib
 import logging
 import socket
 import ssl
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final
 
 import trio
@@ -25,9 +24,11 @@ import actors
 import actors.lowlevel
 
 from . import _signals, _worker
+from ._asgi import AsgiHttp
 from ._connection import connection_main
 from ._fdlimit import connection_cap, raise_fd_limit
-from ._options import Options
+from ._lifespan import STARTUP_FAILED, Lifespan
+from ._options import AppByName, Options
 from ._parsing import parser_kind
 from ._peer import Trust
 from ._redis_sessions import RedisSessions
@@ -35,7 +36,9 @@ from ._sessions import Sessions
 
 if TYPE_CHECKING:
     from ._connection import Connection
+    from ._req import Req
     from ._workers import Workers
+    from .lowlevel import UpgradeProtocol
 
 __all__ = ["Server", "info", "port", "start", "start_link", "stop"]
 
@@ -60,8 +63,17 @@ class Server:
         self.trust = Trust(options.trusted_proxies)
         self.ssl_context = _ssl_context(options.ssl)
         self.parser_kind = parser_kind(options.http)  # "h11" or "httptools"
-        self.upgrade: Callable[..., Any] | None = _upgrade_handler(options)
+        asgi = options.asgi
+        # the ASGI app, or None: misultin's loop (a worker imports it by name)
+        self.asgi = asgi.resolve() if isinstance(asgi, AppByName) else asgi
+        # What the connection calls with each Req: `loop`, or the ASGI adapter.
+        self.handler: Callable[[Req], Awaitable[None]] = (
+            options.loop if options.loop is not None else AsgiHttp(self.asgi)
+        )
+        self.upgrades: dict[str, UpgradeProtocol] = options.upgrades
+        self.state: dict[str, Any] = {}  # the ASGI lifespan's state, copied into each scope
         self.draining = False
+        self.listening = trio.Event()  # set once it accepts (after an ASGI lifespan startup)
         self.pid: actors.Pid | None = None  # the listener's, once spawned
 
     @property
@@ -104,14 +116,28 @@ def _start(given: dict[str, Any], link: bool) -> actors.Pid:
 
 
 def spawn_listener(
-    options: Options, sockets: list[socket.socket], link: bool, workers: Workers | None = None
+    options: Options,
+    sockets: list[socket.socket],
+    link: bool,
+    workers: Workers | None = None,
+    ready_to: actors.Pid | None = None,
 ) -> actors.Pid:
+    """Spawn the listener of `sockets`. It sends `("$listening", pid)` to
+    `ready_to` once it accepts (after an ASGI app's lifespan startup)."""
     try:
         server = Server(options, sockets)
         server.workers = workers
+        for protocol in server.upgrades.values():
+            protocol.setup()  # in the starting process's node, as the listener's
         parent = actors.self() if link else None
         pid = actors.spawn(
-            _listener_main, server, parent, name=options.name, link=link, trap_exits=True
+            _listener_main,
+            server,
+            parent,
+            ready_to,
+            name=options.name,
+            link=link,
+            trap_exits=True,
         )
     except BaseException:
         for sock in sockets:
@@ -152,6 +178,13 @@ def info(server: actors.Pid | object) -> dict[str, Any]:
         "http": found.parser_kind,  # the request parser, "h11" or "httptools"
         "workers": found.workers.pids if found.workers is not None else [],
     }
+
+
+async def wait_listening(server: actors.Pid | object) -> None:
+    """Return once the server accepts: at once for a misultin loop, after the
+    lifespan startup for an ASGI app (if that fails, the listener exits and
+    the caller, linked, with it)."""
+    await _server(server, "httpserver.wait_listening").listening.wait()
 
 
 def _server(server: actors.Pid | object, what: str) -> Server:
@@ -221,26 +254,22 @@ def _ssl_context(given: Any) -> ssl.SSLContext | None:
     return context
 
 
-def _upgrade_handler(options: Options) -> Callable[..., Any] | None:
-    """The WebSocket upgrade, from the `websocket` package, when ws_loop is set.
-
-    Found here at start, never imported by httpserver's modules: websocket
-    depends on httpserver, not the other way round."""
-    if options.ws_loop is None:
-        return None
-    try:
-        module = importlib.import_module("websocket")
-    except ImportError as exc:
-        raise ValueError("ws_loop needs the websocket package, which is not installed") from exc
-    handler: Callable[..., Any] = module.upgrade_handler(options)
-    return handler
-
-
-async def _listener_main(server: Server, parent: actors.Pid | None) -> None:
+async def _listener_main(
+    server: Server, parent: actors.Pid | None, ready_to: actors.Pid | None
+) -> None:
     me = actors.self()
     reason: object = "normal"
     listeners = [trio.socket.from_stdlib_socket(sock) for sock in server.sockets]
+    lifespan = None
     try:
+        if server.asgi is not None and server.options.lifespan != "off":
+            lifespan = Lifespan(server)
+            if not await lifespan.startup():  # before the first accept
+                lifespan.abandon()
+                raise actors.ProcessExit(STARTUP_FAILED)
+        server.listening.set()
+        if ready_to is not None:
+            actors.send(ready_to, ("$listening", me))
         async with trio.open_nursery() as nursery:
             for sock in server.sockets:
                 nursery.start_soon(_accept_loop, server, sock)
@@ -265,6 +294,8 @@ async def _listener_main(server: Server, parent: actors.Pid | None) -> None:
                     if server.workers is not None:
                         draining.start_soon(server.workers.stop, grace)
                     await _drain(server, grace)
+                if lifespan is not None:  # after the drain, as the spec says
+                    await lifespan.shutdown(grace)
                 nursery.cancel_scope.cancel()  # the accept loops, sweeper, supervisors
                 break
     finally:

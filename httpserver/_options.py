@@ -8,7 +8,6 @@ which option was probably meant.
 from __future__ import annotations
 
 import difflib
-import importlib.util
 import inspect
 import ipaddress
 import pickle
@@ -18,6 +17,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from . import _upgrades
 from ._parsing import have_httptools
 from ._peer import is_trusted_proxies
 
@@ -88,10 +88,6 @@ def is_async_callable(v: Any) -> bool:
     )
 
 
-def _is_async_or_none(v: Any) -> bool:
-    return v is None or is_async_callable(v)
-
-
 def describe(fn: Any) -> str:
     """How an error names a handler: `module.qualname`, as the user wrote it."""
     name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None)
@@ -103,14 +99,15 @@ def describe(fn: Any) -> str:
 
 # The options that hold the user's code: with workers > 1 they go to the
 # worker processes by pickle, which sends a function as its module and name.
-HANDLERS = ("loop", "ws_loop", "access_log")
+HANDLERS = ("loop", "asgi", "access_log", "upgrades")
 
 
 def _check_pickles(values: dict[str, Any]) -> None:
     """With workers > 1, refuse at start a handler a worker could not
     import (a lambda, a function defined inside another), naming it."""
-    for name in HANDLERS:
-        fn = values[name]
+    handlers = [(name, values[name]) for name in HANDLERS if name != "upgrades"]
+    handlers += [(f"upgrades[{t!r}]", p) for t, p in values["upgrades"].items()]
+    for name, fn in handlers:
         if fn is None:
             continue
         try:
@@ -123,9 +120,48 @@ def _check_pickles(values: dict[str, Any]) -> None:
             ) from exc
 
 
-def _is_origins(v: Any) -> bool:
-    return v is None or (
-        isinstance(v, list | tuple | set | frozenset) and all(isinstance(o, str) for o in v)
+class AppByName:
+    """An ASGI app object (a FastAPI instance, say) on its way to the worker
+    processes: pickle sends a function by its module and name, but an
+    object by value, which an app's state does not survive. This sends it
+    by name; the worker imports it (`resolve`)."""
+
+    __slots__ = ("module", "name")
+
+    def __init__(self, module: str, name: str) -> None:
+        self.module = module
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"{self.module}:{self.name}"
+
+    def resolve(self) -> Any:
+        import importlib
+
+        return getattr(importlib.import_module(self.module), self.name)
+
+
+def by_name(app: Any) -> Any:
+    """`app` itself if it pickles by reference (a module-level function), else
+    an `AppByName` for the module-level name it is bound to."""
+    if isinstance(app, AppByName) or inspect.isfunction(app):
+        return app
+    import sys
+
+    for module_name, module in list(sys.modules.items()):
+        if module_name == "__main__" or module is None:
+            continue
+        for name, value in list(getattr(module, "__dict__", {}).items()):
+            if value is app and not name.startswith("__"):
+                target = "__main__" if module_name == "__mp_main__" else module_name
+                return AppByName(target, name)
+    main = sys.modules.get("__main__")
+    for name, value in list(getattr(main, "__dict__", {}).items()):
+        if value is app:
+            return AppByName("__main__", name)
+    raise ValueError(
+        f"bad server option asgi={describe(app)}: with workers > 1 it goes to the worker"
+        " processes by name, and it is bound to no module-level name they can import"
     )
 
 
@@ -133,19 +169,53 @@ def _is_http(v: Any) -> bool:
     return v in ("auto", "h11") or (v == "httptools" and have_httptools())
 
 
-def _is_ws(v: Any) -> bool:
-    if v == "websockets":
-        return importlib.util.find_spec("websockets") is not None
-    return v in ("auto", "wsproto")
+def _is_upgrades(v: Any) -> bool:
+    return isinstance(v, dict) and all(
+        isinstance(token, str) and token == token.lower() and hasattr(p, "serve")
+        for token, p in v.items()
+    )
 
 
-def _is_pending(v: Any) -> bool:
-    return isinstance(v, tuple | list) and len(v) == 2 and all(_is_int(1)(n) for n in v)
+def _is_root_path(v: Any) -> bool:
+    return isinstance(v, str) and (v == "" or (v.startswith("/") and not v.endswith("/")))
+
+
+def positional_arity(fn: Any) -> int | None:
+    """How many positional arguments `fn` takes without defaults (None if
+    its signature cannot be read): 1 for a misultin loop(req), 3 for an
+    ASGI app(scope, receive, send)."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return None
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return sum(
+        1
+        for p in signature.parameters.values()
+        if p.kind in kinds and p.default is inspect.Parameter.empty
+    )
+
+
+def _is_loop(v: Any) -> bool:
+    return is_async_callable(v) and positional_arity(v) != 3  # 3: an ASGI app
+
+
+def is_asgi_app(v: Any) -> bool:
+    """An ASGI 3 application: `async def app(scope, receive, send)`, or an
+    object whose `__call__` is one (FastAPI, Starlette)."""
+    return v is None or (is_async_callable(v) and positional_arity(v) != 1)  # 1: a loop
 
 
 # name, default, check, what a good value is
 _TABLE: list[tuple[str, Any, Callable[[Any], bool], str]] = [
-    ("loop", None, is_async_callable, "an async function taking a Req"),
+    ("loop", None, _is_loop, "an async function taking a Req"),
+    # An ASGI 3 app instead of `loop`: http, websocket and lifespan scopes (see _asgi).
+    ("asgi", None, is_asgi_app, "an ASGI 3 application: async (scope, receive, send)"),
+    # Where the ASGI app is mounted behind a proxy: scope["root_path"].
+    ("root_path", "", _is_root_path, "'' or a path such as '/api' (no trailing slash)"),
+    # The ASGI lifespan scope: "auto" runs it and goes on without it if the app
+    # raises; "on" makes that a failed startup; "off" never runs it.
+    ("lifespan", "auto", lambda v: v in ("auto", "on", "off"), "'auto', 'on' or 'off'"),
     ("ip", "0.0.0.0", _is_ip, "an IPv4 or IPv6 address such as '127.0.0.1' or '::1'"),
     ("port", 80, _is_int(0, 65535), "an int from 0 to 65535 (0 picks a free port)"),
     ("name", None, lambda v: True, "a name to register the listener process under"),
@@ -207,24 +277,13 @@ _TABLE: list[tuple[str, Any, Callable[[Any], bool], str]] = [
     ("shutdown_timeout", 5.0, _is_seconds, "seconds > 0, at most 1e9"),
     ("workers", 1, _is_int(1, 256), "an int from 1 to 256"),
     ("handle_signals", True, _is_bool, "True (SIGTERM / SIGINT drain, then exit 0) or False"),
-    ("ws_loop", None, _is_async_or_none, "None or an async function taking a Ws"),
-    ("ws_autoexit", True, _is_bool, "True or False"),
-    ("ws_max_message", 16 * 1024 * 1024, _is_int(1), "a number of bytes >= 1"),
-    ("ws_max_queue", 16 * 1024 * 1024, _is_int(1), "a number of bytes >= 1"),
-    ("ws_max_fragments", 1024, _is_int(1), "an int >= 1"),
-    ("ws_max_pending", (64, 1024 * 1024), _is_pending, "a pair (messages >= 1, bytes >= 1)"),
-    ("ws_ping_interval", 30.0, _is_seconds, "seconds > 0, at most 1e9"),
-    ("ws_ping_timeout", 20.0, _is_seconds, "seconds > 0, at most 1e9"),
-    ("ws_compress", True, _is_bool, "True or False"),
-    ("ws_origins", None, _is_origins, "None or a list of allowed Origin values"),
-    ("ws_subprotocols", (), _is_origins, "a list of subprotocols the server speaks"),
-    # The WebSocket protocol backend; "auto" takes websockets (C masking) when installed.
+    # Upgrade token -> the protocol that takes the connection over (httpserver.lowlevel).
     (
-        "ws",
-        "auto",
-        _is_ws,
-        "'auto', 'wsproto' or 'websockets' (which needs the websockets library:"
-        " the speedups extra)",
+        "upgrades",
+        {},
+        _is_upgrades,
+        "a dict of lowercase upgrade tokens to protocols, e.g. {'websocket':"
+        " websocket.protocol(ws_loop)}",
     ),
 ]
 
@@ -233,7 +292,10 @@ _TABLE: list[tuple[str, Any, Callable[[Any], bool], str]] = [
 class Options:
     """The validated options of one server. Build it with `Options.of(...)`."""
 
-    loop: Callable[..., Any]
+    loop: Callable[..., Any] | None
+    asgi: Callable[..., Any] | None
+    root_path: str
+    lifespan: str
     ip: str
     port: int
     name: object
@@ -259,44 +321,34 @@ class Options:
     shutdown_timeout: float
     workers: int
     handle_signals: bool
-    ws_loop: Callable[..., Any] | None
-    ws_autoexit: bool
-    ws_max_message: int
-    ws_max_queue: int
-    ws_max_fragments: int
-    ws_max_pending: tuple[int, int]
-    ws_ping_interval: float
-    ws_ping_timeout: float
-    ws_compress: bool
-    ws_origins: Any
-    ws_subprotocols: Any
-    ws: str
+    upgrades: dict[str, Any]
 
     @classmethod
     def of(cls, given: dict[str, Any]) -> Options:
-        """Check every option of `given` against the table; fill in defaults."""
+        """Check every option of `given` against the table; fill in defaults.
+        Options of an upgrade protocol (`ws_loop`, `ws_max_message`, ...) go to
+        the protocol their entry point builds (see `_upgrades`)."""
         known = {row[0]: row for row in _TABLE}
-        for key in given:
-            if key not in known:
-                close = difflib.get_close_matches(key, known, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise TypeError(f"unknown server option {key!r}{hint}")
-        if given.get("loop") is None:
-            raise TypeError("the server option 'loop' is required: an async function taking a Req")
+        given, upgrades = _upgrade_shorthands(given, known)
+        if given.get("loop") is None and given.get("asgi") is None:
+            raise TypeError(
+                "the server option 'loop' is required: an async function taking a Req"
+                " (or 'asgi', an ASGI 3 application)"
+            )
+        if given.get("loop") is not None and given.get("asgi") is not None:
+            raise TypeError("give the server option 'loop' or 'asgi', not both")
         values = {}
         for name, default, check, good in _TABLE:
             value = given.get(name, default)
             if name in given and not check(value):
-                if name in HANDLERS and callable(value):
-                    raise ValueError(
-                        f"bad server option {name}={describe(value)}: it must be {good},"
-                        " and it is a plain function: declare it with `async def`"
-                    )
-                raise ValueError(f"bad server option {name}={value!r}: it must be {good}")
+                raise ValueError(_bad_value(name, value, good))
             values[name] = value
+        if upgrades:
+            values["upgrades"] = {**upgrades, **values["upgrades"]}
         if values["workers"] > 1:
+            if values["asgi"] is not None:
+                values["asgi"] = by_name(values["asgi"])
             _check_pickles(values)
-        values["ws_max_pending"] = tuple(values["ws_max_pending"])
         values["trusted_proxies"] = tuple(values["trusted_proxies"])
         if values["proxy_protocol"] and not values["trusted_proxies"]:
             raise ValueError(
@@ -306,6 +358,69 @@ class Options:
         if values["static"] is not None:
             values["static"] = str(Path(values["static"]).resolve())
         return cls(**values)
+
+
+def _bad_value(name: str, value: Any, good: str) -> str:
+    """The words for a bad value; a handler of the wrong kind is named, and
+    told what it looks like (a plain function, or the other interface)."""
+    if name in HANDLERS and callable(value):
+        arity = positional_arity(value)
+        if name == "loop" and arity == 3:
+            return (
+                f"bad server option loop={describe(value)}: it takes (scope, receive, send),"
+                " so it is an ASGI app: pass it as asgi= (--interface asgi)"
+            )
+        if name == "asgi" and arity == 1:
+            return (
+                f"bad server option asgi={describe(value)}: it takes one argument, so it is"
+                " a misultin loop(req): pass it as loop= (--interface misultin)"
+            )
+        if not is_async_callable(value):
+            return (
+                f"bad server option {name}={describe(value)}: it must be {good},"
+                " and it is a plain function: declare it with `async def`"
+            )
+    return f"bad server option {name}={value!r}: it must be {good}"
+
+
+def _upgrade_shorthands(
+    given: dict[str, Any], known: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split misultin's shorthand (`ws_loop=...`, `ws_...=`) from the
+    server's own options, and build the protocols it names through their
+    entry points. An ASGI app gets the WebSocket protocol without asking."""
+    own: dict[str, Any] = {}
+    by_token: dict[str, dict[str, Any]] = {}
+    for key, value in given.items():
+        if key in known:
+            own[key] = value
+            continue
+        token = _upgrades.owner(key)
+        if token is None:
+            rows = [*known, *(row[0] for row in _upgrades.shorthand_rows())]
+            close = difflib.get_close_matches(key, rows, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise TypeError(f"unknown server option {key!r}{hint}")
+        by_token.setdefault(token, {})[key] = value
+    if by_token and own.get("upgrades"):
+        raise TypeError(
+            f"give the options {sorted(k for opts in by_token.values() for k in opts)} to the"
+            " protocol in upgrades=, not beside it"
+        )
+    if own.get("asgi") is not None:  # every shorthand protocol serves an ASGI app
+        for token in _upgrades.shorthands():
+            by_token.setdefault(token, {})
+    if not by_token:
+        return own, {}  # (no entry point loaded for a server that needs none)
+    factories = _upgrades.shorthands()
+    built = {}
+    for token, options in by_token.items():
+        protocol = factories[token](**options)  # checks its options, in the same words
+        # A misultin server hands over only to a protocol with a handler of
+        # its own (ws_loop): without one, upgrade requests reach `loop`.
+        if own.get("asgi") is not None or protocol.handles_loop:
+            built[token] = protocol
+    return own, built
 
 
 assert [f.name for f in fields(Options)] == [row[0] for row in _TABLE]

@@ -105,3 +105,22 @@ class Trust:
             if ip is not None:
                 return str(ip)
         return peer
+
+    @staticmethod
+    def forwarded(headers: Headers) -> tuple[str | None, str | None]:
+        """(scheme, mount point) a trusted proxy says the client used:
+        the last X-Forwarded-Proto entry if it is http or https, and
+        X-Forwarded-Prefix if it is a path (its trailing slash dropped).
+        Call it only for a connection from a trusted proxy."""
+        scheme = None
+        proto = headers.get("x-forwarded-proto")
+        if proto is not None:
+            last = proto.rsplit(",", 1)[-1].strip().lower()
+            if last in ("http", "https"):
+                scheme = last
+        prefix = headers.get("x-forwarded-prefix")
+        if prefix is not None:
+            prefix = prefix.strip().rstrip("/")
+            if prefix and (not prefix.startswith("/") or any(c in prefix for c in "?#\\")):
+                prefix = None
+        return scheme, prefix

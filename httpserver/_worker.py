@@ -163,14 +163,22 @@ async def _worker_node(options: Any, lifeline: int, status: IO[bytes]) -> object
     from ._listener import bind, spawn_listener
 
     try:
-        listener = spawn_listener(options, bind(options), link=False)
+        listener = spawn_listener(options, bind(options), link=False, ready_to=actors.self())
     except Exception as exc:
         _report(status, f"error {_reason(exc)}")
         return exc
     ref = actors.monitor(listener)
-    _report(status, "ready")
     async with trio.open_nursery() as nursery:
         nursery.start_soon(_watch_lifeline, lifeline, listener)
+        # "ready" once it accepts: after an ASGI app's lifespan startup
+        match await actors.receive(
+            ("$listening", listener), actors.Down(ref, listener, actors.ANY)
+        ):
+            case actors.Down(_, _, reason):
+                _report(status, f"error the listener ended before it listened: {reason!r}")
+                nursery.cancel_scope.cancel()
+                return reason
+        _report(status, "ready")
         down = await actors.receive(actors.Down(ref, listener, actors.ANY))
         nursery.cancel_scope.cancel()
     return down.reason

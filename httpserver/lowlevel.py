@@ -1,5 +1,14 @@
 """What a protocol built on top of httpserver needs beyond the public API.
 
+The seam between HTTP and what follows an upgrade is a table: a server takes
+`upgrades={"websocket": protocol}` (misultin's `ws_loop=` is a shorthand for
+it, resolved through the entry point `websocket` declares), and when a
+request asks to upgrade to a token of the table, the connection process
+leaves the request loop and its deadlines and hands the request to the
+protocol: `serve(req)` on a misultin server, `serve_asgi(req, app, scope)`
+on an ASGI one (`scope` holds the keys every ASGI connection scope shares,
+from `asgi_scope`). `UpgradeProtocol` says what such an object is.
+
 `switch_protocols` is cowboy's switch_protocol: it answers the request with
 101 Switching Protocols (with the server's own headers), marks the request
 answered, drops the HTTP parser, and hands the connection over as a
@@ -12,14 +21,19 @@ protocol returns, however it ends.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import trio
 
 import actors
 
+from ._asgi_scope import ClientDisconnected, asgi_scope
 from ._errors import ResponseError
-from ._response import SERVER_LINE, date_line, encode_headers, status_line
+from ._options import describe, is_async_callable
+from ._response import SERVER_LINE
+from ._response import date_line as _date_line
+from ._response import encode_headers as _encode_headers
+from ._response import status_line as _status_line
 from ._sessions import COOKIE
 
 if TYPE_CHECKING:
@@ -27,7 +41,38 @@ if TYPE_CHECKING:
     from ._options import Options
     from ._req import Req
 
-__all__ = ["Takeover", "switch_protocols"]
+__all__ = [
+    "ClientDisconnected",
+    "Takeover",
+    "UpgradeProtocol",
+    "asgi_scope",
+    "describe",
+    "is_async_callable",
+    "switch_protocols",
+]
+
+
+class UpgradeProtocol(Protocol):
+    """What `upgrades={token: protocol}` takes: an object that serves the
+    connections whose request asks to upgrade to `token`.
+
+    `setup()` runs when a server using it starts, in the starting process
+    (a node-wide helper can be started there). `serve` and `serve_asgi`
+    run in the connection process, outside the request loop; they answer
+    the request (an `HttpError` raised before `switch_protocols` is
+    answered as its status) and return when the connection is over. The
+    protocol must pickle, for `workers=N`."""
+
+    @property
+    def handles_loop(self) -> bool:
+        """Whether it serves a misultin server, having a handler of its own."""
+        ...
+
+    def setup(self) -> None: ...
+
+    async def serve(self, req: Req) -> None: ...
+
+    async def serve_asgi(self, req: Req, app: Any, scope: dict[str, Any]) -> None: ...
 
 
 class Takeover:
@@ -71,9 +116,9 @@ async def switch_protocols(req: Req, headers: Mapping[str, str]) -> Takeover:
     """
     if req.started:
         raise ResponseError("cannot switch protocols: the response was already sent")
-    extra, _ = encode_headers(headers)
+    extra, _ = _encode_headers(headers)
     conn = req._conn
-    head = b"".join([status_line(101), *extra, SERVER_LINE, date_line(), b"\r\n"])
+    head = b"".join([_status_line(101), *extra, SERVER_LINE, _date_line(), b"\r\n"])
     req._mark_answered(101)
     parser = conn.parser
     leftover = parser.leftover() if parser is not None else b""

@@ -19,6 +19,7 @@ import actors
 import httpserver
 from httpserver import _cli
 from httpserver._options import _TABLE
+from httpserver._upgrades import shorthand_rows
 from tests import cli_app
 from tests.http_helpers import ROOT, _Running, fetch, python_argv
 from tests.ws_helpers import Closed, open_ws
@@ -73,8 +74,10 @@ async def test_help_lists_every_server_option_of_the_table() -> None:
     done = await run_command_line("--help")
     assert done.returncode == 0
     text = done.stdout.decode()
-    for name, _default, _check, good in _TABLE:
-        shown = "MODULE:FUNCTION" if name == "loop" else _cli.flag(name)
+    for name, _default, _check, good in [*_TABLE, *shorthand_rows()]:
+        if name == "upgrades":
+            continue  # objects: the --ws flags build the WebSocket one
+        shown = "MODULE:FUNCTION" if name in ("loop", "asgi") else _cli.flag(name)
         assert shown in text, f"--help does not list the option {name}"
         assert " ".join(good.split()[:3]) in " ".join(text.split()), f"no help for {name}"
     for node_flag in ("--cluster", "--cookie", "--node", "--log-level"):

@@ -21,7 +21,9 @@ from httpserver import HttpError
 from ._limits import BoundedDeflate
 
 if TYPE_CHECKING:
-    from httpserver import Options, Req
+    from httpserver import Req
+
+    from ._options import WsOptions
 
 __all__ = ["Handshake", "negotiate"]
 
@@ -108,7 +110,7 @@ def _negotiate_deflate(values: list[str]) -> tuple[BoundedDeflate, str] | None:
     return None
 
 
-def negotiate(req: Req, options: Options) -> Handshake:
+def negotiate(req: Req, options: WsOptions) -> Handshake:
     """Check the upgrade request; agree on subprotocol and extensions."""
     headers = req.headers
     if req.method != "GET" or req.version != "1.1":

@@ -49,9 +49,13 @@ from ._writer import writer_main
 from ._ws import Ws, by_handler
 
 if TYPE_CHECKING:
-    from httpserver import Options, Req
+    from httpserver import Req
+    from httpserver.lowlevel import Takeover
 
-__all__ = ["serve_websocket"]
+    from ._handshake import Handshake
+    from ._options import WsOptions
+
+__all__ = ["open_socket", "run_socket", "serve_websocket"]
 
 CLOSE_TIMEOUT: Final = 5.0  # how long a closing handshake (or a drain) may take
 HANDLER_GRACE: Final = 1.0  # how long a closing socket waits for its handler
@@ -67,17 +71,13 @@ _PAUSED: Final = 1  # the handler has enough waiting
 _HELD: Final = 2  # an event for the reader's task (`held`), or a turn's worth of frames
 
 
-async def serve_websocket(options: Options, make_inbound: InboundFactory, req: Req) -> None:
+async def serve_websocket(options: WsOptions, make_inbound: InboundFactory, req: Req) -> None:
     """Complete the handshake on `req`'s connection, then serve the socket
     until it ends. Runs in the connection process; `make_inbound` is the
     protocol backend the `ws` option chose (`_inbound.py`)."""
     handshake = negotiate(req, options)
     takeover = await switch_protocols(req, handshake.headers)
-    inbound = make_inbound(
-        options.ws_max_message, options.ws_max_fragments, handshake.deflate, takeover.leftover
-    )
-    sock = Socket(takeover.stream, handshake.deflate, options.ws_max_queue)
-    ws = sock.handle = Ws(sock, req, takeover, handshake.subprotocol)
+    inbound, sock, ws = open_socket(options, make_inbound, req, takeover, handshake)
     del handshake  # not kept for the socket's life (idle sockets are many)
     assert options.ws_loop is not None
     actors.trap_exits()
@@ -92,6 +92,31 @@ async def serve_websocket(options: Options, make_inbound: InboundFactory, req: R
         sock.release()
     if reason != "normal":
         raise actors.ProcessExit(reason)
+
+
+def open_socket(
+    options: WsOptions,
+    make_inbound: InboundFactory,
+    req: Req,
+    takeover: Takeover,
+    handshake: Handshake,
+    subprotocol: str | None = None,
+) -> tuple[Inbound, Socket, Ws]:
+    """The socket's state after the 101: its protocol layer, its `Socket`
+    and the `Ws` handle (`subprotocol`: an ASGI app's choice)."""
+    inbound = make_inbound(
+        options.ws_max_message, options.ws_max_fragments, handshake.deflate, takeover.leftover
+    )
+    sock = Socket(takeover.stream, handshake.deflate, options.ws_max_queue)
+    ws = sock.handle = Ws(sock, req, takeover, subprotocol or handshake.subprotocol)
+    return inbound, sock, ws
+
+
+async def run_socket(
+    options: WsOptions, inbound: Inbound, sock: Socket, listener: actors.Pid
+) -> Any:
+    """The reader's loop, once its writer and handler are linked to it; its exit reason."""
+    return await _Reader(sock, inbound, options, listener).run()
 
 
 class _Reader:
@@ -130,7 +155,7 @@ class _Reader:
         self,
         sock: Socket,
         stream_in: Inbound,
-        options: Options,
+        options: WsOptions,
         listener: actors.Pid,
     ) -> None:
         self.sock = sock
@@ -243,6 +268,8 @@ class _Reader:
                     self.ended = True  # the writer could not write: the socket is gone
             case actors.Exit(pid, reason) if pid == self.listener:
                 self.reason = reason
+                if sock.close_info is None:
+                    sock.close_info = close_codes.GOING_AWAY
                 self._tell_handler()
                 sock.close(*close_codes.GOING_AWAY)
                 self._start_deadline()
@@ -408,6 +435,8 @@ class _Reader:
     async def _peer_closed(self, code: int) -> None:
         self.reading = "done"  # nothing is read after a close frame
         self.got_close = True
+        if self.sock.close_info is None:
+            self.sock.close_info = (1005 if code is None else code, "")
         await self._grace()
         self._tell_handler()
         # Answer with the peer's code, as RFC 6455 section 5.5.1 suggests.
@@ -449,6 +478,8 @@ class _Reader:
         if self.failing or self.ended:
             return
         self.failing = True
+        if self.sock.close_info is None:
+            self.sock.close_info = why
         self.got_close = True  # a failed connection waits for no close frame
         self.paused = False  # what is parsed and not delivered is dropped
         if self.reading == "reading":  # read and drop from now on

@@ -44,6 +44,7 @@ class Socket:
     __slots__ = (
         "_fd",
         "_outbound",
+        "close_info",
         "corked",
         "handle",
         "handler",
@@ -82,6 +83,10 @@ class Socket:
         self.handler: actors.Pid | None = None
         self.handle: Ws | None = None
         self.last_seen = trio.current_time()
+        # How the socket ended, once it has: (code, reason) of the peer's
+        # close, of the server's failure or going away; None if the
+        # connection dropped (ASGI's websocket.disconnect then says 1006).
+        self.close_info: tuple[int, str] | None = None
 
     @property
     def compressed(self) -> bool:

@@ -1,0 +1,93 @@
+"""The WebSocket upgrade protocol: what httpserver hands an upgrade request to.
+
+`websocket.protocol(ws_loop, **ws_options)` checks the `ws_*` options and
+builds it; a server takes it as `upgrades={"websocket": protocol}`, and
+misultin's `start(loop=..., ws_loop=...)` builds it through the entry point
+this package declares (httpserver imports nothing of this package). It
+serves both interfaces: a misultin server's sockets run `ws_loop(ws)`, an
+ASGI server's run the app's websocket scope (`_asgi.py`); either way the
+same reader, writer, limits, close codes and back-pressure.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from httpserver import HttpError
+from httpserver.lowlevel import describe
+
+from ._inbound import backend
+from ._options import TABLE, WsOptions
+
+if TYPE_CHECKING:
+    from httpserver import Req
+
+__all__ = ["WebSocketProtocol", "protocol"]
+
+
+class WebSocketProtocol:
+    """The WebSocket protocol of one or more servers (an
+    `httpserver.lowlevel.UpgradeProtocol`)."""
+
+    __slots__ = ("kind", "make_inbound", "options")
+
+    def __init__(self, options: WsOptions) -> None:
+        self.options = options
+        self.kind, self.make_inbound = backend(options.ws)  # "wsproto" or "websockets"
+
+    def __repr__(self) -> str:
+        handler = describe(self.options.ws_loop) if self.options.ws_loop else None
+        return f"websocket.protocol(ws_loop={handler}, ws={self.kind!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (WebSocketProtocol, (self.options,))
+
+    @property
+    def handles_loop(self) -> bool:
+        return self.options.ws_loop is not None
+
+    def setup(self) -> None:
+        """At a server's start, in its node: the broadcast fan-out (in a
+        cluster) and the "websockets" count and probe of the observer."""
+        from . import _observe
+        from ._broadcast import ensure_fanout
+
+        ensure_fanout()
+        _observe.register()
+
+    async def serve(self, req: Req) -> None:
+        """A misultin server's upgrade: the socket's handler is `ws_loop`."""
+        if self.options.ws_loop is None:
+            raise HttpError(404, b"<h1>404 Not Found</h1>\r\nno WebSocket handler here")
+        from ._reader import serve_websocket
+
+        await serve_websocket(self.options, self.make_inbound, req)
+
+    async def serve_asgi(self, req: Req, app: Any, scope: dict[str, Any]) -> None:
+        """An ASGI server's upgrade: the app's websocket scope."""
+        from ._asgi import serve_asgi_websocket
+
+        await serve_asgi_websocket(self.options, self.make_inbound, req, app, scope)
+
+
+class _Factory:
+    """`websocket.protocol(ws_loop=None, **ws_options)`: the WebSocket
+    upgrade protocol for `httpserver.start(upgrades={"websocket": ...})`.
+    Options: see `options_table` (README, WebSockets); a bad one raises
+    TypeError or ValueError naming it. Without `ws_loop` it serves only an
+    ASGI app's websocket scope."""
+
+    options_table = TABLE  # read by httpserver's shorthand and command line
+
+    def __call__(self, ws_loop: Any = None, /, **options: Any) -> WebSocketProtocol:
+        if ws_loop is not None:
+            if "ws_loop" in options:
+                raise TypeError("ws_loop given twice")
+            options["ws_loop"] = ws_loop
+        return WebSocketProtocol(WsOptions.of(options))
+
+    def __repr__(self) -> str:
+        return "websocket.protocol"
+
+
+protocol = _Factory()
