@@ -138,6 +138,7 @@ def process_rows() -> list[dict[str, Any]]:
     """One row per live process of the calling process's node."""
     node = current("actors.lowlevel.process_rows").node
     prune()
+    system = node.observed.system
     rows = []
     for proc in list(node.procs.values()):
         rows.append(
@@ -153,6 +154,7 @@ def process_rows() -> list[dict[str, Any]]:
                 "monitors": len(proc._monitors or ()),
                 "groups": [_label(group) for group in proc._groups or ()],
                 "kind": kind_of(node, proc),
+                "system": proc in system,
             }
         )
     return rows

@@ -5,6 +5,19 @@ As `trio.lowlevel` is to trio: for code that builds servers on processes
 keeps the guarantees of the public API: it never blocks a sync call, and
 each async function is a checkpoint that waits for an event, never polls.
 
+System services (a layer's processes that are the node's, not the
+user's: websocket's poller; see `_system.py`):
+
+- `spawn_system(fn, *args, name=None, link=False, trap_exits=False)`:
+  `spawn` of a system process. Like "$inspect", it is left out of
+  `actors.processes()` and `actors.registered()`, and its `process_rows`
+  row says `"system": True` (the observer hides it by default and never
+  kills it). Anything that ends a process still ends it: restarting it is
+  the job of the layer that started it.
+- `NodeVar(name)`: one value per node, as `trio.lowlevel.RunVar` is per
+  run: `get()` (LookupError if unset), `get(default)`, `set(value)`, from
+  any process of the node; it dies with the node.
+
 Introspection (what the observer page shows; Erlang's observer, `sys` and
 `erlang:process_info`). Each reads the calling process's node, runs no user
 code, and returns builtins, Pids and strings only:
@@ -19,8 +32,9 @@ code, and returns builtins, Pids and strings only:
   name nobody registered.
 - `process_rows()`: one row per live process (pid, name,
   current_function, status, message_queue_len, received, runtime, links,
-  monitors, groups, kind). Unlike `actors.processes()` it lists the
-  node's system process "$inspect" too.
+  monitors, groups, kind, system). Unlike `actors.processes()` it lists
+  the node's system processes ("$inspect", and those of `spawn_system`)
+  too, each with `"system": True`.
 - `supervision_trees()`: the supervisors no local supervisor supervises,
   with their children (restart counts, last exit reasons as repr strings),
   nested supervisors expanded.
@@ -74,9 +88,12 @@ from ._logging import install as install_logging
 from ._logging import logger_names as logger_names
 from ._process import MailboxWatch, Process, current
 from ._reasons import is_normal_exit
+from ._system import NodeVar, spawn_system
 from ._watch import watch
 
 __all__ = [
+    "NodeVar",
+    "spawn_system",
     "add_logger",
     "install_logging",
     "logger_names",
