@@ -18,8 +18,12 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
+import actors.lowlevel
+
 from ._broadcast import broadcast as broadcast
 from ._ws import Ws as Ws
+
+actors.lowlevel.add_logger("websocket")  # formatted as actors' own under actors.run
 
 __all__ = ["Ws", "broadcast", "upgrade_handler"]
 
