@@ -62,9 +62,16 @@ def spawn(
 
 
 def spawn_as(
-    what: str, fn: AsyncFn, args: tuple[Any, ...], name: object, link: bool, trap_exits: bool
+    what: str,
+    fn: AsyncFn,
+    args: tuple[Any, ...],
+    name: object,
+    link: bool,
+    trap_exits: bool,
+    system: bool = False,
 ) -> Pid:
-    """`spawn`, for the API call `what` (which an error outside a process names)."""
+    """`spawn`, for the API call `what` (which an error outside a process
+    names); `system`: a system process of the node (`_system.py`)."""
     caller = current(what)
     node = caller.node
     if name is not None and name in node.names:
@@ -72,6 +79,8 @@ def spawn_as(
     proc = node.new_process(fn)
     if trap_exits:
         proc.trap = True
+    if system:
+        node.observed.system.add(proc)
     if name is not None:
         _register(node.names, name, proc)
     if link:
@@ -307,7 +316,8 @@ def whereis(name: object) -> Pid | None:
 
 
 def registered() -> list[object]:
-    """Every registered name of the node (but the node's own "$inspect")."""
+    """Every registered name of the node, but its system processes'
+    ("$inspect", and those of `actors.lowlevel.spawn_system`)."""
     node = current("registered").node
     system = node.observed.system
     return [name for name, proc in node.names.items() if proc not in system]
@@ -355,8 +365,9 @@ def members(group: object, local: bool = False) -> list[Pid]:
 
 
 def processes() -> list[Pid]:
-    """The Pids of every live process of the node, but its system process
-    "$inspect" (which `actors.lowlevel.process_rows` lists)."""
+    """The Pids of every live process of the node, but its system processes
+    ("$inspect", and those of `actors.lowlevel.spawn_system`), which
+    `actors.lowlevel.process_rows` lists."""
     node = current("processes").node
     system = node.observed.system
     return [proc.pid for proc in node.procs.values() if proc not in system]

@@ -141,6 +141,7 @@ def process_rows() -> list[dict[str, Any]]:
     is True for the node's own processes and those marked `mark_system`."""
     node = current("actors.lowlevel.process_rows").node
     prune()
+    system = node.observed.system
     rows = []
     for proc in list(node.procs.values()):
         rows.append(
@@ -156,7 +157,7 @@ def process_rows() -> list[dict[str, Any]]:
                 "monitors": len(proc._monitors or ()),
                 "groups": [_label(group) for group in proc._groups or ()],
                 "kind": kind_of(node, proc),
-                "system": proc in node.observed.system,
+                "system": proc in system,
             }
         )
     return rows

@@ -1,7 +1,8 @@
 """What a node keeps so that it can be looked at (actors.lowlevel's
 introspection, the observer page): its system processes, the state objects
 of its servers, the counters and tables upper layers register, and the
-subscribers to its exit and restart events.
+subscribers to its exit and restart events. Also the values upper layers
+keep per node (`NodeVar`, `_system.py`): they die with the node.
 
 All of it costs nothing per message: a node only writes here when a server
 starts, a process ends, a supervisor restarts a child, or someone
@@ -189,6 +190,7 @@ class Observed:
         "stats",
         "subscribers",
         "system",
+        "values",
     )
 
     def __init__(self) -> None:
@@ -197,13 +199,14 @@ class Observed:
         # GenServer / GenStatem / Supervisor processes -> their state object
         # (the server instance, or a GenStatem's engine), for kind and get_state.
         self.servers: dict[Process, Any] = {}
-        # The node's own processes ("$inspect"), and those an upper layer
-        # marked as its own (`mark_system`): hidden from `processes()`.
+        # The node's own processes ("$inspect", spawn_system's), and those an
+        # upper layer marked as its own (`mark_system`): hidden from `processes()`.
         self.system: set[Process] = set()
         self.inspector: Process | None = None
         self.stats: dict[str, Callable[[], int]] = {}
         self.probes: dict[str, Callable[[], list[dict[str, Any]]]] = {}
         self.subscribers: dict[Pid, int] = {}  # pid -> events it missed
+        self.values: dict[object, Any] = {}  # NodeVar -> its value on this node
 
     # -- a process ended --------------------------------------------------------
 

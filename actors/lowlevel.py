@@ -5,6 +5,19 @@ As `trio.lowlevel` is to trio: for code that builds servers on processes
 keeps the guarantees of the public API: it never blocks a sync call, and
 each async function is a checkpoint that waits for an event, never polls.
 
+System services (a layer's processes that are the node's, not the
+user's: websocket's poller; see `_system.py`):
+
+- `spawn_system(fn, *args, name=None, link=False, trap_exits=False)`:
+  `spawn` of a system process. Like "$inspect", it is left out of
+  `actors.processes()` and `actors.registered()`, and its `process_rows`
+  row says `"system": True` (the observer hides it by default and never
+  kills it). Anything that ends a process still ends it: restarting it is
+  the job of the layer that started it.
+- `NodeVar(name)`: one value per node, as `trio.lowlevel.RunVar` is per
+  run: `get()` (LookupError if unset), `get(default)`, `set(value)`, from
+  any process of the node; it dies with the node.
+
 Introspection (what the observer page shows; Erlang's observer, `sys` and
 `erlang:process_info`). Each reads the calling process's node, runs no user
 code, and returns builtins, Pids and strings only:
@@ -20,8 +33,8 @@ code, and returns builtins, Pids and strings only:
 - `process_rows()`: one row per live process (pid, name,
   current_function, status, message_queue_len, received, runtime, links,
   monitors, groups, kind, system). Unlike `actors.processes()` it lists the
-  node's system processes too ("$inspect", and those marked with
-  `mark_system`), with "system" True.
+  node's system processes too ("$inspect", those of `spawn_system`, and
+  those marked with `mark_system`), with "system" True.
 - `mark_system(pid=None)`: make a process of this node (default: the
   caller) a system process, one an upper layer runs for itself (the
   observer's own): `actors.processes()` leaves it out, and its row, its
@@ -89,9 +102,12 @@ from ._process import MailboxWatch as _MailboxWatch
 from ._process import Process as _Process
 from ._process import current as _current
 from ._reasons import is_normal_exit
+from ._system import NodeVar, spawn_system
 from ._watch import watch
 
 __all__ = [
+    "NodeVar",
+    "spawn_system",
     "add_logger",
     "install_logging",
     "logger_names",

@@ -117,3 +117,55 @@ async def test_end_process_ends_even_a_trapping_process_with_normal() -> None:
 )
 def test_is_normal_exit_is_otps_definition(reason: object, normal: bool) -> None:
     assert actors.lowlevel.is_normal_exit(reason) is normal
+
+
+# -- system processes and NodeVar ------------------------------------------------------
+
+
+async def test_a_system_process_is_left_out_of_processes_and_registered_and_marked_so() -> None:
+    async with actors.node():
+        me = actors.self()
+        pid = actors.lowlevel.spawn_system(actors.receive, "never sent", name="$service", link=True)
+        user = actors.spawn(actors.receive, "never sent", name="mine")
+        assert set(actors.processes()) == {me, user}
+        assert actors.registered() == ["mine"]
+        assert actors.whereis("$service") == pid  # found by whoever knows its name
+        rows = {row["pid"]: row for row in actors.lowlevel.process_rows()}
+        assert rows[pid]["system"] is True
+        assert rows[pid]["links"] == [me]
+        assert rows[user]["system"] is False
+        assert rows[me]["system"] is False
+        assert actors.lowlevel.node_info()["processes"] == 4  # "$inspect" too
+
+
+async def test_a_system_process_ends_as_any_other_and_is_not_restarted_by_actors() -> None:
+    """Keeping a service running is the job of the layer that started it."""
+    async with actors.node():
+        pid = actors.lowlevel.spawn_system(actors.receive, "never sent", name="$service")
+        actors.exit(pid, "kill")
+        assert await wait_down(pid) == "killed"
+        assert actors.whereis("$service") is None
+        assert pid not in [row["pid"] for row in actors.lowlevel.process_rows()]
+
+
+async def test_a_node_var_holds_one_value_per_node_which_ends_with_it() -> None:
+    var: actors.lowlevel.NodeVar[str] = actors.lowlevel.NodeVar("test.var")
+    async with actors.node():
+        with pytest.raises(LookupError, match=r"test\.var"):
+            var.get()
+        assert var.get(None) is None
+        var.set("first")
+
+        async def read() -> None:
+            actors.send("test", var.get())
+
+        actors.register("test")
+        actors.spawn(read)
+        assert await actors.receive(timeout=5) == "first"  # any process of the node
+        async with actors.node():  # another node, inside a process of the first
+            assert var.get("unset") == "unset"
+            var.set("second")
+            assert var.get() == "second"
+        assert var.get() == "first"
+    async with actors.node():  # a node that ended took its value with it
+        assert var.get("unset") == "unset"

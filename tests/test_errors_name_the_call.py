@@ -97,6 +97,9 @@ CALLS: dict[str, Callable[[], Any]] = {
     "actors.lowlevel.subscribe": lambda: actors.lowlevel.subscribe(),
     "actors.lowlevel.unsubscribe": lambda: actors.lowlevel.unsubscribe(),
     "actors.lowlevel.inspect": lambda: actors.lowlevel.inspect("b", "node_info"),
+    "actors.lowlevel.spawn_system": lambda: actors.lowlevel.spawn_system(actors.receive),
+    "actors.lowlevel.NodeVar.get": lambda: actors.lowlevel.NodeVar("v").get(),
+    "actors.lowlevel.NodeVar.set": lambda: actors.lowlevel.NodeVar[int]("v").set(1),
     "websocket.broadcast": lambda: websocket.broadcast("room", "hello"),
     "websocket.broadcast ": lambda: websocket.broadcast([], "hello"),  # a list of Ws
     "httpserver.start": lambda: httpserver.start(port=0, loop=handle_http),

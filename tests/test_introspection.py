@@ -146,8 +146,9 @@ async def test_inspect_process_is_a_system_process_hidden_from_processes_and_reg
         me = actors.self()
         assert actors.processes() == [me]
         assert actors.registered() == []
-        names = [row["name"] for row in ll.process_rows()]
-        assert "$inspect" in names
+        rows = {row["name"]: row for row in ll.process_rows()}
+        assert rows["$inspect"]["system"] is True  # the observer hides it and never kills it
+        assert rows[None]["system"] is False
         assert ll.node_info()["processes"] == 2
 
 

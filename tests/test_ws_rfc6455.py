@@ -636,12 +636,12 @@ class CountingEpoll:
 async def test_asking_for_the_next_bytes_costs_no_epoll_change() -> None:
     """The poller's epoll set is edge-triggered: a socket is added once, not
     armed again with a system call after every message."""
-    from websocket._poller import _pollers
+    from websocket._poller import poller as node_poller
 
     async with actors.node(), ws_server() as port, open_ws(port) as ws:
         await ws.send("warm up")
         assert await ws.receive() == "warm up"
-        (poller,) = _pollers.values()
+        poller = node_poller()
         counting = CountingEpoll(poller._epoll)
         poller._epoll = counting  # type: ignore[assignment]
         try:

@@ -11,6 +11,7 @@ __all__ = [
     "CLIENT_NOT_READING",
     "GOING_AWAY",
     "HANDLER_CRASHED",
+    "INTERNAL_ERROR",
     "NORMAL",
     "PING_TIMEOUT",
     "TOO_BIG",
@@ -26,6 +27,7 @@ TOO_MANY_PINGS: Final = (1008, "too many pings while the client is not reading")
 TOO_BIG: Final = (1009, "message too big")
 TOO_MANY_FRAGMENTS: Final = (1009, "too many fragments in one message")
 HANDLER_CRASHED: Final = (1011, "the handler crashed")
+INTERNAL_ERROR: Final = (1011, "internal error")  # a bug of the server's own
 PING_TIMEOUT: Final = (1011, "ping timeout")
 
 

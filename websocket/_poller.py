@@ -32,26 +32,78 @@ handler with no task switch to the reader: one hop, not two); any other
 reader, or anything the parse cannot finish at once (a close, a failure, a
 full turn of frames), gets a message and carries on in its own task. The
 poller handles at most `BATCH` sockets a turn, then lets others run.
+
+The poller serves every plain socket of the node, so nothing one socket
+does may take it down, and what takes it down anyway must not take the
+sockets with it:
+
+  a reader's bug  if `readable()` raises, its reader is sent
+                  (CRASHED, exc) and fails that socket alone (1011, then a
+                  crash report); the poller goes on with the others. (A try
+                  costs nothing per call since Python 3.11; only a raise
+                  does.) From then on that reader is told by message only
+                  (`Messenger`): the poller calls none of its code again.
+  its death       the `Poller` (the epoll set, who asked for what) is the
+                  node's (a NodeVar), not its process's: the system process
+                  "$websocket_poller" only runs it, and a supervisor of its
+                  own, "$websocket_poller_sup", starts another when it ends,
+                  at most RESTARTS times a PERIOD (one that dies at once
+                  cannot spin). The new one gets a new epoll set with every
+                  socket registered again, and an edge-triggered registration
+                  reports the bytes already waiting (those a dying poller took
+                  from the kernel and never handed on, too), so every reader
+                  that had asked is told as if nothing happened, and none has
+                  to ask again. The supervisor only monitors the poller: if it
+                  is ended itself, the poller runs on, and the next socket to
+                  ask for the poller (`poller()`) starts a supervisor again,
+                  which takes the running poller over.
+Both are system processes (actors.lowlevel.spawn_system): out of the
+user's `actors.processes()`, and marked so that the observer neither shows
+them by default nor kills them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import select
+from collections import deque
 from typing import Any, Final, Protocol
 
 import trio
 
 import actors
+import actors.lowlevel
 
-__all__ = ["BATCH", "HAVE_EPOLL", "READABLE", "Owner", "Pump", "Poller", "poller"]
+__all__ = [
+    "BATCH",
+    "CRASHED",
+    "HAVE_EPOLL",
+    "PERIOD",
+    "READABLE",
+    "RESTARTS",
+    "Messenger",
+    "Owner",
+    "Poller",
+    "Pump",
+    "poller",
+]
+
+logger = logging.getLogger("websocket")
 
 READABLE: Final = ("$readable",)
 """To a reader: your socket is readable (read it, then `arm` again)."""
 
+CRASHED: Final = "$crash"
+"""To a reader, as (CRASHED, exc): your `readable()` raised `exc`."""
+
 BATCH: Final = 64
 """Sockets the poller handles before it lets other tasks run."""
+
+RESTARTS: Final = 3
+PERIOD: Final = 1.0
+"""The poller is started at most RESTARTS times in any PERIOD seconds."""
 
 
 class Owner(Protocol):
@@ -64,25 +116,42 @@ class Owner(Protocol):
 
     def readable(self) -> None:
         """The socket is readable: called once per `arm`, in the poller's
-        task; must not raise, and must not wait."""
+        task; must not wait. If it raises, the reader is sent (CRASHED,
+        exc) and the poller goes on."""
+
+
+class Messenger:
+    """An owner told by a READABLE message only: a reader whose
+    `readable()` raised asks so from then on."""
+
+    __slots__ = ("pid",)
+
+    def __init__(self, pid: actors.Pid) -> None:
+        self.pid = pid
+
+    def readable(self) -> None:
+        actors.send(self.pid, READABLE)
 
 
 _NAME: Final = "$websocket_poller"
+_SUP: Final = "$websocket_poller_sup"
 HAVE_EPOLL: Final = hasattr(select, "epoll")
 _MASK: Final = select.EPOLLIN | select.EPOLLRDHUP | select.EPOLLET if HAVE_EPOLL else 0
-_pollers: dict[actors.Pid, Poller] = {}
 
 
 class Poller:
-    """The epoll set of one node's plain-TCP WebSocket readers."""
+    """The epoll set of one node's plain-TCP WebSocket readers, and the
+    processes that run it."""
 
-    __slots__ = ("_epoll", "_fds", "_owners", "_ready")
+    __slots__ = ("_epoll", "_fds", "_owners", "_ready", "supervisor", "worker")
 
     def __init__(self) -> None:
         self._epoll = select.epoll()
         self._fds: set[int] = set()  # in the epoll set
         self._owners: dict[int, Owner] = {}  # fd -> the reader to tell
         self._ready: set[int] = set()  # had an edge while their reader was not asking
+        self.worker: actors.Pid | None = None  # the process running `run`
+        self.supervisor: actors.Pid | None = None
 
     def arm(self, fd: int, reader: Owner, more: bool = False) -> None:
         """Tell `reader` once, when `fd` has bytes (or its end): at once (by
@@ -91,7 +160,10 @@ class Poller:
         `reader.readable()` at the next edge."""
         if fd not in self._fds:
             self._fds.add(fd)
-            self._epoll.register(fd, _MASK)  # tells of bytes already there, too
+            # Tells of bytes already there, too. A set closed by a poller that
+            # ended is renewed, with this socket, before the next one runs.
+            with contextlib.suppress(ValueError):
+                self._epoll.register(fd, _MASK)
         elif more or fd in self._ready:
             self._ready.discard(fd)
             actors.send(reader.pid, READABLE)
@@ -107,7 +179,24 @@ class Poller:
             with contextlib.suppress(OSError, ValueError):  # the set is closed
                 self._epoll.unregister(fd)
 
+    def renew(self) -> None:
+        """A new epoll set, for the process that takes over from one that
+        ended, with every socket of the last registered again."""
+        epoll = select.epoll()  # OSError (out of descriptors): the supervisor retries
+        with contextlib.suppress(OSError):
+            self._epoll.close()  # closed already, unless its process never ran
+        self._epoll = epoll
+        for fd in list(self._fds):
+            try:
+                epoll.register(fd, _MASK)
+            except OSError:  # not an open socket: its reader finds out by reading
+                self._fds.discard(fd)
+                reader = self._owners.pop(fd, None)
+                if reader is not None:
+                    _tell(reader, READABLE)
+
     async def run(self) -> None:
+        """The poll loop: the body of "$websocket_poller"."""
         epoll = self._epoll
         owners = self._owners
         ready_now = self._ready
@@ -120,7 +209,10 @@ class Poller:
                     for fd, _ in ready:
                         reader = owners.pop(fd, None)
                         if reader is not None:
-                            reader.readable()
+                            try:
+                                reader.readable()
+                            except Exception as exc:  # that socket's bug, and its alone
+                                _tell(reader, (CRASHED, exc))
                         else:
                             ready_now.add(fd)
                     if len(ready) < BATCH:
@@ -130,21 +222,69 @@ class Poller:
             epoll.close()
 
 
-async def _poller_main(poller: Poller) -> None:
+def _tell(reader: Owner, msg: Any) -> None:
     try:
-        await poller.run()
-    finally:
-        _pollers.pop(actors.self(), None)
+        actors.send(reader.pid, msg)
+    except Exception:  # not even its Pid: its own timers end the socket
+        logger.exception("websocket: could not tell the reader %r %r", reader, msg)
 
 
 def poller() -> Poller:
-    """This node's poller, started by the first plain-TCP socket."""
-    pid = actors.whereis(_NAME)
-    found = _pollers.get(pid) if pid is not None else None
+    """This node's poller, made by its first plain-TCP socket; its
+    supervisor is started again here if it was ended."""
+    found = _POLLER.get(None)
     if found is None:
         found = Poller()
-        _pollers[actors.spawn(_poller_main, found, name=_NAME)] = found
+        _POLLER.set(found)
+    supervisor = found.supervisor
+    if supervisor is None or (
+        actors.whereis(_SUP) is not supervisor and actors.process_info(supervisor) is None
+    ):
+        found.supervisor = actors.lowlevel.spawn_system(_supervise, found, name=_free(_SUP))
     return found
+
+
+_POLLER: Final[actors.lowlevel.NodeVar[Poller]] = actors.lowlevel.NodeVar("websocket.poller")
+
+
+async def _supervise(poller: Poller) -> None:
+    """The body of "$websocket_poller_sup": keep one process running
+    `poller`. It only monitors that process, so that its own end leaves the
+    poller running; its successor takes the running one over."""
+    starts: deque[float] = deque(maxlen=RESTARTS)
+    worker = poller.worker  # one running already, or dead (a monitor says so at once)
+    if worker is None:
+        worker = await _start(poller, starts, renew=False)
+    ref = actors.monitor(worker)
+    while True:
+        msg = await actors.receive()  # anything else is dropped: the mailbox stays empty
+        if type(msg) is actors.Down and msg.ref == ref:
+            logger.warning("websocket: poller %r ended (%r); starting another", worker, msg.reason)
+            worker = await _start(poller, starts, renew=True)
+            ref = actors.monitor(worker)
+
+
+async def _start(poller: Poller, starts: deque[float], renew: bool) -> actors.Pid:
+    """Start a process running `poller` (on a new epoll set after the
+    first), at most RESTARTS times a PERIOD."""
+    while True:
+        if len(starts) == RESTARTS:
+            await trio.sleep_until(starts[0] + PERIOD)
+        starts.append(trio.current_time())
+        if renew:
+            try:
+                poller.renew()
+            except OSError:
+                logger.exception("websocket: no epoll set for the poller; trying again")
+                continue
+        poller.worker = actors.lowlevel.spawn_system(poller.run, name=_free(_NAME))
+        return poller.worker
+
+
+def _free(name: str) -> str | None:
+    """`name`, if no process holds it (a system process goes unnamed
+    rather than fail)."""
+    return name if actors.whereis(name) is None else None
 
 
 def read_now(fd: int, size: int) -> bytes | None:

@@ -18,7 +18,10 @@ read and parsed in the poller's task, so a message goes from the socket
 to the handler with no hop through the reader's task; whatever that parse
 cannot finish (a close, a failure, a long run of frames) it hands to the
 reader as a message. The reader's state is touched there only while its
-task waits in `receive`, so the two never interleave.
+task waits in `receive`, so the two never interleave. If that code raises,
+the poller sends the exception back (CRASHED): the socket fails with 1011,
+the poller calls none of the reader's code again, and once the socket is
+closed the reader crashes with the exception (a crash report).
 
 Failing the connection (RFC 6455 section 7.1.7) happens in `_Reader.fail`
 alone: nothing more reaches the handler, the close frame goes out, the
@@ -43,7 +46,7 @@ from . import _close_codes as close_codes
 from ._frames import ping_frame
 from ._handshake import negotiate
 from ._inbound import FAIL, PING, Inbound, InboundFactory
-from ._poller import HAVE_EPOLL, READABLE, Poller, Pump, poller, read_now
+from ._poller import HAVE_EPOLL, READABLE, Messenger, Poller, Pump, poller, read_now
 from ._socket import Socket
 from ._writer import writer_main
 from ._ws import Ws, by_handler
@@ -85,11 +88,14 @@ async def serve_websocket(options: WsOptions, make_inbound: InboundFactory, req:
         sock.writer = actors.spawn(writer_main, sock, link=True)
         sock.handler = ws._handler = actors.spawn(options.ws_loop, ws, link=True)
         by_handler[sock.handler] = ws
-        reason = await _Reader(sock, inbound, options, takeover.listener).run()
+        reader = _Reader(sock, inbound, options, takeover.listener)
+        reason = await reader.run()
     finally:
         if sock.handler is not None:
             by_handler.pop(sock.handler, None)
         sock.release()
+    if reader.crash is not None:  # a bug of ours, in the poller's task: now it is closed
+        raise reader.crash
     if reason != "normal":
         raise actors.ProcessExit(reason)
 
@@ -124,6 +130,7 @@ class _Reader:
 
     __slots__ = (
         "armed",
+        "crash",
         "deadline",
         "drain_budget",
         "drained",
@@ -134,6 +141,7 @@ class _Reader:
         "handler_told",
         "held",
         "listener",
+        "messenger",
         "options",
         "parked",
         "paused",
@@ -178,6 +186,7 @@ class _Reader:
         self.ping_sent_at: float | None = None
         self.handler_told = False
         self.reason: Any = "normal"  # the reader's own exit reason
+        self.crash: Exception | None = None  # what our code raised in the poller's task
         self.sizes: deque[int] | None = None  # of the messages handed over, newest last
         self.sizes_total = 0
         self.recv_size = DEFLATE_RECV_SIZE if sock.compressed else RECV_SIZE
@@ -188,6 +197,7 @@ class _Reader:
         if HAVE_EPOLL and isinstance(stream, trio.SocketStream):
             self.fd = stream.socket.fileno()
         self.poller: Poller | None = None
+        self.messenger: Messenger | None = None  # whom the poller tells after a crash
         self.pump: Pump | None = None
 
     async def run(self) -> Any:
@@ -245,8 +255,8 @@ class _Reader:
             case ("$parse",):
                 if (self.held is not None or self.reading == "reading") and await self._parse():
                     self._arm()
-            case ("$crash", exc):
-                raise exc
+            case ("$crash", exc):  # CRASHED, from the poller
+                await self._crashed(exc)
             case ("$room",):
                 if self.paused:
                     self.paused = False
@@ -284,7 +294,7 @@ class _Reader:
             return
         self.armed = True
         if self.poller is not None:
-            self.poller.arm(self.fd, self, self.unread)
+            self.poller.arm(self.fd, self.messenger or self, self.unread)
         else:
             assert self.pump is not None
             self.pump.arm()
@@ -308,7 +318,8 @@ class _Reader:
         timer catches), is read and parsed here and now; any other gets
         READABLE. What the parse cannot finish here goes to the reader as
         PARSE (a close or a failure held, a turn's worth of frames), and
-        the end of the stream as ("$data", b"")."""
+        the end of the stream as ("$data", b""). What it raises the poller
+        sends back (`_crashed`)."""
         self.armed = False
         sock = self.sock
         reader = sock.reader
@@ -320,24 +331,33 @@ class _Reader:
         ):
             actors.send(reader, READABLE)
             return
-        try:
-            data = self._read_now()
-            if data is None:  # nothing after all
-                self._arm()
-                return
-            if not data:
-                actors.send(reader, ("$data", data))
-                return
-            sock.last_seen = trio.current_time()
-            self.stream_in.receive_data(data)
-            done = self._parse_now()
-        except Exception as exc:  # a bug: the reader crashes with it, not the poller
-            actors.send(reader, ("$crash", exc))
+        data = self._read_now()
+        if data is None:  # nothing after all
+            self._arm()
             return
+        if not data:
+            actors.send(reader, ("$data", data))
+            return
+        sock.last_seen = trio.current_time()
+        self.stream_in.receive_data(data)
+        done = self._parse_now()
         if done == _MORE:
             self._arm()  # after a full read, at once (`unread`)
         elif done == _HELD:
             actors.send(reader, PARSE)
+
+    async def _crashed(self, exc: Exception) -> None:
+        """Our `readable` raised `exc` in the poller's task: whatever the
+        parser holds is not to be trusted. Fail the socket (1011); from now
+        on the poller tells the reader by message only; the reader crashes
+        with `exc` once the socket is closed (`serve_websocket`)."""
+        self.armed = False  # the poller's notice went on the failure
+        self.messenger = Messenger(self.sock.reader)
+        if self.crash is None:
+            self.crash = exc
+        await self.fail(close_codes.INTERNAL_ERROR)
+        if self.reading == "draining":  # failing already: the drain asks again
+            self._arm()
 
     async def _read(self) -> None:
         """Read the plain socket the poller said is readable. A full buffer
