@@ -224,7 +224,15 @@ class Cluster:
         across a loss of Redis, rejoin (same creation) when it is back."""
         import coredis
 
-        lost = (coredis.exceptions.RedisError, OSError, TimeoutError, WireError)
+        lost = (
+            coredis.exceptions.RedisError,
+            OSError,
+            TimeoutError,
+            trio.BrokenResourceError,  # our inbox connection, broken or reset
+            trio.ClosedResourceError,
+            trio.TooSlowError,  # our inbox connection, silent for too long
+            WireError,
+        )
         delay = _RETRY[0]
         with self._scope:
             while True:

@@ -20,7 +20,8 @@ does) and "agent", which does
 ("do", reply_to, tag, op, *args) and answers ("done", tag, result):
 link PID | monitor PID | monitor_node NAME | register_global NAME |
 whereis_global NAME | join GROUP | members GROUP | call DEST REQUEST | nodes | wait_nodes NAMES |
-sync | stream DEST PACE (its "streamer" answers once it is sent "stop") | stop.
+sync | stream DEST PACE (its "streamer" says ("started", tag) at once, and
+answers once it is sent "stop") | stop.
 "counter" is a GenServer: a call adds its request and answers (node, total).
 
 AGENT_MOVE=MODULE moves a private module of actors before the node starts
@@ -122,6 +123,7 @@ async def streamer(dest: actors.Pid, pace: int, reply_to: actors.Pid, tag: objec
     connection it knew was down."""
     actors.trap_exits()
     actors.link(dest)
+    actors.send(reply_to, ("started", tag))
     linked = True
     me = actors.node_name()
     reported: list[int] = []

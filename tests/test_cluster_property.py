@@ -164,6 +164,8 @@ async def test_random_faults_keep_order_no_duplicates_no_silent_loss_and_one_vie
             "n1": c.agents["n1"].start("stream", sinks["n2"], pace),
             "n2": c.agents["n2"].start("stream", sinks["n1"], pace),
         }
+        for tag in streams.values():
+            await actors.receive(("started", tag), timeout=10)
         done = []
         for number in range(STEPS):
             done.append(await step(rng, c, number))
