@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import pickle
+import signal
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -179,43 +180,44 @@ async def test_a_forged_creation_never_splits_two_nodes(redis_url: str) -> None:
 
 
 async def test_replayed_entries_are_dropped_and_logged_never_delivered_twice(
-    redis_url: str, caplog: pytest.LogCaptureFixture
+    redis_url: str, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    copied: list[bytes] = []
-
-    async def eavesdrop(redis: Any, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
-        last = "$"
-        task_status.started()
-        while True:
-            got = await redis.xread({"actors:inbox:b": last}, count=100, block=100)
-            for entries in (got or {}).values():
-                for entry in entries:
-                    last = entry.identifier
-                    copied.append(entry.field_values[b"m"])
-
-    async with trio.open_nursery() as nursery:
-        await start_node(nursery, "b", redis_url, sink)
-        async with actors.node(name="a", cluster=redis_url, cookie=COOKIE, **FAST):
-            pid = await talking()
-            redis = coredis.Redis.from_url(redis_url)
-            async with redis, trio.open_nursery() as spy:
-                await spy.start(eavesdrop, redis)
+    # b stopped while a sends: its entries wait unread, and a copy is taken
+    # of each; a TTL of 4 s, so that the stop is not a disconnect.
+    slow = ("heartbeat=0.2", "missed=20")
+    async with (
+        actors.node(name="a", cluster=redis_url, cookie=COOKIE, heartbeat=0.2, missed=20),
+        agent_node("b", redis_url, *slow) as b,
+    ):
+        await wait_node("b", timeout=10)
+        actors.send(("sink", "b"), ("ping", actors.self(), "sink"))
+        _, pid, _ = await assert_receive(("pong", ANY, "sink"), timeout=10)
+        redis = coredis.Redis.from_url(redis_url)
+        async with redis:
+            b.signal(signal.SIGSTOP)
+            try:
                 for i in range(50):
                     actors.send(pid, ("n", ("deposit", i)))
-                    await trio.lowlevel.checkpoint()  # entries of a few messages each
-                actors.send(pid, ("report", actors.self()))
-                await assert_receive(("got", ANY), timeout=5)
-                spy.cancel_scope.cancel()
-            assert copied
-            async with redis:
-                for _ in range(2):
-                    for data in copied:
-                        await redis.xadd("actors:inbox:b", {"m": data})
+                    await trio.sleep(0.001)  # a paced sender: several entries
+                # b is stopped, so this waits its whole timeout: long enough for
+                # everything before it to be written (b answers it later)
+                await actors.lowlevel.sync_cluster(timeout=1)
+                copied = [
+                    entry.field_values[b"m"]
+                    for entry in await redis.xrange("actors:inbox:b", "-", "+")
+                ]
+            finally:
+                b.signal(signal.SIGCONT)
+            assert len(copied) >= 50
             actors.send(pid, ("report", actors.self()))
-            _, got = await assert_receive(("got", ANY), timeout=5)
-            assert got == [("deposit", i) for i in range(50)]
-        nursery.cancel_scope.cancel()
-    assert complaints(caplog, "replayed or out of order") >= 1
+            await assert_receive(("got", ANY), timeout=10)
+            for _ in range(2):
+                for data in copied:
+                    await redis.xadd("actors:inbox:b", {"m": data})
+        actors.send(pid, ("report", actors.self()))
+        _, got = await assert_receive(("got", ANY), timeout=10)
+        assert got == [("deposit", i) for i in range(50)]
+    assert "replayed or out of order" in capfd.readouterr().err  # b's log
 
 
 # -- decode bombs and oversized entries --------------------------------------------
