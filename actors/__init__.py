@@ -43,6 +43,10 @@ from ._api import trap_exits as trap_exits
 from ._api import unlink as unlink
 from ._api import unregister as unregister
 from ._api import whereis as whereis
+from ._call import From as From
+from ._call import call as call
+from ._call import cast as cast
+from ._call import reply as reply
 from ._child_spec import ChildInfo as ChildInfo
 from ._child_spec import ChildSpec as ChildSpec
 from ._child_spec import child as child
@@ -63,12 +67,8 @@ from ._errors import ReceiveTimeout as ReceiveTimeout
 from ._errors import RemoteError as RemoteError
 from ._errors import StartError as StartError
 from ._gen_server import NOREPLY as NOREPLY
-from ._gen_server import From as From
 from ._gen_server import GenServer as GenServer
 from ._gen_server import Stop as Stop
-from ._gen_server import call as call
-from ._gen_server import cast as cast
-from ._gen_server import reply as reply
 from ._gen_statem import GenStatem as GenStatem
 from ._ids import Down as Down
 from ._ids import Exit as Exit

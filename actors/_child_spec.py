@@ -6,10 +6,11 @@ from __future__ import annotations
 import functools
 import inspect
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
+from ._observed import function_name
 from ._start import is_starter
 
 __all__ = ["ChildInfo", "ChildSpec", "child"]
@@ -29,6 +30,13 @@ class ChildSpec:
     restart: Restart
     shutdown: float | Literal["brutal_kill"]
     type: Kind
+
+    def __describe__(self) -> Iterator[str | tuple[Any]]:
+        """What a page may show of it (actors.lowlevel.describe): its
+        function's name, never its arguments, which may be secrets."""
+        yield f"child({function_name(self.start)}, id="
+        yield (self.id,)
+        yield f", restart={self.restart!r}, type={self.type!r})"
 
     @property
     def is_starter(self) -> bool:

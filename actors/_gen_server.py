@@ -1,63 +1,32 @@
-"""GenServer: OTP's gen_server behaviour, and `call` / `cast` / `reply`.
+"""GenServer: OTP's gen_server behaviour.
 
-A call monitors the server, sends `(CALL, From(caller, ref), request)` and
-waits for `(ref, reply)` or the monitor's `Down`. The monitor's ref is also
-an *alias* of the caller, active while the monitor is, that is while the
-caller waits: `reply` delivers only to an active alias, so a reply that
-comes after a timeout is dropped, never left in the caller's mailbox
-(Erlang's `alias` / `unalias`, which OTP's gen_server uses the same way).
+Its process answers calls and casts (`actors._call`, which it re-exports)
+with the callbacks of a subclass; between two callbacks it answers the
+system request of `get_state` itself (`actors._sys`), running none.
 """
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import Any, ClassVar, Final, NamedTuple
+from typing import Any, ClassVar, Final
 
-from ._api import demonitor_from, monitor_process, resolve
-from ._errors import CallExit, CallTimeout, ReceiveTimeout
-from ._ids import Down, Exit, Pid, Ref
+from ._call import CALL, CAST, From, Marker, call, cast, reply
+from ._ids import Exit, Pid
 from ._observed import for_caller
 from ._process import RUNNING, current, receive
 from ._start import Starter, start_process, starter
+from ._sys import GET_STATE, ServerView, View, set_view
 from ._wire import register_tag
 
 __all__ = ["NOREPLY", "From", "GenServer", "Stop", "call", "cast", "reply"]
+# (From, call, cast and reply live in actors._call; they are GenServer's API too.)
 
 
-class _Marker:
-    """A unique constant. `attr` is its name in this module, so that it
-    travels to another node as itself (pickle by reference)."""
-
-    __slots__ = ("_attr", "_name")
-
-    def __init__(self, name: str, attr: str) -> None:
-        self._name = name
-        self._attr = attr
-
-    def __repr__(self) -> str:
-        return self._name
-
-    def __reduce__(self) -> str:
-        return self._attr
-
-
-NOREPLY: Final[Any] = _Marker("NOREPLY", "NOREPLY")
+NOREPLY: Final[Any] = Marker("NOREPLY")
 """Returned by `handle_call` to answer later with `reply(from_, value)`."""
 
-_CALL: Final = _Marker("$call", "_CALL")
-_CAST: Final = _Marker("$cast", "_CAST")
-_NOTHING: Final = _Marker("<no reply>", "_NOTHING")
-_GET_STATE: Final = _Marker("$get_state", "_GET_STATE")
-"""A call's request that the server's loop answers itself (OTP's
-sys:get_state): no callback runs (`actors.get_state`)."""
-
-
-class From(NamedTuple):
-    """Who made a call: pass it to `reply`. `pid` is the caller."""
-
-    pid: Pid
-    ref: Ref
+_NOTHING: Final = Marker("<no reply>")
 
 
 class Stop:
@@ -76,73 +45,7 @@ class Stop:
         return f"Stop({self.reason!r})"
 
 
-for _tag, _obj in (
-    ("From", From),
-    ("gen_server.call", _CALL),
-    ("gen_server.cast", _CAST),
-    ("gen_server.noreply", NOREPLY),
-    ("gen_server.get_state", _GET_STATE),
-):
-    register_tag(_tag, _obj)  # so they travel between nodes by these names
-
-_new_tuple: Final = tuple.__new__  # makes a From without NamedTuple's slower __new__
-
-
-def reply(from_: From, value: Any) -> None:
-    """Answer the call `from_` (from any process). Dropped if the caller
-    stopped waiting."""
-    proc = from_.pid._proc
-    if proc is None:
-        return
-    if proc.remote:  # the caller's node checks the alias on arrival
-        # On the server's node the call's monitor ends with the reply, so the
-        # caller need not send a demonitor back: one message less per call.
-        monitors = proc._monitors
-        target = monitors.pop(from_.ref, None) if monitors else None
-        if target is not None and target._watchers:
-            target._watchers.pop(from_.ref, None)
-        proc.peer.control("reply", from_.pid, from_.ref, value, target is not None)
-    elif proc._monitors and from_.ref in proc._monitors:
-        proc.deliver((from_.ref, value))
-
-
-async def call(dest: Pid | object, request: Any, timeout: float | None = 5.0) -> Any:
-    """Send `request` to a server and wait for its reply.
-
-    Raises `CallTimeout` after `timeout` seconds (None waits forever), and
-    `CallExit(reason)` if the server dies first or does not exist.
-    """
-    caller = current("call")
-    server = dest._proc if type(dest) is Pid else resolve(caller.node, dest)
-    if server is caller:
-        raise CallExit("calling_self")
-    ref = monitor_process(caller, server, dest)  # `server` looked up once
-
-    def answered(msg: Any) -> bool:
-        kind = type(msg)
-        return (kind is tuple and len(msg) == 2 and msg[0] is ref) or (
-            kind is Down and msg.ref is ref
-        )
-
-    try:
-        if server is not None:
-            server.deliver((_CALL, _new_tuple(From, (caller.pid, ref)), request))
-        try:
-            answer = await receive(answered, timeout=timeout)
-        except ReceiveTimeout:
-            raise CallTimeout(f"no reply to {request!r} within {timeout} s") from None
-    finally:
-        demonitor_from(caller, ref, flush=True)
-    if type(answer) is Down:
-        raise CallExit(answer.reason)
-    return answer[1]
-
-
-def cast(dest: Pid | object, msg: Any) -> None:
-    """Send `msg` to a server's `handle_cast`; never fails, never blocks."""
-    proc = dest._proc if type(dest) is Pid else resolve(current("cast").node, dest)
-    if proc is not None:
-        proc.deliver((_CAST, msg))
+register_tag("gen_server.noreply", NOREPLY)  # so it travels between nodes by this name
 
 
 class GenServer:
@@ -183,6 +86,12 @@ class GenServer:
 
     def terminate(self, reason: Any) -> Any:
         return None
+
+    @classmethod
+    def _sys_view(cls, server: GenServer) -> View:
+        """How a process of this class shows to introspection (a behaviour
+        built on GenServer, such as Supervisor, shows as itself)."""
+        return ServerView(server, "gen_server")
 
     @classmethod
     @starter
@@ -232,7 +141,7 @@ async def _serve(cls: type[GenServer], args: tuple[Any, ...], starter: Starter) 
     """The body of every GenServer process."""
     me = current("start")
     server = cls()
-    me.node.observed.servers[me] = server
+    set_view(me, cls._sys_view(server))
     result = None
     try:
         if hasattr(server, "init"):
@@ -256,9 +165,9 @@ async def _serve(cls: type[GenServer], args: tuple[Any, ...], starter: Starter) 
     try:
         while True:
             msg = await receive()
-            if type(msg) is tuple and len(msg) == 3 and msg[0] is _CALL:
+            if type(msg) is tuple and len(msg) == 3 and msg[0] is CALL:
                 from_ = msg[1]
-                if msg[2] is _GET_STATE:  # a system message: between two callbacks
+                if msg[2] is GET_STATE:  # a system message: between two callbacks
                     reply(from_, for_caller(from_.pid, server_state(server)))
                     continue
                 result = handle_call(msg[2], from_)
@@ -269,7 +178,7 @@ async def _serve(cls: type[GenServer], args: tuple[Any, ...], starter: Starter) 
                         reply(from_, result)
                     continue
                 caller = from_
-            elif type(msg) is tuple and len(msg) == 2 and msg[0] is _CAST:
+            elif type(msg) is tuple and len(msg) == 2 and msg[0] is CAST:
                 result = handle_cast(msg[1])
                 if cast_async:
                     result = await result

@@ -25,13 +25,15 @@ from typing import Any, ClassVar, Final
 
 import trio
 
+from ._call import CALL, CAST, reply
 from ._errors import ReceiveTimeout
-from ._gen_server import _CALL, _CAST, _GET_STATE, _NOTHING, Stop, reply
+from ._gen_server import _NOTHING, Stop
 from ._ids import Exit, Pid
 from ._observed import for_caller
 from ._process import RUNNING, current, receive
 from ._start import Starter, start_process, starter
 from ._statem_actions import Transition, parse_result
+from ._sys import GET_STATE, ServerView, set_view
 
 __all__ = ["GenStatem"]
 
@@ -119,7 +121,7 @@ async def _main(cls: type[GenStatem], args: tuple[Any, ...], starter: Starter) -
     """The body of every GenStatem process."""
     me = current("start")
     machine = cls()
-    me.node.observed.servers[me] = machine  # its engine, once init returned
+    set_view(me, ServerView(machine, "gen_statem"))
     try:
         result = await _call(machine.init, *args)  # type: ignore[attr-defined]
         if type(result) is not Stop:
@@ -131,7 +133,7 @@ async def _main(cls: type[GenStatem], args: tuple[Any, ...], starter: Starter) -
         starter.failed(result.reason)
         me.die(result.reason)
     starter.started()
-    engine = me.node.observed.servers[me] = _Engine(machine, starter.parent, state, data)
+    engine = _Engine(machine, starter.parent, state, data)
     event: Event | None = None
     try:
         stop = await engine.transition((state, data, actions), None)
@@ -272,7 +274,7 @@ class _Engine:
                 msg = await receive(timeout=timeout)
             except ReceiveTimeout:
                 continue
-            if type(msg) is tuple and len(msg) == 3 and msg[0] is _CALL and msg[2] is _GET_STATE:
+            if type(msg) is tuple and len(msg) == 3 and msg[0] is CALL and msg[2] is GET_STATE:
                 # A system message, not an event: answered between two callbacks.
                 reply(msg[1], for_caller(msg[1].pid, (self.state, self.data)))
                 continue
@@ -280,9 +282,9 @@ class _Engine:
 
     def _decode(self, msg: Any) -> Event | Stop:
         if type(msg) is tuple:
-            if len(msg) == 3 and msg[0] is _CALL:
+            if len(msg) == 3 and msg[0] is CALL:
                 return ("call", msg[1]), msg[2]
-            if len(msg) == 2 and msg[0] is _CAST:
+            if len(msg) == 2 and msg[0] is CAST:
                 return "cast", msg[1]
         elif type(msg) is Exit and self.parent is not None and msg.pid == self.parent:
             return Stop(msg.reason)

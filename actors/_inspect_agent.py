@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 from . import _introspect
 from ._api import demonitor, monitor, process_info
+from ._call import CALL, From, call, reply
 from ._errors import CallExit, CallTimeout, RemoteError
-from ._gen_server import _CALL, From, call, reply
 from ._ids import Down, Pid, Ref
 from ._observed import for_caller
 from ._process import current, receive
@@ -88,7 +88,7 @@ async def _inspector_main() -> None:
             try:
                 if type(msg) is Down:
                     _down(me.node, msg, watching, subscribers)
-                elif type(msg) is tuple and len(msg) == 3 and msg[0] is _CALL:
+                elif type(msg) is tuple and len(msg) == 3 and msg[0] is CALL:
                     _request(me.node, msg[1], msg[2], watching)
                 elif (
                     type(msg) is tuple

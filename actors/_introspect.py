@@ -18,11 +18,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ._api import _process_of, function_name, resolve
-from ._gen_server import _GET_STATE, GenServer, call
+from ._call import call
 from ._ids import Pid
 from ._observed import describe
 from ._process import RUNNING, by_task, current
-from ._supervisor import _SupervisorServer, child_label
+from ._sys import GET_STATE, view_of
 from ._watch import prune, runtime_of
 
 if TYPE_CHECKING:
@@ -113,21 +113,15 @@ def probe(name: str) -> list[dict[str, Any]]:
 
 
 def kind_of(node: Node, proc: Process) -> str:
-    """ "gen_server", "gen_statem", "supervisor" or "process"."""
-    server = node.observed.servers.get(proc)
-    if server is None:
-        return "process"
-    if isinstance(server, _SupervisorServer):
-        return "supervisor"
-    return "gen_server" if isinstance(server, GenServer) else "gen_statem"
+    """ "gen_server", "gen_statem", "supervisor" (what a behaviour's process
+    says it is: actors._sys) or "process"."""
+    view = view_of(proc)
+    return "process" if view is None else view.kind
 
 
 def _function(node: Node, proc: Process) -> str:
-    server = node.observed.servers.get(proc)
-    if server is not None:
-        cls = type(getattr(server, "machine", server))  # a GenStatem's engine: its machine
-        return f"{cls.__module__}.{cls.__qualname__}"
-    return function_name(proc.fn)
+    view = view_of(proc)
+    return function_name(proc.fn) if view is None else view.function()
 
 
 def _status(proc: Process) -> str:
@@ -211,54 +205,38 @@ def supervision_trees() -> list[dict[str, Any]]:
     """The node's supervisors that no local supervisor supervises, each
     with its children, nested supervisors expanded (see actors.lowlevel)."""
     node = current("actors.lowlevel.supervision_trees").node
-    sups = {
-        proc: server
-        for proc, server in node.observed.servers.items()
-        if kind_of(node, proc) == "supervisor" and proc.alive
-    }
+    trees: dict[Any, dict[str, Any]] = {}
+    for proc, view in list(node.observed.servers.items()):
+        tree = view.tree() if proc.alive else None
+        if tree is not None:
+            trees[proc] = tree
     supervised = {
-        child.pid._proc
-        for server in sups.values()
-        for child in getattr(server, "children", ())
-        if child.pid is not None
+        row["pid"]._proc for tree in trees.values() for row in tree["children"] if row["pid"]
     }
-    roots = sorted((proc for proc in sups if proc not in supervised), key=lambda p: p.pid)
+    roots = sorted((proc for proc in trees if proc not in supervised), key=lambda p: p.pid)
     system = node.observed.system
     return [
-        {"pid": proc.pid, "name": _label(proc.name), **_fields(sups[proc])}
-        | {"system": proc in system, "children": _children(sups[proc], sups, system, {proc})}
+        {"pid": proc.pid, "name": _label(proc.name), **_fields(trees[proc])}
+        | {"system": proc in system, "children": _children(trees[proc], trees, system, {proc})}
         for proc in roots
     ]
 
 
-def _fields(server: Any) -> dict[str, Any]:
-    return {
-        "strategy": getattr(server, "strategy", "?"),
-        "intensity": getattr(server, "intensity", 0),
-        "period": getattr(server, "period", 0),
-        "restarts": getattr(server, "restart_count", 0),
-    }
+def _fields(tree: dict[str, Any]) -> dict[str, Any]:
+    return {key: tree[key] for key in ("strategy", "intensity", "period", "restarts")}
 
 
 def _children(
-    server: Any, sups: dict[Any, Any], system: set[Any], seen: set[Any]
+    tree: dict[str, Any], trees: dict[Any, dict[str, Any]], system: set[Any], seen: set[Any]
 ) -> list[dict[str, Any]]:
     rows = []
-    for child in list(getattr(server, "children", ())):
-        spec = child.spec
-        row: dict[str, Any] = {
-            "id": child_label(spec.id),
-            "pid": child.pid,
-            "type": spec.type,
-            "restart": spec.restart,
-            "restarts": child.restarts,
-            "last_exit": child.last_exit,
-        }
-        sub = child.pid._proc if child.pid is not None else None
+    for child in tree["children"]:
+        row = dict(child)
+        sub = child["pid"]._proc if child["pid"] is not None else None
         row["system"] = sub is not None and sub in system
-        if spec.type == "supervisor" and sub in sups and sub not in seen:
-            row["supervisor"] = _fields(sups[sub])
-            row["children"] = _children(sups[sub], sups, system, seen | {sub})
+        if child["type"] == "supervisor" and sub in trees and sub not in seen:
+            row["supervisor"] = _fields(trees[sub])
+            row["children"] = _children(trees[sub], trees, system, seen | {sub})
         rows.append(row)
     return rows
 
@@ -306,4 +284,4 @@ async def get_state(dest: Pid | object, timeout: float | None = 5.0) -> Any:
         and proc.node.observed.servers.get(proc) is None
     ):
         raise ValueError(f"{proc.pid!r} is not a GenServer or GenStatem: it has no state")
-    return await call(dest, _GET_STATE, timeout=timeout)
+    return await call(dest, GET_STATE, timeout=timeout)

@@ -17,7 +17,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from functools import cache, partial
+from functools import partial
 from itertools import islice
 from typing import TYPE_CHECKING, Any, Final
 
@@ -48,7 +48,9 @@ def describe(value: Any, limit: int = _DESCRIBE_MAX) -> str:
     their arguments, and so they are inside tuples, lists, dicts, sets,
     named tuples and exceptions: arguments are the user's, may be secrets
     (an observer's kill token), and a page shows this text to whoever
-    opens it. Any other object is its own `repr`."""
+    opens it. A class may choose what of it is shown with a method
+    `__describe__(self)` yielding text, or 1-tuples of a value to describe
+    in turn (a child spec does). Any other object is its own `repr`."""
     out = _Text(limit)
     _describe(value, out, 0)
     return out.text()
@@ -74,21 +76,16 @@ class _Text:
         return text if len(text) <= self.limit else text[: max(0, self.limit - 3)] + "..."
 
 
+def function_name(fn: Any) -> str:
+    """ "module.qualname" of a callable; a partial is named by what it wraps."""
+    return _function_name(fn)
+
+
 def _function_name(fn: Any) -> str:
     while isinstance(fn, partial):
         fn = fn.func
     name = getattr(fn, "__qualname__", None) or type(fn).__qualname__
     return f"{getattr(fn, '__module__', '?')}.{name}"
-
-
-@cache
-def _spec_types() -> tuple[type, type]:
-    """ChildSpec and the supervisor's _Child (imported late: both import
-    modules that import this one)."""
-    from ._child_spec import ChildSpec
-    from ._supervisor import _Child
-
-    return ChildSpec, _Child
 
 
 def _items(items: Iterable[Any], out: _Text, depth: int) -> None:
@@ -130,19 +127,15 @@ def _describe(value: Any, out: _Text, depth: int) -> None:
         out.add("...")
         return
     depth += 1
-    spec_type, child_type = _spec_types()
-    if isinstance(value, partial):
+    own = getattr(kind, "__describe__", None)
+    if own is not None:  # a class that knows what of it may be shown (a child spec)
+        for part in own(value):
+            if type(part) is str:
+                out.add(part)
+            else:
+                _describe(part[0], out, depth)
+    elif isinstance(value, partial):
         out.add(f"partial({_function_name(value)}, ...)")
-    elif kind is spec_type:
-        out.add(f"child({_function_name(value.start)}, id=")
-        _describe(value.id, out, depth)
-        out.add(f", restart={value.restart!r}, type={value.type!r})")
-    elif kind is child_type:
-        out.add("_Child(spec=")
-        _describe(value.spec, out, depth)
-        out.add(f", pid={value.pid!r}, restarts={value.restarts!r}, last_exit=")
-        _describe(value.last_exit, out, depth)
-        out.add(")")
     elif kind is list:
         out.add("[")
         _items(value, out, depth)

@@ -13,7 +13,7 @@ import inspect
 import logging
 import math
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any, Final, Literal
 
@@ -31,6 +31,7 @@ from ._patterns import ANY
 from ._process import current, receive
 from ._reasons import is_normal_exit
 from ._start import starter
+from ._sys import ServerView, View
 
 __all__ = [
     "Supervisor",
@@ -52,6 +53,14 @@ class _Child:
     pid: Pid | None = None
     restarts: int = 0  # times it was started again (introspection)
     last_exit: str | None = None  # repr of the reason it last ended with
+
+    def __describe__(self) -> Iterator[str | tuple[Any]]:
+        """What a page may show of it (actors.lowlevel.describe)."""
+        yield "_Child(spec="
+        yield (self.spec,)
+        yield f", pid={self.pid!r}, restarts={self.restarts!r}, last_exit="
+        yield (self.last_exit,)
+        yield ")"
 
 
 class Supervisor:
@@ -170,6 +179,10 @@ async def _request(sup: Pid | object, what: str, arg: Any) -> Any:
 
 class _SupervisorServer(GenServer):
     trap_exits = True
+
+    @classmethod
+    def _sys_view(cls, server: GenServer) -> View:
+        return _SupervisorView(server)
 
     async def init(
         self,
@@ -428,6 +441,35 @@ async def _run_start(spec: ChildSpec) -> Pid | None:
 
 async def _await(body: Any) -> None:
     await body
+
+
+class _SupervisorView(ServerView):
+    """A supervisor as introspection sees it (actors._sys): its tree."""
+
+    __slots__ = ()
+
+    def __init__(self, server: object) -> None:
+        super().__init__(server, "supervisor")
+
+    def tree(self) -> dict[str, Any] | None:
+        server = self.server
+        return {
+            "strategy": getattr(server, "strategy", "?"),
+            "intensity": getattr(server, "intensity", 0),
+            "period": getattr(server, "period", 0),
+            "restarts": getattr(server, "restart_count", 0),
+            "children": [
+                {
+                    "id": child_label(child.spec.id),
+                    "pid": child.pid,
+                    "type": child.spec.type,
+                    "restart": child.spec.restart,
+                    "restarts": child.restarts,
+                    "last_exit": child.last_exit,
+                }
+                for child in list(getattr(server, "children", ()))
+            ],
+        }
 
 
 def child_label(child_id: object) -> str:

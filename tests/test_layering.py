@@ -140,3 +140,51 @@ def test_httpserver_names_no_websocket_and_loads_it_only_through_the_entry_point
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=60)
     points = entry_points(group="trio_misultin.upgrades")
     assert [(p.name, p.value) for p in points] == [("websocket", "websocket:protocol")]
+
+
+# -- inside actors: the core knows no behaviour, as OTP's kernel knows no stdlib ----
+
+BEHAVIOURS = {
+    "_gen_server",
+    "_gen_statem",
+    "_statem_actions",
+    "_supervisor",
+    "_child_spec",
+    "_start",
+}
+FACES = {"__init__", "lowlevel", "testing"}  # the public faces gather everything
+
+
+def actors_graph() -> dict[str, set[str]]:
+    """Each private module of actors -> the private modules it imports,
+    at module level or inside a function (a late import is an import)."""
+    graph: dict[str, set[str]] = {}
+    for path in sorted((ROOT / "actors").glob("*.py")):
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                if node.module:
+                    found.add(node.module.split(".")[0])
+                else:
+                    found.update(alias.name for alias in node.names)
+        graph[path.stem] = found
+    return graph
+
+
+def test_the_core_of_actors_imports_no_behaviour() -> None:
+    """Processes, the node, the cluster, the wire and introspection reach
+    no GenServer, GenStatem or Supervisor, however indirectly: a behaviour
+    shows itself to introspection (actors._sys), and registers the wire
+    tags of what it owns."""
+    graph = actors_graph()
+    core = set(graph) - BEHAVIOURS - FACES
+    for module in sorted(core):
+        seen, todo = set(), [module]
+        while todo:
+            current = todo.pop()
+            for imported in graph.get(current, ()):
+                if imported in BEHAVIOURS:
+                    pytest.fail(f"actors.{module} reaches actors.{imported} (through {current})")
+                if imported not in seen and imported not in FACES:
+                    seen.add(imported)
+                    todo.append(imported)
