@@ -149,7 +149,7 @@ class Cluster:
         self._session: trio.Nursery | None = None  # the tasks of one connection to Redis
         self._scope = trio.CancelScope(shield=True)  # all of run: only `stop` ends it
         self._scripts: dict[str, Any] = {}
-        self._beat = Beat(self.creation, hidden, 0)
+        self._beat = Beat(self.creation, hidden, 0, self._ttl_ms())
         self._value = b""  # our heartbeat as last written
         self._read_from = b"0-0"
         self._unsynced: set[str] = set()
@@ -258,7 +258,9 @@ class Cluster:
                 finally:
                     self._session = None
                     self.client = None
-                    self._disconnect_all("the node lost Redis")
+                    self._disconnect_all(
+                        "this node left" if self._leave_started else "the node lost Redis"
+                    )
                 if self._leave_started:
                     break
                 await trio.sleep(delay)
@@ -517,6 +519,7 @@ class Cluster:
             if peer.ended:
                 continue
             peer.hidden = beat.hidden
+            peer.ttl = beat.ttl_ms / 1000
             if beat.number != peer.beat:
                 peer.beat, peer.beat_at, peer.alive = beat.number, now, True
             elif self._judge_stale(peer, now):
@@ -526,8 +529,8 @@ class Cluster:
 
     def _judge_stale(self, peer: Peer, now: float) -> bool:
         """A peer whose valid heartbeat has not advanced for longer than its
-        TTL is down, whoever keeps its key."""
-        if now - peer.beat_at <= self.heartbeat * (self.missed + 1):
+        own TTL (and one of our checks) is down, whoever keeps its key."""
+        if now - peer.beat_at <= peer.ttl + self.heartbeat:
             return False
         peer.alive = False
         if peer.up or peer.in_open:
@@ -587,7 +590,7 @@ class Cluster:
             for _ in range(count):
                 proc.deliver(NodeDown(peer.name))
         if was_on:
-            log = logger.info if why == "it left" else logger.warning
+            log = logger.info if why in ("it left", "this node left") else logger.warning
             log("actors cluster: node %s sees %s down: %s", self.node.name, peer.name, why)
         if reconnect and peer.alive and not peer.ended and self._session is not None:
             self._connect(peer)

@@ -65,6 +65,7 @@ class Peer:
         self.beat = -1
         self.beat_at = 0.0
         self.alive = False  # a valid, fresh heartbeat of this life was read
+        self.ttl = cluster.heartbeat * cluster.missed  # its own key's TTL, once read
         # processes and names of it that this node holds, and its pg replica
         self.proxies: WeakValueDictionary[int, RemoteProcess] = WeakValueDictionary()
         self.names: dict[object, RemoteName] = {}

@@ -143,18 +143,48 @@ class _Pickler(pickle.Pickler):
         return None
 
 
-class Encoder:
-    """Pickles values for the wire, one at a time, reusing one pickler."""
+class _NotPlain(Exception):
+    """A value holds an object that is not plain data (a Pid, a tagged type)."""
 
-    __slots__ = ("_buffer", "_pickler")
+
+class _PlainPickler(pickle.Pickler):
+    """Pickles plain data only: `reducer_override` is called for anything
+    but None, bools and exact ints, floats, strs, bytes, lists, tuples,
+    dicts and sets, and gives up at once."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        raise _NotPlain
+
+
+class Encoder:
+    """Pickles values for the wire, one at a time, reusing its picklers.
+
+    Most messages are plain data: those go through a pickler that looks at
+    nothing (what `persistent_id` costs, a Python call per object, it does
+    not pay); a value holding a Pid, a Ref or a tagged object goes through
+    the one that tags them."""
+
+    __slots__ = ("_buffer", "_pickler", "_plain")
 
     def __init__(self) -> None:
         self._buffer = io.BytesIO()
         self._pickler = _Pickler(self._buffer, _PROTOCOL)
+        self._plain = _PlainPickler(self._buffer, _PROTOCOL)
 
     def encode(self, value: Any) -> bytes:
         """`value` as bytes; `TypeError` naming what cannot travel."""
         buffer = self._buffer
+        buffer.seek(0)
+        buffer.truncate()
+        plain = self._plain
+        try:
+            plain.dump(value)
+            plain.clear_memo()
+            return buffer.getvalue()
+        except _NotPlain:
+            self._plain = _PlainPickler(buffer, _PROTOCOL)  # its memo is half done
+        except (pickle.PicklingError, TypeError, AttributeError, RecursionError):
+            self._plain = _PlainPickler(buffer, _PROTOCOL)
         buffer.seek(0)
         buffer.truncate()
         try:
@@ -162,8 +192,7 @@ class Encoder:
         except (pickle.PicklingError, TypeError, AttributeError, RecursionError) as exc:
             self._pickler = _Pickler(buffer, _PROTOCOL)  # its memo may be half done
             raise TypeError(f"cannot send {_short(value)} to another node: {exc}") from None
-        finally:
-            self._pickler.clear_memo()
+        self._pickler.clear_memo()
         return buffer.getvalue()
 
 
@@ -176,9 +205,10 @@ def _short(value: Any) -> str:
 
 
 class _Unpickler(pickle.Unpickler):
-    def __init__(self, file: io.BytesIO, make_pid: Callable[..., Any]) -> None:
-        super().__init__(file)
-        self._make_pid = make_pid
+    """The allow-list. Each Decoder makes a subclass that holds its node's
+    `_make_pid`, so that making one costs no Python-level __init__."""
+
+    _make_pid: Callable[..., Any]
 
     def persistent_load(self, pid: Any) -> Any:
         if type(pid) is not tuple or not pid:
@@ -220,10 +250,10 @@ class Decoder:
     nothing to the next. (A new unpickler each time: one that is reused
     keeps numbering its memo from where the last value left it.)"""
 
-    __slots__ = ("_make_pid", "max_decoded")
+    __slots__ = ("_unpickler", "max_decoded")
 
     def __init__(self, make_pid: Callable[..., Any], max_decoded: int) -> None:
-        self._make_pid = make_pid
+        self._unpickler = type("Unpickler", (_Unpickler,), {"_make_pid": staticmethod(make_pid)})
         self.max_decoded = max_decoded
 
     def decode(self, data: bytes | memoryview) -> Any:
@@ -237,7 +267,7 @@ class Decoder:
                 )
         buffer = io.BytesIO(data)
         try:
-            value = _Unpickler(buffer, self._make_pid).load()
+            value = self._unpickler(buffer).load()
         except WireError:
             raise
         except Exception as exc:  # anything a broken pickle raises, MemoryError too

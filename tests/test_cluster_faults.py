@@ -186,6 +186,21 @@ async def test_a_stalled_node_does_not_flap_once_it_is_back(redis_url: str) -> N
         await refute_receive(NodeDown("b"), timeout=10 * TTL)
 
 
+async def test_nodes_with_different_heartbeats_judge_each_other_by_their_own(
+    redis_url: str,
+) -> None:
+    """Each heartbeat says its node's TTL: a node beating once a second is
+    not taken for down by one that expects a beat every 0.1 s."""
+    async with node(redis_url, heartbeat=1, missed=3), agent_node("b", redis_url, *OPTIONS) as b:
+        await wait_node("b")
+        actors.monitor_node("b")
+        mark = len(b.lines)
+        await b.ask("monitor_node", "a")
+        await refute_receive(NodeDown("b"), timeout=2.5)  # many of b's own TTLs
+        assert not any(line.startswith("nodedown") for line in b.lines[mark:])
+        assert await echoes(await pid_of(b))
+
+
 # -- delivery: in order, at most once, a loss only with a reported disconnect -------------
 
 

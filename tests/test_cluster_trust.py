@@ -107,7 +107,8 @@ async def a_forged_creation(redis: Any) -> None:
     assert value is not None
     beat = parse_beat(KEY, "b", value)
     assert beat is not None
-    forged = f"{beat.creation * 1000}:{'h' if beat.hidden else ''}:{beat.number}:{'0' * 32}"
+    flags = "h" if beat.hidden else ""
+    forged = f"{beat.creation * 1000}:{flags}:{beat.number}:{beat.ttl_ms}:{'0' * 32}"
     await for_a_while(3.0, lambda: redis.set("actors:node:b", forged))
 
 
