@@ -1,19 +1,14 @@
-"""A node's membership of a cluster, through Redis.
+"""A node's membership of a cluster, through Redis: its connections with
+the other nodes, the session that holds its client, and its leaving.
 
-Each node has a heartbeat key (`_beats`), an inbox stream and a place in
-the set of node names (`_cluster_scripts` lists the keys). Every
-`heartbeat` seconds a node rewrites its key (only if it still holds the
-value it wrote last: otherwise it was taken for down, or Redis lost it,
-and it ends its side of every connection before it goes on), then reads
-the others' keys: a key gone, forged or no longer advancing is a node
-down; a key of a new creation is that node restarted.
-
-One task reads the inbox (`_redis_reader`, bounded in memory), checks
-each entry's signature, sender, epoch and sequence number (`_peer` tells
-what a connection is) and hands each frame to `_cluster_inbound`. One
-sender task per peer writes what is queued for it as signed entries,
-through a script that refuses to write to a node that is gone or to an
-inbox that its reader does not empty.
+Each node has a heartbeat key, an inbox stream and a place in the set of
+node names (`_cluster_scripts` lists the keys). Heartbeats say who is up
+(`_membership`); one task reads the inbox and checks each entry
+(`_inbox`); one sender task per connected peer writes what is queued for
+it as signed entries, through a script that refuses to write to a node
+that is gone or to an inbox that its reader does not empty. A connection
+goes up and down here (`connect`, `disconnect`): down, its links,
+monitors and node monitors get "noconnection", on both sides.
 
 The creation is drawn once per node: a reconnect keeps it, so the Pids
 user code holds work again after it. A node that ends cleanly says bye to
@@ -31,15 +26,17 @@ from typing import TYPE_CHECKING, Any, Final
 
 import trio
 
-from . import _cluster_inbound, _entries
 from . import _cluster_scripts as scripts
-from ._beats import Beat, beat_value, parse_beat
+from . import _entries
+from ._beats import Beat
 from ._cluster_log import Complaints
 from ._errors import ClusterError
 from ._global_names import GlobalNames
 from ._ids import NodeDown, Pid
+from ._inbox import read_inbox
+from ._membership import Lost, beat_once, check, claim
 from ._peer import Peer
-from ._redis_reader import InboxReader, RedisReplyError
+from ._redis_reader import InboxReader
 from ._redis_target import RedisTarget, open_client, parse_url
 from ._remote import RemoteProcess
 from ._wire import Decoder, Encoder, WireError
@@ -54,8 +51,6 @@ logger = logging.getLogger("actors")
 
 _BATCH: Final = 2000  # frames per entry at most
 _BATCH_BYTES: Final = 1024 * 1024  # an entry's frames, short of one big message
-_READ_COUNT: Final = 64  # entries per XREAD at most
-_BLOCK_MS: Final = 5_000
 _RETRY: Final = (0.2, 5.0)  # reconnect back-off: first, last
 _MAX_NAME: Final = 255
 _SCRIPTS: Final = (
@@ -82,10 +77,6 @@ OPTIONS: Final = frozenset(
     }
 )
 """The keyword options of a cluster node (`actors.node(cluster=...)`)."""
-
-
-class _Lost(Exception):
-    """This node lost its place in the cluster (its name taken meanwhile)."""
 
 
 class Cluster:
@@ -146,16 +137,17 @@ class Cluster:
         self.up_waiters: dict[str, list[trio.Event]] = {}
         self.joined = False
         self.client: Any = None  # coredis, while connected
-        self._session: trio.Nursery | None = None  # the tasks of one connection to Redis
+        self.session: trio.Nursery | None = None  # the tasks of one connection to Redis
         self._scope = trio.CancelScope(shield=True)  # all of run: only `stop` ends it
         self._scripts: dict[str, Any] = {}
-        self._beat = Beat(self.creation, hidden, 0, self._ttl_ms())
-        self._value = b""  # our heartbeat as last written
-        self._read_from = b"0-0"
+        self.beat = Beat(self.creation, hidden, 0, self.ttl_ms())
+        self.beat_written = b""  # our heartbeat as last written
+        self.read_from = b"0-0"
         self._unsynced: set[str] = set()
         self._synced = trio.Event()
         self._left = trio.Event()
         self._leave_started = False
+        self._beating = trio.Lock()
 
     # -- what the rest of actors asks ---------------------------------------------
 
@@ -170,7 +162,7 @@ class Cluster:
         if peer is None:
             peer = self.peers[name] = Peer(self, name, creation)
         elif creation > peer.creation:
-            peer = self._new_life(peer, creation)
+            peer = self.new_life(peer, creation)
         return peer
 
     def make_pid(self, node: str, number: int, _proc: object, creation: int) -> Pid:
@@ -215,7 +207,7 @@ class Cluster:
 
     @property
     def connected(self) -> bool:
-        return self._session is not None
+        return self.session is not None
 
     # -- the node's cluster task ------------------------------------------------------
 
@@ -243,7 +235,7 @@ class Cluster:
                     refused = _only(caught, (ClusterError,))
                     if refused is not None:
                         raise refused from None
-                    exc = _only(caught, (*lost, _Lost))
+                    exc = _only(caught, (*lost, Lost))
                     if exc is None:
                         raise
                     if not self.joined:
@@ -256,9 +248,9 @@ class Cluster:
                             _describe(exc),
                         )
                 finally:
-                    self._session = None
+                    self.session = None
                     self.client = None
-                    self._disconnect_all(
+                    self.disconnect_all(
                         "this node left" if self._leave_started else "the node lost Redis"
                     )
                 if self._leave_started:
@@ -280,14 +272,14 @@ class Cluster:
                 max_entry=self.max_entry + 4096,
                 budget=max(16 * 1024 * 1024, 2 * self.max_entry),
             )
-            await self._claim(first=not self.joined)
+            await claim(self, first=not self.joined)
             try:
                 await reader.connect()
                 async with trio.open_nursery() as session:
-                    self._session = session
+                    self.session = session
                     await self.globals.reassert()
-                    await self._check()
-                    session.start_soon(self._read_inbox, reader)
+                    await check(self)
+                    session.start_soon(read_inbox, self, reader)
                     session.start_soon(self._beat_forever)
                     if not self.joined:
                         await self._await_memberships()
@@ -298,73 +290,7 @@ class Cluster:
             finally:
                 await reader.aclose()
 
-    async def _claim(self, first: bool) -> None:
-        """Take the node's name: at once if it is free or ours; else wait to
-        see whether whoever holds it is alive (its beat advances) or dead
-        (its key expires). Refused at the first join, retried after; a
-        refused start writes nothing."""
-        name = self.node.name
-        if first:  # an earlier life's entries stay unread (and are trimmed)
-            inbox = scripts.inbox_key(name)
-            last = await self.guarded(
-                [inbox], lambda: self.client.xrevrange(inbox, "+", "-", count=1)
-            )
-            self._read_from = last[0].identifier if last else b"0-0"
-        expected: bytes = b""
-        holder: Beat | None = None
-        waited = 0.0
-        while True:
-            got = await self._set_beat(expected)
-            if got == 1:
-                return
-            if got == 0:
-                expected = b""
-                continue
-            current = parse_beat(self.key, name, got)
-            if current is None:
-                self.complaints.once(
-                    ("claim", got),
-                    "actors cluster: node %s found its key holding %r, not signed by this"
-                    " cluster; taking it",
-                    name,
-                    _clip(got),
-                )
-                expected = got
-                continue
-            if current.creation == self.creation:  # ours, from before a loss of Redis
-                expected = got
-                continue
-            if holder is not None and current.number != holder.number:
-                message = f"node name {name!r} is taken by a live node of the cluster"
-                if first:
-                    raise ClusterError(message)
-                raise _Lost(message + " (it was taken while this node was away)")
-            if waited > self.heartbeat * (self.missed + 1):
-                message = f"node name {name!r} is held by a node that does not let go"
-                if first:
-                    raise ClusterError(message)
-                raise _Lost(message)
-            holder = current
-            expected = b""
-            await trio.sleep(self.heartbeat / 2)
-            waited += self.heartbeat / 2
-
-    async def _set_beat(self, expected: bytes) -> Any:
-        """Write our next heartbeat if our key holds `expected` (b"": none).
-        1 if written; else 0 (no key) or what it holds."""
-        name = self.node.name
-        beat = self._beat = self._beat._replace(number=self._beat.number + 1)
-        value = beat_value(self.key, name, beat)
-        got = await self._run_script(
-            "SET_IF",
-            [scripts.node_key(name), scripts.NODES],
-            [expected, value, self._ttl_ms(), name],
-        )
-        if got == 1:
-            self._value = value
-        return got
-
-    async def _run_script(self, name: str, keys: list[Any], args: list[Any]) -> Any:
+    async def run_script(self, name: str, keys: list[Any], args: list[Any]) -> Any:
         script = self._scripts[name]
         return await self.guarded(keys, lambda: script(keys=keys, args=args))
 
@@ -376,10 +302,10 @@ class Cluster:
         try:
             return await call()
         except WrongTypeError:
-            await self._repair(keys)
+            await self.repair(keys)
             return await call()
 
-    async def _repair(self, keys: list[Any]) -> None:
+    async def repair(self, keys: list[Any]) -> None:
         for key in keys:
             text = key.decode(errors="replace") if isinstance(key, bytes) else str(key)
             wanted = scripts.key_type(text)
@@ -415,134 +341,24 @@ class Cluster:
             if not self._unsynced:
                 self._synced.set()
 
-    def _ttl_ms(self) -> int:
+    def ttl_ms(self) -> int:
         return max(1, math.ceil(self.heartbeat * self.missed * 1000))
 
     async def _beat_forever(self) -> None:
         while True:
             await trio.sleep(self.heartbeat)
-            await self._beat_once()
-            await self._check()
-
-    async def _beat_once(self) -> None:
-        """Rewrite our key if it still holds what we wrote last. If it is
-        gone (we stalled past the TTL, or Redis lost it), the others took
-        us for down: end our side of every connection, then come back."""
-        name = self.node.name
-        got = await self._set_beat(self._value)
-        if got == 1:
-            for peer in self.peers.values():
-                if peer.up and peer.seq != peer.ticked:
-                    peer.ticked = peer.seq
-                    peer.tick = True  # an empty entry that says how far we came
-                    peer.wake.set()
-            return
-        if got != 0 and parse_beat(self.key, name, got) is None:
-            # Not signed: anyone may write to Redis. Ours again, no one was fooled.
-            self.complaints.once(
-                ("own-beat", got),
-                "actors cluster: node %s found its key overwritten with %r; rewriting it",
-                name,
-                _clip(got),
-            )
-            if await self._set_beat(got) == 1:
-                return
-        self._disconnect_all("this node was taken for down (its heartbeat lapsed)")
-        await self._claim(first=False)
-        await self.globals.reassert()
-
-    async def _check(self) -> None:
-        """Read the other nodes' keys: who came, who went, who restarted."""
-        client = self.client
-        me = self.node.name
-        members = await self.guarded([scripts.NODES], lambda: client.smembers(scripts.NODES))
-        names: list[str] = []
-        for raw in members:
-            other = _node_name(raw)
-            if other is None:
-                self.complaints.once(
-                    ("name", raw),
-                    "actors cluster: skipped a node name that is not one: %r",
-                    _clip(raw),
-                )
-            elif other != me:
-                names.append(other)
-        for other, known in self.peers.items():
-            if (known.up or known.in_open) and other not in names:
-                names.append(other)
-        values = await client.mget([scripts.node_key(n) for n in names]) if names else ()
-        now = trio.current_time()
-        for other, value in zip(names, values, strict=True):
-            peer = self.peers.get(other)
-            if value is None:
-                if peer is not None:
-                    peer.alive = False
-                    if peer.up or peer.in_open:
-                        self._disconnect(peer, "its heartbeat stopped", reconnect=False)
-                await self._run_script(
-                    "BURY",
-                    [
-                        scripts.node_key(other),
-                        scripts.NODES,
-                        scripts.inbox_key(other),
-                        scripts.owned_key(other),
-                    ],
-                    [other],
-                )
-                continue
-            beat = parse_beat(self.key, other, value)
-            if beat is None:
-                self.complaints.once(
-                    ("beat", other, value),
-                    "actors cluster: node %s skipped the heartbeat of %s: not signed with"
-                    " this cluster's cookie: %r",
-                    me,
-                    other,
-                    _clip(value),
-                )
-                if peer is not None:
-                    self._judge_stale(peer, now)
-                continue
-            if peer is None:
-                peer = self.peers[other] = Peer(self, other, beat.creation)
-            if beat.creation < peer.creation:
-                self.complaints.once(
-                    ("old", other, value),
-                    "actors cluster: node %s skipped a heartbeat of an earlier life of %s",
-                    me,
-                    other,
-                )
-                self._judge_stale(peer, now)
-                continue
-            if beat.creation > peer.creation:
-                peer = self._new_life(peer, beat.creation)
-            if peer.ended:
-                continue
-            peer.hidden = beat.hidden
-            peer.ttl = beat.ttl_ms / 1000
-            if beat.number != peer.beat:
-                peer.beat, peer.beat_at, peer.alive = beat.number, now, True
-            elif self._judge_stale(peer, now):
-                continue
-            if peer.alive and not peer.up and self._session is not None:
-                self._connect(peer)
-
-    def _judge_stale(self, peer: Peer, now: float) -> bool:
-        """A peer whose valid heartbeat has not advanced for longer than its
-        own TTL (and one of our checks) is down, whoever keeps its key."""
-        if now - peer.beat_at <= peer.ttl + self.heartbeat:
-            return False
-        peer.alive = False
-        if peer.up or peer.in_open:
-            self._disconnect(peer, "its heartbeat stopped advancing", reconnect=False)
-        return True
+            async with self._beating:  # `leave` waits for a beat in flight
+                if self._leave_started:
+                    return
+                await beat_once(self)
+            await check(self)
 
     # -- connections ---------------------------------------------------------------------
 
-    def _connect(self, peer: Peer) -> None:
+    def connect(self, peer: Peer) -> None:
         """Open this node's half of the connection: a new epoch, whose
         first entry holds the hello."""
-        assert self._session is not None
+        assert self.session is not None
         peer.epoch += 1
         peer.seq = 0
         peer.ticked = 0
@@ -565,9 +381,9 @@ class Cluster:
         logger.info("actors cluster: node %s sees %s up", self.node.name, peer.name)
         for event in self.up_waiters.pop(peer.name, ()):
             event.set()
-        self._session.start_soon(self._send_to, peer, peer.epoch)
+        self.session.start_soon(self._send_to, peer, peer.epoch)
 
-    def _disconnect(self, peer: Peer, why: str, reconnect: bool = True) -> None:
+    def disconnect(self, peer: Peer, why: str, reconnect: bool = True) -> None:
         """End the connection with `peer` on this side: its links, monitors,
         node monitors and calls get "noconnection", as Erlang's do when a
         connection drops; its groups and names leave the replicas. With
@@ -584,7 +400,7 @@ class Cluster:
         peer.groups.clear()
         self.globals.node_down(peer.name)
         for proxy in [*peer.proxies.values(), *peer.names.values()]:
-            _disconnect(proxy)
+            _cut(proxy)
         watchers = self.node_watchers.pop(peer.name, {})
         for proc, count in watchers.items():
             for _ in range(count):
@@ -592,19 +408,19 @@ class Cluster:
         if was_on:
             log = logger.info if why in ("it left", "this node left") else logger.warning
             log("actors cluster: node %s sees %s down: %s", self.node.name, peer.name, why)
-        if reconnect and peer.alive and not peer.ended and self._session is not None:
-            self._connect(peer)
+        if reconnect and peer.alive and not peer.ended and self.session is not None:
+            self.connect(peer)
 
-    def _disconnect_all(self, why: str) -> None:
+    def disconnect_all(self, why: str) -> None:
         for peer in list(self.peers.values()):
             if peer.up or peer.in_open:
-                self._disconnect(peer, why, reconnect=False)
+                self.disconnect(peer, why, reconnect=False)
 
-    def _new_life(self, peer: Peer, creation: int) -> Peer:
+    def new_life(self, peer: Peer, creation: int) -> Peer:
         """`peer`'s node restarted: its old life is over (its Pids dead for
         good); a fresh Peer stands for the new one."""
         if peer.up or peer.in_open:
-            self._disconnect(peer, "it restarted", reconnect=False)
+            self.disconnect(peer, "it restarted", reconnect=False)
         peer.ended = True
         fresh = self.peers[peer.name] = Peer(self, peer.name, creation)
         return fresh
@@ -613,7 +429,7 @@ class Cluster:
         """A peer said bye: it ends now, and this life never comes back."""
         peer.ended = True
         peer.alive = False
-        self._disconnect(peer, "it left", reconnect=False)
+        self.disconnect(peer, "it left", reconnect=False)
 
     async def _send_to(self, peer: Peer, epoch: int) -> None:
         """The sender task of one connection: what is queued goes out as
@@ -627,7 +443,7 @@ class Cluster:
             peer.scope = scope
             while peer.up and peer.epoch == epoch:
                 if peer.overflow is not None:  # back at the next heartbeat, not at once
-                    self._disconnect(peer, peer.overflow, reconnect=False)
+                    self.disconnect(peer, peer.overflow, reconnect=False)
                     return
                 if not peer.outbox and not peer.tick:
                     if peer.drained is not None:
@@ -641,15 +457,15 @@ class Cluster:
                 peer.seq += 1
                 if not frames:
                     peer.ticked = peer.seq
-                got = await self._run_script("SEND", keys, [peer.inbox_bound, entry])
+                got = await self.run_script("SEND", keys, [peer.inbox_bound, entry])
                 if peer.epoch != epoch:
                     return
                 if got == -1:
                     peer.alive = False
-                    self._disconnect(peer, "it is gone (its heartbeat lapsed)", reconnect=False)
+                    self.disconnect(peer, "it is gone (its heartbeat lapsed)", reconnect=False)
                     return
                 if got == 0:  # back at the next heartbeat, if its inbox has room
-                    self._disconnect(
+                    self.disconnect(
                         peer,
                         f"its inbox is full (stream_maxlen {peer.inbox_bound}):"
                         " it reads too slowly",
@@ -659,129 +475,6 @@ class Cluster:
 
     # -- the inbox -----------------------------------------------------------------------------
 
-    async def _read_inbox(self, reader: InboxReader) -> None:
-        trim: bytes | None = None
-        inbox = scripts.inbox_key(self.node.name)
-        while True:
-            try:
-                with trio.fail_after(_BLOCK_MS / 1000 + 10):
-                    entries = await reader.read(self._read_from, _READ_COUNT, _BLOCK_MS, trim)
-            except RedisReplyError as exc:
-                if "WRONGTYPE" not in str(exc):
-                    raise
-                await self._repair([inbox])
-                continue
-            trim = None
-            for entry in entries:
-                self._read_from = entry.id
-                if entry.data is None:
-                    self.complaints.once(
-                        ("big",),
-                        "actors cluster: node %s skipped an inbox entry of %d bytes"
-                        " (more than max_entry %d, or not an entry)",
-                        self.node.name,
-                        entry.size,
-                        self.max_entry,
-                    )
-                    continue
-                self._accept(entry.data)
-            if entries:
-                trim = self._read_from
-
-    def _accept(self, data: bytes) -> None:
-        """Check one entry: signature, receiver, sender's life, connection
-        and place in it; then run its frames in order, each on its own."""
-        me = self.node.name
-        try:
-            head, body = _entries.unpack(self.key, data)
-        except WireError as exc:
-            self.complaints.once(
-                ("entry", str(exc)), "actors cluster: node %s dropped an inbox entry: %s", me, exc
-            )
-            return
-        if head.receiver != me or head.receiver_creation != self.creation:
-            return  # for an earlier life of this node, or copied from another inbox
-        if head.sender == me:
-            return
-        peer = self.peers.get(head.sender)
-        if peer is None or head.sender_creation > peer.creation:
-            peer = self.peer_for(head.sender, head.sender_creation)
-        if head.sender_creation != peer.creation or peer.ended:
-            return  # from an earlier life of that node, or one that left
-        if head.epoch == peer.in_epoch and peer.in_open:
-            if head.seq != peer.in_seq:
-                if head.seq < peer.in_seq:
-                    self.complaints.once(
-                        ("replay", head.sender, head.epoch, head.seq),
-                        "actors cluster: node %s dropped an entry from %s, replayed or out of"
-                        " order (number %d, expected %d)",
-                        me,
-                        head.sender,
-                        head.seq,
-                        peer.in_seq,
-                    )
-                    return
-                self._disconnect(peer, f"entries {peer.in_seq} to {head.seq - 1} from it were lost")
-                return
-        elif head.epoch > peer.in_epoch:
-            if peer.in_open:  # it ended the connection we thought on: end ours
-                self._disconnect(peer, "it ended the connection")
-            peer.in_epoch = head.epoch
-            if head.seq != 0:
-                self._disconnect(peer, f"the start of its connection {head.epoch} was lost")
-                return
-            peer.in_open = True
-            peer.in_seq = 0
-            if not peer.up and self._session is not None:
-                peer.alive = True
-                peer.beat_at = trio.current_time()
-                self._connect(peer)
-        else:
-            return  # an earlier connection's, ended already
-        peer.in_seq = head.seq + 1
-        try:
-            for kind, frame in _entries.frames(body):
-                if not peer.in_open:
-                    return  # a frame ended the connection (a bye)
-                self._run_frame(peer, kind, frame)
-        except WireError as exc:  # a signed entry cut wrong: the sender's bug
-            logger.error(  # noqa: TRY400 - a bad entry, not a bug of ours: no traceback
-                "actors cluster: node %s dropped the rest of an entry from %s: %s",
-                me,
-                peer.name,
-                exc,
-            )
-
-    def _run_frame(self, peer: Peer, kind: int, frame: memoryview) -> None:
-        """One frame, on its own: one that fails is logged with its sender
-        and dropped alone."""
-        try:
-            if kind == _entries.SEND:
-                number, payload = _entries.send_target(frame)
-                proc = self.node.procs.get(number)
-                if proc is not None:  # a message to a dead process is dropped, as in Erlang
-                    proc.deliver(self.decoder.decode(payload))
-            elif kind == _entries.CONTROL:
-                _cluster_inbound.handle(self, peer, self.decoder.decode(frame))
-            else:
-                self.complaints.once(
-                    ("kind", peer.name, kind),
-                    "actors cluster: node %s dropped a frame of unknown kind %d from %s",
-                    self.node.name,
-                    kind,
-                    peer.name,
-                )
-        except WireError as exc:
-            self.complaints.once(
-                ("frame", peer.name, str(exc)),
-                "actors cluster: node %s dropped a message from %s: %s",
-                self.node.name,
-                peer.name,
-                exc,
-            )
-        except Exception:
-            logger.exception("actors cluster: a message from %s failed", peer.name)
-
     # -- leaving -----------------------------------------------------------------------------
 
     async def leave(self) -> None:
@@ -790,7 +483,7 @@ class Cluster:
         Called once the node's processes have ended."""
         self._leave_started = True
         try:
-            if self._session is not None and self.client is not None:
+            if self.session is not None and self.client is not None:
                 with trio.move_on_after(max(1.0, 2 * self.heartbeat)):
                     for peer in self.peers.values():
                         if peer.up:
@@ -801,23 +494,25 @@ class Cluster:
                             peer.wake.set()
                             await drained.wait()
                         peer.drained = None
-                    name = self.node.name
-                    await self._run_script(
-                        "LEAVE",
-                        [
-                            scripts.node_key(name),
-                            scripts.NODES,
-                            scripts.inbox_key(name),
-                            scripts.owned_key(name),
-                        ],
-                        [self._value, name, self.creation],
-                    )
+                name = self.node.name
+                with trio.move_on_after(max(1.0, 2 * self.heartbeat)):
+                    async with self._beating:  # our key holds what we wrote last
+                        await self.run_script(
+                            "LEAVE",
+                            [
+                                scripts.node_key(name),
+                                scripts.NODES,
+                                scripts.inbox_key(name),
+                                scripts.owned_key(name),
+                            ],
+                            [self.beat_written, name, self.creation],
+                        )
         except Exception as exc:
             logger.warning(
                 "actors cluster: node %s could not leave cleanly: %s (its key expires in %d ms)",
                 self.node.name,
                 _describe(exc),
-                self._ttl_ms(),
+                self.ttl_ms(),
             )
         finally:
             self._left.set()
@@ -827,23 +522,6 @@ class Cluster:
         """End the cluster's task (after `leave`, or if the join never ended)."""
         self._leave_started = True
         self._scope.cancel()
-
-
-def _node_name(raw: Any) -> str | None:
-    """A member of the node set as a name, or None if it is not one."""
-    if isinstance(raw, str):
-        raw = raw.encode()
-    if not isinstance(raw, bytes) or not 0 < len(raw) <= _MAX_NAME:
-        return None
-    try:
-        name = raw.decode()
-    except UnicodeDecodeError:
-        return None
-    return name if name.isprintable() else None
-
-
-def _clip(value: Any) -> Any:
-    return value[:60] if isinstance(value, (bytes, str)) else value
 
 
 def _describe(exc: BaseException) -> str:
@@ -866,7 +544,7 @@ def _only(exc: BaseException, kinds: tuple[type[BaseException], ...]) -> BaseExc
     return None
 
 
-def _disconnect(proxy: RemoteProcess) -> None:
+def _cut(proxy: RemoteProcess) -> None:
     """A proxy whose node's connection dropped: its links and monitors end
     with "noconnection"; it stays, and works again once connected."""
     proxy.alive = False

@@ -90,7 +90,7 @@ class GlobalNames:
         stamp = _micros(await client.time())
         value = self._value(name, proc.pid, stamp)
         key = name_key(name)
-        got = await cluster._run_script(
+        got = await cluster.run_script(
             "GLOBAL_REGISTER", [key, scripts.owned_key(cluster.node.name)], [value]
         )
         if got == 1:
@@ -103,7 +103,7 @@ class GlobalNames:
         if holder is None or self._is_stale(holder):
             # Garbage (anyone may write to Redis), or an earlier life of a
             # node, whose names died with it.
-            taken = await cluster._run_script(
+            taken = await cluster.run_script(
                 "GLOBAL_TAKE", [key, scripts.owned_key(cluster.node.name)], [got, value]
             )
             if taken == 1 and proc.alive:
@@ -147,7 +147,7 @@ class GlobalNames:
             if self.replica.get(name) == proc.pid:
                 del self.replica[name]
                 self.holders.pop(name, None)
-        session, client = self.cluster._session, self.cluster.client
+        session, client = self.cluster.session, self.cluster.client
         if session is None or client is None:
             return  # not connected: `reassert` frees them once back
         for name in names:
@@ -185,7 +185,7 @@ class GlobalNames:
     async def _release(self, client: Any, key: str) -> None:
         cluster = self.cluster
         prefix = f"{cluster.node.name}|{cluster.creation}|"
-        await cluster._run_script(
+        await cluster.run_script(
             "GLOBAL_RELEASE", [key, scripts.owned_key(cluster.node.name)], [prefix]
         )
 
@@ -196,9 +196,7 @@ class GlobalNames:
         name = cluster.node.name
         owned = scripts.owned_key(name)
         for key in await cluster.guarded([owned], lambda: cluster.client.smembers(owned)):
-            await cluster._run_script(
-                "GLOBAL_RELEASE", [key, scripts.owned_key(name)], [f"{name}|"]
-            )
+            await cluster.run_script("GLOBAL_RELEASE", [key, scripts.owned_key(name)], [f"{name}|"])
 
     async def reassert(self) -> None:
         """After this node was cut off: put our names back in Redis. A name
@@ -209,13 +207,13 @@ class GlobalNames:
         owned_set = scripts.owned_key(me)
         for name, proc in list(self.owned.items()):
             key, value = name_key(name), self._values[name]
-            got = await cluster._run_script("GLOBAL_TAKE", [key, owned_set], [b"", value])
+            got = await cluster.run_script("GLOBAL_TAKE", [key, owned_set], [b"", value])
             if got == 1 or got == value:
                 continue
             holder = self._parse(got)
             mine = self.holders[name]
             if holder is None or self._is_stale(holder) or mine.before(holder):
-                await cluster._run_script("GLOBAL_TAKE", [key, owned_set], [got, value])
+                await cluster.run_script("GLOBAL_TAKE", [key, owned_set], [got, value])
             else:
                 self._lose(name, proc, holder)
         wanted = {name_key(name) for name in self.owned}
@@ -307,7 +305,7 @@ class GlobalNames:
 
     def _client(self) -> Any:
         client = self.cluster.client
-        if client is None or self.cluster._session is None:
+        if client is None or self.cluster.session is None:
             raise ConnectionError("this node is not connected to its cluster now")
         return client
 
