@@ -459,3 +459,43 @@ async def test_a_message_too_big_or_that_cannot_travel_is_refused_at_send(
             _, got = await assert_receive(("got", ANY), timeout=10)
             assert got == [*range(50), 52]
         nursery.cancel_scope.cancel()
+
+
+async def test_the_outbox_is_bounded_in_bytes_too(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with trio.open_nursery() as nursery:
+        await start_node(nursery, "b", redis_url, sink_node)
+        opts = {**FAST, "max_outbox_bytes": 1024 * 1024}
+        async with actors.node(name="a", cluster=redis_url, cookie=COOKIE, **opts):
+            actors.send(("sink", "b"), ("hello", actors.self()))
+            _, remote = await assert_receive(("sink", ANY))
+            actors.trap_exits()
+            actors.link(remote)
+            for i in range(200):  # 20 MB, no checkpoint: a few fit, then it is full
+                actors.send(remote, ("n", (i, b"x" * 100_000)))
+            assert await assert_receive(Exit(remote, ANY), timeout=5) == Exit(
+                remote, "noconnection"
+            )
+            assert "max_outbox_bytes 1048576" in caplog.text
+        nursery.cancel_scope.cancel()
+
+
+async def test_an_entry_of_another_wire_version_is_refused_and_logged(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    import coredis
+
+    from actors import _entries
+
+    async with actors.node(name="a", cluster=redis_url, cookie=COOKIE, **FAST) as this:
+        me = actors.self()
+        head = _entries.Head(_entries.VERSION + 1, "later", 1, "a", this.creation, 1, 0)
+        entry = _entries.pack(COOKIE.encode(), head, [_entries.send_frame(me._number, b"")])
+        client = coredis.Redis.from_url(redis_url)
+        async with client:
+            await client.xadd("actors:inbox:a", {"m": entry})
+        await refute_receive(timeout=0.5)
+    assert (
+        f"wire version {_entries.VERSION + 1}, this node speaks {_entries.VERSION}" in caplog.text
+    )

@@ -351,6 +351,29 @@ async def test_a_netsplit_with_a_global_name_taken_on_both_sides_leaves_the_firs
         assert not any(line.startswith("conflict") for line in b.lines[mark:])
 
 
+async def test_global_names_live_through_a_redis_restart(redis_url: str) -> None:
+    """Redis forgets every key when it restarts; each node asserts its names
+    again once back, so whereis_global answers as before."""
+    redis = RedisServer()
+    url = redis.url(0)
+    try:
+        async with node(url), agent_node("b", url, *OPTIONS) as b:
+            await wait_node("b")
+            assert await b.ask("register_global", "db") is True
+            owner = actors.whereis_global("db")
+            assert owner is not None
+            actors.monitor_node("b")
+            redis.stop()
+            await assert_receive(NodeDown("b"), timeout=10)
+            redis.start()
+            await wait_node("b", timeout=20)
+            await actors.lowlevel.sync_cluster()
+            assert actors.whereis_global("db") == owner
+            assert not await actors.register_global("db")  # still b's, in Redis too
+    finally:
+        redis.stop()
+
+
 # -- shutdown and options ------------------------------------------------------------
 
 
@@ -365,6 +388,21 @@ async def test_the_first_process_linked_to_a_remote_one_exits_noconnection_not_a
                 b.signal(signal.SIGKILL)
                 await actors.receive("never comes")
         assert raised.value.reason == "noconnection"
+
+
+async def test_a_node_that_ends_holding_a_global_name_exits_cleanly_and_frees_it(
+    redis_url: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    async with node(redis_url):
+        async with agent_node("b", redis_url, *OPTIONS) as b:
+            await wait_node("b")
+            assert await b.ask("register_global", "db") is True
+            await b.ask("stop")
+            with trio.fail_after(10):
+                assert await b.process.wait() == 0
+        assert "Nursery is closed" not in capfd.readouterr().err
+        assert actors.whereis_global("db") is None
+        assert await actors.register_global("db")  # free at once, not after a TTL
 
 
 def test_an_unknown_cluster_option_is_a_type_error_at_once(redis_url: str) -> None:
