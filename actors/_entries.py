@@ -53,6 +53,7 @@ _MAGIC: Final = b"AM"
 _HEAD: Final = struct.Struct(">2sBxQQIQBB")  # magic, version, creations, epoch, seq, name lengths
 _FRAME: Final = struct.Struct(">IB")  # body length, kind
 _SEND: Final = struct.Struct(">IBQ")  # body length, SEND, the process's number
+_NUMBER: Final = struct.Struct(">Q")
 _SEALED: Final = b"AS\x01"
 
 
@@ -101,55 +102,57 @@ def pack(key: bytes, head: Head, frames: list[bytes]) -> bytes:
     return hmac.digest(key, body, "sha256") + body
 
 
-def unpack(key: bytes, data: bytes) -> tuple[Head, memoryview]:
+def unpack(key: bytes, data: bytes) -> tuple[Head, int]:
     """Check an entry's signature and read its header; the frames follow
-    in the view returned. `WireError` says what is wrong."""
+    from the offset returned. `WireError` says what is wrong."""
     if len(data) < MAC_SIZE + _HEAD.size:
         raise WireError(f"an entry of {len(data)} bytes is too short")
     view = memoryview(data)
     mac, body = view[:MAC_SIZE], view[MAC_SIZE:]
     if not hmac.compare_digest(mac, hmac.digest(key, body, "sha256")):
         raise WireError("bad signature: not signed with this cluster's cookie")
-    magic, version, sent_in, to_in, epoch, seq, sender_len, receiver_len = _HEAD.unpack_from(body)
+    magic, version, sent_in, to_in, epoch, seq, sender_len, receiver_len = _HEAD.unpack_from(
+        data, MAC_SIZE
+    )
     if magic != _MAGIC:
         raise WireError("not an entry of this protocol")
     if version != VERSION:
         raise WireError(f"wire version {version}, this node speaks {VERSION}")
-    start = _HEAD.size
+    start = MAC_SIZE + _HEAD.size
     names_end = start + sender_len + receiver_len
-    if names_end > len(body):
+    if names_end > len(data):
         raise WireError("a truncated header")
     try:
-        sender = bytes(body[start : start + sender_len]).decode()
-        receiver = bytes(body[start + sender_len : names_end]).decode()
+        sender = data[start : start + sender_len].decode()
+        receiver = data[start + sender_len : names_end].decode()
     except UnicodeDecodeError:
         raise WireError("a node name that is not UTF-8") from None
-    head = Head(version, sender, sent_in, receiver, to_in, epoch, seq)
-    return head, body[names_end:]
+    return Head(version, sender, sent_in, receiver, to_in, epoch, seq), names_end
 
 
-def frames(view: memoryview) -> Iterator[tuple[int, memoryview]]:
-    """Each frame of an entry: its kind and its body. A length that runs
-    past the entry raises `WireError` (only a signed entry gets here, so
-    this is a bug of the sender, not an attack)."""
-    offset, end = 0, len(view)
-    size = _FRAME.size
+def frames(data: bytes, offset: int) -> Iterator[tuple[int, int, int, int]]:
+    """Each frame of an entry from `offset`: its kind, its process number (a
+    SEND frame's; 0 for another kind), and where its value starts and ends
+    in `data`. A length that runs past the entry raises `WireError` (only a
+    signed entry gets here, so this is a bug of the sender, not an attack)."""
+    end = len(data)
+    head, number_size = _FRAME.size, _NUMBER.size
+    unpack_frame, unpack_number = _FRAME.unpack_from, _NUMBER.unpack_from
     while offset < end:
-        if offset + size > end:
+        if offset + head > end:
             raise WireError("a truncated frame")
-        length, kind = _FRAME.unpack_from(view, offset)
-        offset += size
-        if offset + length > end:
+        length, kind = unpack_frame(data, offset)
+        offset += head
+        stop = offset + length
+        if stop > end:
             raise WireError("a frame runs past its entry")
-        yield kind, view[offset : offset + length]
-        offset += length
-
-
-def send_target(body: memoryview) -> tuple[int, memoryview]:
-    """A SEND frame's process number and message."""
-    if len(body) < 8:
-        raise WireError("a truncated send frame")
-    return int.from_bytes(body[:8], "big"), body[8:]
+        if kind == SEND:
+            if length < number_size:
+                raise WireError("a truncated send frame")
+            yield kind, unpack_number(data, offset)[0], offset + number_size, stop
+        else:
+            yield kind, 0, offset, stop
+        offset = stop
 
 
 def seal(key: bytes, data: bytes) -> bytes:

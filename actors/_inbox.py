@@ -22,7 +22,7 @@ from . import _cluster_inbound, _entries
 from . import _cluster_scripts as scripts
 from ._peer import Peer
 from ._redis_reader import InboxReader, RedisReplyError
-from ._wire import WireError
+from ._wire import FrameReader, WireError
 
 if TYPE_CHECKING:
     from ._cluster import Cluster
@@ -70,7 +70,7 @@ def accept(cluster: Cluster, data: bytes) -> None:
     and place in it; then run its frames in order, each on its own."""
     me = cluster.node.name
     try:
-        head, body = _entries.unpack(cluster.key, data)
+        head, offset = _entries.unpack(cluster.key, data)
     except WireError as exc:
         cluster.complaints.once(
             ("entry", str(exc)), "actors cluster: node %s dropped an inbox entry: %s", me, exc
@@ -116,11 +116,22 @@ def accept(cluster: Cluster, data: bytes) -> None:
     else:
         return  # an earlier connection's, ended already
     peer.in_seq = head.seq + 1
+    values = cluster.decoder.frames(data)
+    procs = cluster.node.procs
     try:
-        for kind, frame in _entries.frames(body):
-            if not peer.in_open:
+        for kind, number, start, end in _entries.frames(data, offset):
+            if kind == _entries.SEND:  # the common case, inline
+                proc = procs.get(number)
+                if proc is None:
+                    continue  # a message to a dead process is dropped, as in Erlang
+                try:
+                    proc.deliver(values.value(start, end))
+                except WireError as exc:
+                    _dropped(cluster, peer, exc)
+            elif not peer.in_open:
                 return  # a frame ended the connection (a bye)
-            run_frame(cluster, peer, kind, frame)
+            else:
+                run_frame(cluster, peer, kind, values, start, end)
     except WireError as exc:  # a signed entry cut wrong: the sender's bug
         logger.error(  # noqa: TRY400 - a bad entry, not a bug of ours: no traceback
             "actors cluster: node %s dropped the rest of an entry from %s: %s",
@@ -130,17 +141,14 @@ def accept(cluster: Cluster, data: bytes) -> None:
         )
 
 
-def run_frame(cluster: Cluster, peer: Peer, kind: int, frame: memoryview) -> None:
-    """One frame, on its own: one that fails is logged with its sender
-    and dropped alone."""
+def run_frame(
+    cluster: Cluster, peer: Peer, kind: int, values: FrameReader, start: int, end: int
+) -> None:
+    """A control frame, on its own: one that fails is logged with its
+    sender and dropped alone."""
     try:
-        if kind == _entries.SEND:
-            number, payload = _entries.send_target(frame)
-            proc = cluster.node.procs.get(number)
-            if proc is not None:  # a message to a dead process is dropped, as in Erlang
-                proc.deliver(cluster.decoder.decode(payload))
-        elif kind == _entries.CONTROL:
-            _cluster_inbound.handle(cluster, peer, cluster.decoder.decode(frame))
+        if kind == _entries.CONTROL:
+            _cluster_inbound.handle(cluster, peer, values.value(start, end))
         else:
             cluster.complaints.once(
                 ("kind", peer.name, kind),
@@ -150,12 +158,16 @@ def run_frame(cluster: Cluster, peer: Peer, kind: int, frame: memoryview) -> Non
                 peer.name,
             )
     except WireError as exc:
-        cluster.complaints.once(
-            ("frame", peer.name, str(exc)),
-            "actors cluster: node %s dropped a message from %s: %s",
-            cluster.node.name,
-            peer.name,
-            exc,
-        )
+        _dropped(cluster, peer, exc)
     except Exception:
         logger.exception("actors cluster: a message from %s failed", peer.name)
+
+
+def _dropped(cluster: Cluster, peer: Peer, exc: WireError) -> None:
+    cluster.complaints.once(
+        ("frame", peer.name, str(exc)),
+        "actors cluster: node %s dropped a message from %s: %s",
+        cluster.node.name,
+        peer.name,
+        exc,
+    )

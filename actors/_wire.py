@@ -25,6 +25,7 @@ import collections
 import io
 import pickle
 import pickletools
+import re
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -34,6 +35,7 @@ __all__ = [
     "SCAN_ABOVE",
     "Decoder",
     "Encoder",
+    "FrameReader",
     "WireError",
     "allow_remote",
     "is_allowed",
@@ -156,6 +158,24 @@ class _PlainPickler(pickle.Pickler):
         raise _NotPlain
 
 
+def _fast(pickler: pickle.Pickler) -> pickle.Pickler:
+    """A pickler that memoizes nothing: a message is a value, as an Erlang
+    term is (what it shares is copied, what refers to itself cannot go), and
+    its pickle refers to nothing outside itself, so the frames of an entry
+    decode one after the other with one unpickler (`Decoder.frames`)."""
+    pickler.fast = True
+    return pickler
+
+
+_ENCODE_ERRORS: Final = (
+    pickle.PicklingError,
+    TypeError,
+    ValueError,
+    AttributeError,
+    RecursionError,
+)
+
+
 class Encoder:
     """Pickles values for the wire, one at a time, reusing its picklers.
 
@@ -168,31 +188,27 @@ class Encoder:
 
     def __init__(self) -> None:
         self._buffer = io.BytesIO()
-        self._pickler = _Pickler(self._buffer, _PROTOCOL)
-        self._plain = _PlainPickler(self._buffer, _PROTOCOL)
+        self._pickler = _fast(_Pickler(self._buffer, _PROTOCOL))
+        self._plain = _fast(_PlainPickler(self._buffer, _PROTOCOL))
 
     def encode(self, value: Any) -> bytes:
         """`value` as bytes; `TypeError` naming what cannot travel."""
         buffer = self._buffer
         buffer.seek(0)
         buffer.truncate()
-        plain = self._plain
         try:
-            plain.dump(value)
-            plain.clear_memo()
+            self._plain.dump(value)
             return buffer.getvalue()
-        except _NotPlain:
-            self._plain = _PlainPickler(buffer, _PROTOCOL)  # its memo is half done
-        except (pickle.PicklingError, TypeError, AttributeError, RecursionError):
-            self._plain = _PlainPickler(buffer, _PROTOCOL)
+        except (_NotPlain, *_ENCODE_ERRORS):
+            self._plain = _fast(_PlainPickler(buffer, _PROTOCOL))  # half way through
         buffer.seek(0)
         buffer.truncate()
         try:
             self._pickler.dump(value)
-        except (pickle.PicklingError, TypeError, AttributeError, RecursionError) as exc:
-            self._pickler = _Pickler(buffer, _PROTOCOL)  # its memo may be half done
-            raise TypeError(f"cannot send {_short(value)} to another node: {exc}") from None
-        self._pickler.clear_memo()
+        except _ENCODE_ERRORS as exc:
+            self._pickler = _fast(_Pickler(buffer, _PROTOCOL))
+            why = "it refers to itself" if "cyclic" in str(exc) else str(exc)
+            raise TypeError(f"cannot send {_short(value)} to another node: {why}") from None
         return buffer.getvalue()
 
 
@@ -247,8 +263,7 @@ class _Unpickler(pickle.Unpickler):
 
 class Decoder:
     """Decodes values from the wire, each on its own: one that fails costs
-    nothing to the next. (A new unpickler each time: one that is reused
-    keeps numbering its memo from where the last value left it.)"""
+    nothing to the next."""
 
     __slots__ = ("_unpickler", "max_decoded")
 
@@ -258,23 +273,123 @@ class Decoder:
 
     def decode(self, data: bytes | memoryview) -> Any:
         """The value in `data`; `WireError` if it is refused or broken."""
-        if len(data) > SCAN_ABOVE:
-            cost = decoded_size(data, self.max_decoded)
-            if cost > self.max_decoded:
+        return self.frames(data).value(0, len(data))
+
+    def frames(self, data: bytes | memoryview) -> FrameReader:
+        """A reader of the values that lie one after the other in `data`
+        (the frames of an entry): one unpickler for all of them."""
+        return FrameReader(self, data)
+
+
+class FrameReader:
+    """The values of one entry, each read where its frame says it lies.
+
+    One unpickler reads them all: the pickles of honest nodes memoize
+    nothing (`_fast`), and whatever a dishonest one leaves in the memo can
+    only be read by the frames of its own entry. A value that fails leaves
+    the next ones as they were: the unpickler starts each value afresh."""
+
+    __slots__ = ("_buffer", "_data", "_decoder", "_unpickler")
+
+    def __init__(self, decoder: Decoder, data: bytes | memoryview) -> None:
+        self._decoder = decoder
+        self._data = bytes(data)
+        self._buffer = io.BytesIO(data)
+        self._unpickler = decoder._unpickler(self._buffer)
+
+    def value(self, start: int, end: int) -> Any:
+        """The value in `data[start:end]`; `WireError` if refused or broken."""
+        decoder = self._decoder
+        if end - start > SCAN_ABOVE:
+            cost = decoded_size(self._data[start:end], decoder.max_decoded)
+            if cost > decoder.max_decoded:
                 raise WireError(
-                    f"a message of {len(data)} bytes would build about {cost} bytes"
-                    f" (max_decoded {self.max_decoded})"
+                    f"a message of {end - start} bytes would build about {cost} bytes"
+                    f" (max_decoded {decoder.max_decoded})"
                 )
-        buffer = io.BytesIO(data)
+        elif _SUSPECT.search(self._data, start, end) is not None:
+            _refuse_memo_puts(self._data, start, end)
+        buffer = self._buffer
+        buffer.seek(start)
         try:
-            value = self._unpickler(buffer).load()
+            value = self._unpickler.load()
         except WireError:
+            self._unpickler = decoder._unpickler(buffer)
             raise
         except Exception as exc:  # anything a broken pickle raises, MemoryError too
+            self._unpickler = decoder._unpickler(buffer)
             raise WireError(f"cannot decode: {exc!r}") from None
-        if buffer.tell() != len(data):
-            raise WireError("trailing bytes after the value")
+        if buffer.tell() != end:
+            self._unpickler = decoder._unpickler(buffer)  # it may have read ahead
+            raise WireError("a value that does not end where its frame does")
         return value
+
+
+# A memo store (PUT, LONG_BINPUT) grows the C unpickler's memo to twice its
+# index, all of it written: 5 bytes can make it write gigabytes. Honest
+# values memoize nothing (`_fast`), so a value whose bytes might hold a big
+# index (an "r" and 4 bytes of at least 2**20, a "p" and 6 digits), or an
+# 8-byte length (a bytearray is allocated whole before it is read), is walked
+# first, opcode by opcode, and refused if it stores in the memo at all or
+# announces more than it holds; the others go straight to the C unpickler.
+_SUSPECT: Final = re.compile(
+    rb"r[\x00-\xff]{2}[\x10-\xff]|r[\x00-\xff]{3}[^\x00]|p[0-9]{6}|[\x8d\x8e\x96]"
+)
+_MEMO_PUTS: Final = frozenset(b"pqr")  # PUT, BINPUT, LONG_BINPUT
+_FIXED, _LINE, _COUNTED, _TWO_LINES = range(4)
+
+
+def _opcode_table() -> list[tuple[int, int] | None]:
+    """For each opcode byte: how its argument is laid out, and its size."""
+    table: list[tuple[int, int] | None] = [None] * 256
+    for op in pickletools.opcodes:
+        code = ord(op.code)
+        arg = op.arg
+        if arg is None:
+            table[code] = (_FIXED, 0)
+        elif arg.n >= 0:
+            table[code] = (_FIXED, arg.n)
+        elif arg.n == pickletools.UP_TO_NEWLINE:
+            table[code] = (_LINE, 0)
+        else:
+            width = {pickletools.TAKEN_FROM_ARGUMENT1: 1, pickletools.TAKEN_FROM_ARGUMENT8U: 8}
+            table[code] = (_COUNTED, width.get(arg.n, 4))
+    table[ord("c")] = table[ord("i")] = (_TWO_LINES, 0)  # GLOBAL, INST: module and name
+    return table
+
+
+_OPCODES: Final = _opcode_table()
+
+
+def _refuse_memo_puts(data: bytes, start: int, end: int) -> None:
+    """`WireError` if the pickle in `data[start:end]` stores in its memo."""
+    table, puts, index = _OPCODES, _MEMO_PUTS, start
+    try:
+        while index < end:
+            op = data[index]
+            if op in puts:
+                raise WireError(
+                    "a value that stores in the memo: no node of this cluster sends one"
+                )
+            entry = table[op]
+            if entry is None:
+                raise WireError(f"not a pickle: opcode {op:#x}")
+            kind, size = entry
+            index += 1
+            if kind == _FIXED:
+                index += size
+            elif kind == _COUNTED:
+                index += size + int.from_bytes(data[index : index + size], "little")
+                if index > end:
+                    raise WireError("not a pickle: a length that runs past its value")
+            elif kind == _LINE:
+                index = data.index(b"\n", index, end) + 1
+            else:
+                index = data.index(b"\n", data.index(b"\n", index, end) + 1, end) + 1
+            if op == 0x2E:  # STOP
+                return
+    except ValueError:
+        raise WireError("not a pickle: a line without its end") from None
 
 
 # What each opcode that builds an object costs at most, in bytes (CPython,
@@ -309,6 +424,8 @@ def decoded_size(data: bytes | memoryview, limit: int) -> int:
         for opcode, arg, _ in pickletools.genops(bytes(data)):
             if total > limit:
                 return total
+            if opcode.name in ("PUT", "BINPUT", "LONG_BINPUT"):
+                return limit + 1  # a memo store: refused, whatever its index
             cost = _BUILD_COST.get(opcode.name)
             if cost is not None:
                 total += cost
