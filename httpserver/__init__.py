@@ -27,6 +27,7 @@ from ._options import Options as Options
 from ._req import AccessLog as AccessLog
 from ._req import Req as Req
 from ._req import get_variable as get_variable
+from ._start_options import StartOptions as StartOptions
 from ._workers import WorkerStartError as WorkerStartError
 
 actors.lowlevel.add_logger("httpserver")  # formatted as actors' own under actors.run
@@ -39,6 +40,7 @@ __all__ = [
     "Part",
     "Req",
     "ResponseError",
+    "StartOptions",
     "WorkerStartError",
     "get_variable",
     "info",
