@@ -103,3 +103,9 @@ class _Factory:
 
 
 protocol = _Factory()
+"""`protocol(ws_loop=None, /, **options)`: the WebSocket upgrade protocol a
+server takes as `upgrades={"websocket": protocol(handle_ws)}` (what
+`start(ws_loop=...)` builds through the entry point). Its options are
+`ProtocolOptions`, each checked as `start` checks its own (TypeError or
+ValueError naming a bad one); without `ws_loop` it serves only an ASGI
+app's websocket scope."""
