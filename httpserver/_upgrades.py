@@ -82,7 +82,10 @@ def _shadowing(point: EntryPoint) -> str | None:
     """One line on the module that took `point`'s import name, or None when
     the module Python finds is the one `point`'s distribution ships."""
     name = point.module.partition(".")[0]
-    spec = importlib.util.find_spec(name)
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):  # a module in sys.modules without a spec
+        return None
     if spec is None or spec.origin is None or point.dist is None:
         return None
     where = Path(spec.origin).resolve()
