@@ -15,6 +15,7 @@ import math
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any, Final, Literal
 
 import trio
@@ -177,6 +178,24 @@ async def _request(sup: Pid | object, what: str, arg: Any) -> Any:
     return value
 
 
+RESTART_WINDOWS: Final = "supervisor_restarts"
+"""The probe (`actors.lowlevel.probe`) of each node's live supervisors."""
+
+
+def _restart_windows(observed: Any) -> list[dict[str, Any]]:
+    """One row per live supervisor of the node: its Pid and the restarts it
+    made within its last `period` seconds, the count its `intensity` bounds
+    (the observer shows it beside the limit)."""
+    now = trio.current_time()
+    rows = []
+    for server in list(observed.servers.values()):
+        if isinstance(server, _SupervisorServer):
+            since = now - server.period
+            recent = sum(1 for at in server.restarts if at >= since)
+            rows.append({"pid": server.me, "recent": recent})
+    return rows
+
+
 class _SupervisorServer(GenServer):
     trap_exits = True
 
@@ -201,6 +220,7 @@ class _SupervisorServer(GenServer):
         self.intensity = intensity
         self.period = period
         self.restarts: deque[float] = deque()
+        self._observed.probes.setdefault(RESTART_WINDOWS, partial(_restart_windows, self._observed))
         self.simple = strategy == "simple_one_for_one"
         self.template = specs[0] if self.simple else None
         self.children: list[_Child] = [] if self.simple else [_Child(s) for s in specs]

@@ -29,7 +29,12 @@ code, and returns builtins, Pids and strings only:
   "websockets"), read on demand.
 - `add_probe(name, fn)` / `probe(name)`: an upper layer's table read on
   demand (websocket's "websockets": one row per open socket); `[]` for a
-  name nobody registered.
+  name nobody registered. Supervisors register "supervisor_restarts":
+  `{"pid", "recent"}` per live supervisor, `recent` being the restarts it
+  made within its last `period` seconds (what `intensity` bounds).
+- `global_names()`: `[(name, pid)]`, every global name this node's replica
+  knows (the whole cluster's; the node's own without a cluster), sorted
+  by `repr` of the name.
 - `process_rows()`: one row per live process (pid, name,
   current_function, status, message_queue_len, received, runtime, links,
   monitors, groups, kind, system). Unlike `actors.processes()` it lists the
@@ -118,6 +123,7 @@ __all__ = [
     "mark_system",
     "node_info",
     "probe",
+    "global_names",
     "process_rows",
     "process_messages",
     "process_stack",
@@ -140,6 +146,17 @@ __all__ = [
     "wait_idle",
     "wait_mailbox_below",
 ]
+
+
+def global_names() -> list[tuple[object, Pid]]:
+    """Every global name this node knows, with its owner: the cluster's
+    replica, or the node's own names without a cluster (the observer shows
+    them). Owners that are dead local processes are left out, as
+    `whereis_global` leaves them out."""
+    node = _current("actors.lowlevel.global_names").node
+    names = node.globals if node.cluster is None else node.cluster.globals.replica
+    found = [(name, pid) for name, pid in list(names.items()) if _process_of(pid) is not None]
+    return sorted(found, key=lambda item: repr(item[0]))
 
 
 def check_cluster_url(url: str) -> None:

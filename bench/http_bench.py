@@ -61,7 +61,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import actors
 import httpserver
@@ -123,7 +123,10 @@ async def hello(req: httpserver.Req) -> None:
 
 
 async def serve_ours_async(
-    port: int, static: str, access_log: Callable[[httpserver.AccessLog], None], http: str
+    port: int,
+    static: str,
+    access_log: Callable[[httpserver.AccessLog], None],
+    http: Literal["auto", "h11", "httptools"],
 ) -> None:
     # Every plain-HTTP feature is configured here, while the benchmark's
     # requests use none of them (no /static path, no Accept-Encoding, no

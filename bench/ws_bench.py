@@ -82,7 +82,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import trio
 import trio_websocket
@@ -158,7 +158,9 @@ async def no_http(req: httpserver.Req) -> None:
     raise httpserver.HttpError(404)
 
 
-async def serve_ours_broadcast_async(port: int, ws: str) -> None:
+async def serve_ours_broadcast_async(
+    port: int, ws: Literal["auto", "wsproto", "websockets"]
+) -> None:
     httpserver.start_link(
         ip=HOST,
         port=port,

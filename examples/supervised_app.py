@@ -4,7 +4,8 @@
                                       [--observer PORT [--show-state]]
 
     app (Supervisor, one_for_one)
-    ├── tally   GenServer registered as "tally": counts results and crashes
+    ├── tally   GenServer registered as "tally" (and as the global name
+    │           "app.tally"): counts results and crashes
     ├── pool    Supervisor, simple_one_for_one: one short-lived worker per job
     ├── flaky   a process that crashes on purpose every few seconds
     ├── feeder  starts a job in the pool every so often
@@ -44,9 +45,10 @@ def say(text: str) -> None:
 class Tally(GenServer):
     """Holds the application's state: results per job, and crashes seen."""
 
-    def init(self) -> None:
+    async def init(self) -> None:
         self.results: dict[int, int] = {}
         self.flaky_starts = 0
+        await actors.register_global("app.tally")  # in a cluster, one owner in all of it
 
     def handle_call(self, request: Any, from_: actors.From) -> Any:
         match request:

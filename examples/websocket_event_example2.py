@@ -3,7 +3,7 @@
     python -m examples.websocket_event_example2 --port 8080
     then open http://localhost:8080/ in a browser
 
-The page opens nothing by itself: "connect" opens ws://localhost:PORT/service
+The page opens nothing by itself: "connect" opens ws://HOST:PORT/service (the page's own)
 (and sends "hello server!"), "send" sends what is in the text field, and
 "disconnect" closes the socket; every event is added to the page. The
 server runs with ws_autoexit=False and the handler of
@@ -26,6 +26,8 @@ PAGE = """<!DOCTYPE html>
 <meta charset="utf-8">
 <title>trio-misultin WebSocket event example</title>
 <script>
+// The page's own host and port, and wss:// when the page came over https://.
+var SCHEME = location.protocol === "https:" ? "wss://" : "ws://";
 var ws = null;
 function addStatus(text) {
   var line = document.createElement("div");
@@ -41,7 +43,7 @@ function connect() {
     addStatus("already connected");
     return;
   }
-  ws = new WebSocket("ws://localhost:%(port)d/service");
+  ws = new WebSocket(SCHEME + location.host + "/service");
   ws.onopen = function () {
     addStatus("websocket connected!");
     ws.send("hello server!");
@@ -81,12 +83,8 @@ function send(text) {
 """
 
 
-def page(port: int) -> str:
-    return PAGE % {"port": port}
-
-
 async def handle_http(req: httpserver.Req) -> None:
-    await req.ok(page(req.local_address[1]), {"Content-Type": "text/html; charset=utf-8"})
+    await req.ok(PAGE, {"Content-Type": "text/html; charset=utf-8"})
 
 
 if __name__ == "__main__":

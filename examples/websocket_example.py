@@ -3,7 +3,8 @@
     python -m examples.websocket_example --port 8080
     then open http://localhost:8080/ in a browser
 
-GET / serves a page whose script opens ws://localhost:PORT/service, sends
+GET / serves a page whose script opens ws://HOST:PORT/service (the host and
+port the page came from: localhost, 127.0.0.1 or a name behind a proxy), sends
 "hello server!" as soon as the socket is open, and appends every event to
 the page with a timestamp. Each socket is served by its own handler
 process: every ("browser", data) message is answered "received 'data'",
@@ -24,6 +25,8 @@ PAGE = """<!DOCTYPE html>
 <meta charset="utf-8">
 <title>trio-misultin WebSocket example</title>
 <script>
+// The page's own host and port, and wss:// when the page came over https://.
+var SCHEME = location.protocol === "https:" ? "wss://" : "ws://";
 function addStatus(text) {
   var line = document.createElement("div");
   line.textContent = new Date() + ": " + text;
@@ -34,7 +37,7 @@ function ready() {
     addStatus("sorry, your browser does not support websockets.");
     return;
   }
-  var ws = new WebSocket("ws://localhost:%(port)d/service");
+  var ws = new WebSocket(SCHEME + location.host + "/service");
   ws.onopen = function () {
     addStatus("websocket connected!");
     ws.send("hello server!");
@@ -56,12 +59,8 @@ function ready() {
 """
 
 
-def page(port: int) -> str:
-    return PAGE % {"port": port}
-
-
 async def handle_http(req: httpserver.Req) -> None:
-    await req.ok(page(req.local_address[1]), {"Content-Type": "text/html; charset=utf-8"})
+    await req.ok(PAGE, {"Content-Type": "text/html; charset=utf-8"})
 
 
 async def handle_websocket(ws: websocket.Ws, push_after: float = 5.0) -> None:

@@ -6,7 +6,7 @@
 
 The same page and handler as examples.websocket_example (every message is
 answered "received 'data'", 5 seconds of silence bring "pushing!"), but the
-server speaks TLS and the page opens wss://localhost:PORT/service. Nothing
+server speaks TLS and the page opens wss://HOST:PORT/service. Nothing
 changes for the handler: the upgrade and the frames go through the TLS
 stream the connection already has.
 
@@ -24,16 +24,11 @@ from examples import websocket_example
 from examples._cli import arguments, serve_forever
 from examples.ssl import tls_options
 
-PAGE = websocket_example.PAGE.replace('new WebSocket("ws://', 'new WebSocket("wss://')
-assert PAGE != websocket_example.PAGE, "the seed page no longer opens ws://localhost"
-
-
-def page(port: int) -> str:
-    return PAGE % {"port": port}
+PAGE = websocket_example.PAGE  # over https:// it opens wss:// to its own host
 
 
 async def handle_http(req: httpserver.Req) -> None:
-    await req.ok(page(req.local_address[1]), {"Content-Type": "text/html; charset=utf-8"})
+    await req.ok(PAGE, {"Content-Type": "text/html; charset=utf-8"})
 
 
 handle_websocket = websocket_example.handle_websocket

@@ -7,7 +7,7 @@ GET / starts (or finds) the client's session with `await req.session()`,
 which sets the "misultin_session" cookie, and saves the state
 (client address, 1) in it: every page load starts the count again. The
 page is the one of examples.websocket_example and opens
-ws://localhost:PORT/service; the browser sends the cookie with the upgrade
+ws://HOST:PORT/service (its own host); the browser sends the cookie with the upgrade
 request.
 
 The socket's handler answers each message "received 'data'". After
@@ -42,8 +42,7 @@ NO_SESSION = "no session: load the page first, it starts one (a WebSocket cannot
 async def handle_http(req: httpserver.Req) -> None:
     session_id, _state = await req.session()
     await req.save_session_state(session_id, (req.peer[0], 1))
-    page = websocket_example.page(req.local_address[1])
-    await req.ok(page, {"Content-Type": "text/html; charset=utf-8"})
+    await req.ok(websocket_example.PAGE, {"Content-Type": "text/html; charset=utf-8"})
 
 
 async def session_count(ws: websocket.Ws) -> tuple[str, str, int] | None:

@@ -1,15 +1,18 @@
 """misultin's HTTP server on trio and h11 (or httptools): one process per connection.
 
-import actors, httpserver
+    import actors, httpserver
 
-async def handle_http(req):
-    await req.ok("Hello World.")
+    async def handle_http(req):
+        await req.ok("Hello World.")
 
-async def main():
-    httpserver.start_link(port=8080, loop=handle_http)
-    await actors.receive()
+    async def main():
+        httpserver.start_link(port=8080, loop=handle_http)
+        await actors.receive()
 
-actors.run(main)
+    actors.run(main)
+
+`start` / `start_link` take the options `StartOptions` lists (typed, so an
+editor completes them), check each, and return the listener's Pid.
 """
 
 import actors.lowlevel
@@ -27,6 +30,7 @@ from ._options import Options as Options
 from ._req import AccessLog as AccessLog
 from ._req import Req as Req
 from ._req import get_variable as get_variable
+from ._start_options import StartOptions as StartOptions
 from ._workers import WorkerStartError as WorkerStartError
 
 actors.lowlevel.add_logger("httpserver")  # formatted as actors' own under actors.run
@@ -39,6 +43,7 @@ __all__ = [
     "Part",
     "Req",
     "ResponseError",
+    "StartOptions",
     "WorkerStartError",
     "get_variable",
     "info",

@@ -37,7 +37,7 @@ from ._node_flags import (
     warn_of_exposed_secrets,
 )
 from ._options import _TABLE, Options, positional_arity
-from ._upgrades import shorthand_rows
+from ._upgrades import ShadowedError, shadowed, shorthand_rows
 from ._workers import WorkerStartError
 
 __all__ = ["CLUSTER_ENV", "COOKIE_ENV", "flag", "main", "parser"]
@@ -194,7 +194,11 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; the exit status."""
     cli = parser()
-    args = vars(cli.parse_args(argv))
+    given = sys.argv[1:] if argv is None else list(argv)
+    clash = shadowed()  # websocket-client's `websocket` in place of ours, say
+    if clash is not None and any(arg.startswith("--ws") for arg in given):
+        cli.error(clash)  # its flags are missing: say why, not "unrecognized --ws"
+    args = vars(cli.parse_args(given))
     node = node_settings(cli, args)
     level = args.pop("log_level", None)
     interface = args.pop("interface", "auto")
@@ -202,7 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args["asgi"] = args.pop("loop")
     try:
         Options.of(args)  # refused here with the words `start` would use
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, ShadowedError) as exc:
         cli.error(str(exc))
     actors.lowlevel.install_logging(level)
     warn_of_exposed_secrets(node)

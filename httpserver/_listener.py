@@ -16,7 +16,7 @@ import logging
 import socket
 import ssl
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Unpack
 
 import trio
 
@@ -37,6 +37,7 @@ from ._sessions import Sessions
 if TYPE_CHECKING:
     from ._connection import Connection
     from ._req import Req
+    from ._start_options import StartOptions
     from ._workers import Workers
     from .lowlevel import UpgradeProtocol
 
@@ -84,14 +85,19 @@ class Server:
 _servers: dict[actors.Pid, Server] = {}
 
 
-def start(**options: Any) -> actors.Pid:
-    """Start a server; return its listener's Pid. See `Options` for options."""
-    return _start(options, link=False)
+def start(**options: Unpack[StartOptions]) -> actors.Pid:
+    """Start a server; return its listener's Pid at once, its socket bound.
+
+    Options are keywords (`StartOptions` lists them with their types; the
+    HTTP guide says what each means); each is checked here, and a bad one
+    raises TypeError or ValueError naming it (a typo says what was meant).
+    """
+    return _start(dict(options), link=False)
 
 
-def start_link(**options: Any) -> actors.Pid:
+def start_link(**options: Unpack[StartOptions]) -> actors.Pid:
     """`start`, linked to the caller (to sit in a supervision tree)."""
-    return _start(options, link=True)
+    return _start(dict(options), link=True)
 
 
 def _in_process(what: str) -> None:

@@ -35,6 +35,8 @@ from ._response import date_line as _date_line
 from ._response import encode_headers as _encode_headers
 from ._response import status_line as _status_line
 from ._sessions import COOKIE
+from ._upgrades import ShadowedError as ShadowedError
+from ._upgrades import shadowed as shadowed
 
 if TYPE_CHECKING:
     from ._listener import Server
@@ -43,11 +45,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ClientDisconnected",
+    "ShadowedError",
     "Takeover",
     "UpgradeProtocol",
     "asgi_scope",
     "describe",
     "is_async_callable",
+    "shadowed",
     "switch_protocols",
 ]
 

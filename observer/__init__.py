@@ -22,6 +22,12 @@ hidden node, as Erlang's observer attaches to a remote node.
 """
 
 import actors.lowlevel
+import httpserver.lowlevel
+
+# The page runs on our websocket package: if another distribution's module
+# took its import name (websocket-client's), say so here, in one line.
+if (_clash := httpserver.lowlevel.shadowed()) is not None:
+    raise httpserver.lowlevel.ShadowedError(_clash)
 
 from ._observer import info as info
 from ._observer import start as start

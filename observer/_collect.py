@@ -209,6 +209,11 @@ async def snapshot(
             if isinstance(sock.get(end), actors.Pid):
                 pids[sock["node"], str(sock[end])] = sock[end]
         sock["system"] = system.get((sock["node"], str(sock.get("handler")))) is True
+    names, names_total = global_names(config.max_processes)
+    for row in names:
+        key = row["node"], str(row["pid"])
+        pids.setdefault(key, row["pid"])
+        row["system"] = system.get(key, False)
     config.pids = pids
     config.kinds = kinds
     config.system = system
@@ -224,6 +229,8 @@ async def snapshot(
         "processes_total": total,
         "sockets": sockets,
         "sockets_total": sockets_total,
+        "globals": names,
+        "globals_total": names_total,
         **config.history.shown(),
     }
 
@@ -248,6 +255,29 @@ def _tree_pids(
         _tree_pids(node, child, pids, system)
 
 
+def _add_recent(entry: dict[str, Any], fields: Any, recent: dict[str, int]) -> None:
+    """Give each supervisor of a tree ("fields": a root, or a child's
+    "supervisor") the restarts it made within its period, which its
+    intensity bounds (a node of an older release does not say: left out)."""
+    if isinstance(fields, dict) and str(entry.get("pid")) in recent:
+        fields["recent"] = recent[str(entry.get("pid"))]
+    for child in entry.get("children", ()):
+        if isinstance(child, dict):
+            _add_recent(child, child.get("supervisor"), recent)
+
+
+def global_names(limit: int) -> tuple[list[dict[str, Any]], int]:
+    """The global names this node knows (the whole cluster's), the first
+    `limit` of them as rows, and how many there are."""
+    names = actors.lowlevel.global_names()
+    rows = [
+        {"name": name if isinstance(name, str) else actors.lowlevel.describe(name, 200)}
+        | {"pid": pid, "node": pid.node}
+        for name, pid in names[:limit]
+    ]
+    return rows, len(names)
+
+
 async def _node(config: Config, node: str) -> dict[str, Any]:
     """What one node says; a node that does not answer is shown with why."""
     timeout = config.inspect_timeout
@@ -257,6 +287,7 @@ async def _node(config: Config, node: str) -> dict[str, Any]:
         trees = await inspect(node, "supervision_trees", timeout=timeout)
         rows = await inspect(node, "process_rows", timeout=timeout)
         sockets = await inspect(node, "probe", "websockets", timeout=timeout)
+        windows = await inspect(node, "probe", "supervisor_restarts", timeout=timeout)
     except Exception as exc:  # a node's failure is shown on its row, never the observer's crash
         return {
             "info": {"node": node, "error": f"no answer: {exc!r}"},
@@ -283,4 +314,11 @@ async def _node(config: Config, node: str) -> dict[str, Any]:
     )
     for item in (*trees, *rows, *sockets):
         item["node"] = node
+    recent = {
+        str(row["pid"]): row["recent"]
+        for row in windows
+        if isinstance(row, dict) and isinstance(row.get("recent"), int)
+    }
+    for tree in trees:
+        _add_recent(tree, tree, recent)
     return {"info": shown, "trees": trees, "rows": rows, "sockets": sockets}

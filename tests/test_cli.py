@@ -171,9 +171,13 @@ async def test_a_plain_def_handler_is_refused_at_start_naming_it() -> None:
 async def test_a_plain_def_is_refused_by_start_link_too() -> None:
     async with actors.node():
         with pytest.raises(ValueError, match=r"loop=tests\.cli_app\.plain: it must be an async"):
-            httpserver.start_link(port=0, loop=cli_app.plain)
+            httpserver.start_link(port=0, loop=cli_app.plain)  # type: ignore[arg-type]
         with pytest.raises(ValueError, match=r"ws_loop=tests\.cli_app\.plain: it must be"):
-            httpserver.start_link(port=0, loop=cli_app.which_process, ws_loop=cli_app.plain)
+            httpserver.start_link(
+                port=0,
+                loop=cli_app.which_process,
+                ws_loop=cli_app.plain,  # type: ignore[arg-type]
+            )
 
 
 async def test_a_handler_that_cannot_pickle_is_refused_with_workers_naming_it() -> None:

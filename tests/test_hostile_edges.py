@@ -25,7 +25,7 @@ TEXT, PING = 0x1, 0x9
 
 
 async def test_a_burst_of_1500_pings_in_one_write_is_closed_with_1008() -> None:
-    """README: "more than 1,000 pings and pongs in a second close the socket
+    """docs/guides/websockets.md: "more than 1,000 pings and pongs in a second close the socket
     with 1008". Limits._count starts its window only at the 1,001st frame
     (the window is -inf before), so the first second lets 2,000 through."""
     async with actors.node(), ws_server() as port, open_ws(port) as ws:
@@ -37,7 +37,7 @@ async def test_a_burst_of_1500_pings_in_one_write_is_closed_with_1008() -> None:
 
 
 async def test_after_an_overflow_failure_no_browser_message_follows_closed() -> None:
-    """README: when the server fails a connection, "nothing more reaches the
+    """docs/guides/websockets.md: when the server fails a connection, "nothing more reaches the
     handler". On overflow the failure is decided in the handler's ws.send
     (Socket.to_writer) and carried out later by the reader (`$overflow` ->
     `_Reader.fail`), which cancels the frame task's scope. But the frame task
@@ -131,7 +131,7 @@ def _open_fds() -> int:
 async def test_a_connection_sending_a_file_holds_at_most_two_fds_even_with_a_spooled_body(
     tmp_path: Path, body: int
 ) -> None:
-    """README / _fdlimit: "Each connection holds one fd, two while it sends a
+    """docs/guides/http.md / _fdlimit: "Each connection holds one fd, two while it sends a
     file", and max_connections is capped at (limit - 64) / 2 on that basis.
     A GET to the static directory carrying a body over 64 KiB has the body
     spooled to a temporary file (auto_recv_body) that stays open until the

@@ -350,9 +350,13 @@ def test_loop_and_asgi_are_told_apart_at_start() -> None:
         with pytest.raises(
             ValueError, match="it takes \\(scope, receive, send\\), so it is an ASGI"
         ):
-            httpserver.start(port=0, loop=asgi_apps.echo_app)
+            httpserver.start(port=0, loop=asgi_apps.echo_app)  # type: ignore[arg-type]
         with pytest.raises(TypeError, match="'loop' or 'asgi', not both"):
-            httpserver.start(port=0, loop=asgi_apps.echo_app, asgi=asgi_apps.echo_app)
+            httpserver.start(
+                port=0,
+                loop=asgi_apps.echo_app,  # type: ignore[arg-type]
+                asgi=asgi_apps.echo_app,
+            )
 
     trio.run(_in_node, main)
 

@@ -250,7 +250,7 @@ def test_options_are_checked_at_start() -> None:
         with pytest.raises(TypeError, match="'loop' is required"):
             httpserver.start(port=0)
         with pytest.raises(TypeError, match="unknown server option 'prot'; did you mean 'port'"):
-            httpserver.start(loop=echo_size, prot=80)
+            httpserver.start(loop=echo_size, prot=80)  # type: ignore[call-arg]
         with pytest.raises(ValueError, match="bad server option port=70000"):
             httpserver.start(loop=echo_size, port=70000)
         with pytest.raises(ValueError, match="recv_timeout"):

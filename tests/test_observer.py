@@ -147,6 +147,37 @@ async def test_a_crash_is_pushed_at_once_not_at_the_next_tick() -> None:
     )
 
 
+def restarted(snap: dict[str, Any], times: int) -> bool:
+    return bool(child_of(snap, "crasher")["restarts"] == times)
+
+
+async def test_a_snapshot_has_the_global_names_and_the_restarts_each_limit_counts() -> None:
+    """The page words a supervisor's limit beside the restarts it bounds
+    (those within its period: "recent"), and lists the global names."""
+    async with actors.node():
+        await app()  # intensity 10 within 5 s
+        keeper = actors.whereis("keeper")
+        assert keeper is not None
+        assert await actors.register_global(("keeper", 1), keeper)
+        here = actors.node_name()
+        async with observing(interval=3600) as (_, port), open_ws(port, "/ws") as client:
+            first = await snapshot_where(client, lambda s: bool(s["trees"]))
+            (tree,) = [t for t in first["trees"] if t["name"] == "app"]
+            assert (tree["intensity"], tree["period"], tree["recent"], tree["restarts"]) == (
+                10, 5, 0, 0,
+            )  # fmt: skip
+            snap = first
+            for made in (1, 2):  # an hour between ticks: each snapshot comes from a crash
+                actors.send(before_pid(child_of(snap, "crasher")), "crash")
+                snap = await snapshot_where(client, partial(restarted, times=made))
+    (tree,) = [t for t in snap["trees"] if t["name"] == "app"]
+    assert (tree["recent"], tree["restarts"]) == (2, 2)
+    assert snap["globals"] == [
+        {"name": "('keeper', 1)", "pid": str(keeper), "node": here, "system": False}
+    ]  # a name that is not a str is shown by its repr
+    assert snap["globals_total"] == 1
+
+
 async def test_running_time_is_counted_only_while_a_page_is_open() -> None:
     async with actors.node(), observing() as (_, port):
         unwatched = json.loads((await fetch(port, "/api/snapshot")).body)
@@ -295,7 +326,9 @@ async def test_python_m_observer_serves_its_own_node() -> None:
 
 async def test_python_m_observer_attaches_to_a_cluster_as_a_hidden_node(redis_url: str) -> None:
     async def idle() -> None:
-        actors.spawn(actors.receive, name="victim")
+        victim = actors.spawn(actors.receive, name="victim")
+        if actors.node_name() == "obs-a":
+            assert await actors.register_global("the-victim", victim)
         await actors.receive("stop")
 
     def victim_of(snap: dict[str, Any]) -> dict[str, Any] | None:
@@ -318,6 +351,10 @@ async def test_python_m_observer_attaches_to_a_cluster_as_a_hidden_node(redis_ur
                 )
                 victim = victim_of(snap)
                 assert victim is not None
+                # the cluster's global names, from the hidden node's replica
+                assert [(g["name"], g["pid"], g["node"]) for g in snap["globals"]] == [
+                    ("the-victim", victim["pid"], "obs-a")
+                ]
                 # a kill from the page reaches a process of another node
                 killed = await kill(port, node="obs-a", pid=victim["pid"], token=token)
                 assert killed.status == 200, killed.text

@@ -1,9 +1,11 @@
 """The observer in a real browser: examples.supervised_app runs with its
 observer; headless Chromium opens the page, finds the supervision tree and
-the flaky child, sees its restart count rise, is refused a kill with a wrong
+the flaky child, sees its restart count rise and the restart limit worded
+as a limit beside the restarts it bounds, is refused a kill with a wrong
 token, kills a worker with the right one and sees it come back, opens a
-process's details, shows the system processes (hidden until asked, never
-with a kill button), and saves a screenshot under the test's tmp dir."""
+process's details, finds the global name "app.tally", shows the system
+processes (hidden until asked, never with a kill button),
+and saves a screenshot under the test's tmp dir."""
 
 from __future__ import annotations
 
@@ -23,6 +25,9 @@ LINE = re.compile(r"observer on (http://\S+/) kill token: (\S+)")
 FLAKY = '#trees li[data-id="flaky"]'
 FEEDER = '#trees li[data-id="feeder"]'
 TALLY = '#trees li[data-id="tally"]'
+# "5 restarts allowed within 10 s; 2 in the last 10 s, 7 in all": never
+# "restarts made: 7 (limit 5 in 10 s)", which reads as a limit exceeded.
+INTENSITY = re.compile(r"^5 restarts allowed within 10 s; (\d+) in the last 10 s, (\d+) in all$")
 
 
 def wait_until(check: Callable[[], bool], what: str, timeout: float = 15) -> None:
@@ -49,6 +54,25 @@ def drive(url: str, token: str, screenshot: Path) -> None:
         wait_until(lambda: restarts() > first, "flaky's restart count rising")
         assert "flaky crashed on purpose" in page.text_of(f"{FLAKY} > .row .last-exit")
 
+        def intensity() -> tuple[int, int]:
+            found = INTENSITY.match(page.text_of('#trees li[data-id="app"] > .row .made'))
+            assert found is not None, page.text_of('#trees li[data-id="app"] > .row .made')
+            return int(found[1]), int(found[2])
+
+        wait_until(lambda: intensity()[0] >= 1, "a restart counted within the period")
+        recent, total = intensity()
+        assert recent <= 5  # a crash every 3 s: within the limit
+        assert recent <= total
+        assert "restarts made" not in page.text_of("#trees")
+
+        # The global name the tally registered, in its own table and on its row.
+        tally = page.attribute_of(TALLY, "data-pid")
+        page.wait_for_text("#globals", "app.tally")
+        assert page.execute(
+            "return Array.from(document.querySelectorAll('#globals tbody tr'),"
+            " (tr) => [tr.children[0].textContent, tr.children[1].textContent]);"
+        ) == [["app.tally", tally]]
+
         # Read-only until a token is given; a wrong one is refused (403).
         worker = page.attribute_of(FEEDER, "data-pid")
         assert worker
@@ -71,7 +95,7 @@ def drive(url: str, token: str, screenshot: Path) -> None:
         page.click(f"{TALLY} > .row .pid")
         page.wait_for_text("#detail", "process_info")
         page.wait_for_text("#detail", "show_state=True")  # the state stays hidden
-        page.wait_for_text("#processes", "tally")
+        page.wait_for_text("#processes", "tally \u00b7 global: app.tally")
         page.click('#processes th[data-sort="received"]')  # sorted by messages received
         assert "desc" in (page.attribute_of('#processes th[data-sort="received"]', "class") or "")
         column = page.execute(  # read at one instant: the page updates every second

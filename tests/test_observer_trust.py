@@ -97,7 +97,7 @@ async def ask_over(client: WsClient, node: str, pid: str) -> str:
 async def test_the_token_never_appears_in_any_answer_a_tokenless_client_can_fetch() -> None:
     async with actors.node():
         # The observer in a tree, its token in its child spec (a partial), as
-        # README shows it; a pool whose template and child hold it too; a
+        # the observer guide shows it; a pool whose template and child hold it too; a
         # message holding it; a crash whose reason holds it.
         start = partial(observer.start_link, port=0, announce=False, token=TOKEN, show_state=True)
         app = await Supervisor.start_link(

@@ -1,7 +1,9 @@
 """The seed example in a real browser: headless Chromium opens the page,
 which connects, says "hello server!", and shows what the server answers
-and, about 5 s later, pushes. (scripts/install-browser.sh installs Debian's
-chromium and chromium-driver where they are missing.)"""
+and, about 5 s later, pushes. The server listens on 127.0.0.2, which the
+name localhost does not reach: the page opens its socket to the host it
+came from. (scripts/install-browser.sh installs Debian's chromium and
+chromium-driver where they are missing.)"""
 
 from __future__ import annotations
 
@@ -37,9 +39,9 @@ def watch_page(url: str) -> dict[str, float]:
 
 
 async def test_the_seed_example_in_headless_chromium() -> None:
-    async with example("websocket_example") as server:
+    async with example("websocket_example", "--ip", "127.0.0.2") as server:
         with trio.fail_after(60):
-            seen = await trio.to_thread.run_sync(watch_page, f"http://localhost:{server.port}/")
+            seen = await trio.to_thread.run_sync(watch_page, f"http://127.0.0.2:{server.port}/")
     assert seen["websocket connected!"] <= seen["received 'hello server!'"]
     pushed_after = seen["pushing!"] - seen["received 'hello server!'"]
     assert 4.0 <= pushed_after <= 7.0, pushed_after

@@ -9,7 +9,7 @@ import struct
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 import trio
@@ -30,10 +30,10 @@ from wsproto.extensions import PerMessageDeflate
 from websocket._inbound import websockets_available
 
 PROTOCOLS = ("wsproto", "websockets")
-_protocol = ["auto"]
+_protocol: list[Literal["auto", "wsproto", "websockets"]] = ["auto"]
 
 
-def protocol() -> str:
+def protocol() -> Literal["auto", "wsproto", "websockets"]:
     """The `ws` option of the servers the current test starts."""
     return _protocol[0]
 

@@ -22,8 +22,9 @@ import actors.lowlevel
 from ._broadcast import broadcast as broadcast
 from ._protocol import WebSocketProtocol as WebSocketProtocol
 from ._protocol import protocol as protocol
+from ._protocol_options import ProtocolOptions as ProtocolOptions
 from ._ws import Ws as Ws
 
 actors.lowlevel.add_logger("websocket")  # formatted as actors' own under actors.run
 
-__all__ = ["WebSocketProtocol", "Ws", "broadcast", "protocol"]
+__all__ = ["ProtocolOptions", "WebSocketProtocol", "Ws", "broadcast", "protocol"]

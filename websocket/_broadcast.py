@@ -67,7 +67,7 @@ def _flusher() -> tuple[actors.Pid, _Flusher]:
     found = _flushers.get(pid) if pid is not None else None
     if pid is None or found is None:
         found = _Flusher()
-        pid = actors.spawn(_flusher_main, found, name=_NAME)
+        pid = actors.lowlevel.spawn_system(_flusher_main, found, name=_NAME)  # the node's
         _flushers[pid] = found
     return pid, found
 
@@ -136,4 +136,4 @@ async def fanout() -> None:
 def ensure_fanout() -> None:
     """Start this node's fan-out process, if it is in a cluster and has none."""
     if actors.lowlevel.in_cluster() and actors.whereis(FANOUT) is None:
-        actors.spawn(fanout, name=FANOUT)
+        actors.lowlevel.spawn_system(fanout, name=FANOUT)  # the node's, not the user's

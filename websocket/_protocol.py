@@ -11,7 +11,7 @@ same reader, writer, limits, close codes and back-pressure.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from httpserver import HttpError
 from httpserver.lowlevel import describe
@@ -20,7 +20,12 @@ from ._inbound import backend
 from ._options import TABLE, WsOptions
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from httpserver import Req
+
+    from ._protocol_options import ProtocolOptions
+    from ._ws import Ws
 
 __all__ = ["WebSocketProtocol", "protocol"]
 
@@ -73,21 +78,34 @@ class WebSocketProtocol:
 class _Factory:
     """`websocket.protocol(ws_loop=None, **ws_options)`: the WebSocket
     upgrade protocol for `httpserver.start(upgrades={"websocket": ...})`.
-    Options: see `options_table` (README, WebSockets); a bad one raises
+    Options: `ProtocolOptions` (the WebSockets guide says what each means;
+    `options_table` is what they are checked against); a bad one raises
     TypeError or ValueError naming it. Without `ws_loop` it serves only an
     ASGI app's websocket scope."""
 
     options_table = TABLE  # read by httpserver's shorthand and command line
 
-    def __call__(self, ws_loop: Any = None, /, **options: Any) -> WebSocketProtocol:
+    def __call__(
+        self,
+        ws_loop: Callable[[Ws], Awaitable[object]] | None = None,
+        /,
+        **options: Unpack[ProtocolOptions],
+    ) -> WebSocketProtocol:
+        given: dict[str, Any] = dict(options)
         if ws_loop is not None:
-            if "ws_loop" in options:
+            if "ws_loop" in given:
                 raise TypeError("ws_loop given twice")
-            options["ws_loop"] = ws_loop
-        return WebSocketProtocol(WsOptions.of(options))
+            given["ws_loop"] = ws_loop
+        return WebSocketProtocol(WsOptions.of(given))
 
     def __repr__(self) -> str:
         return "websocket.protocol"
 
 
 protocol = _Factory()
+"""`protocol(ws_loop=None, /, **options)`: the WebSocket upgrade protocol a
+server takes as `upgrades={"websocket": protocol(handle_ws)}` (what
+`start(ws_loop=...)` builds through the entry point). Its options are
+`ProtocolOptions`, each checked as `start` checks its own (TypeError or
+ValueError naming a bad one); without `ws_loop` it serves only an ASGI
+app's websocket scope."""

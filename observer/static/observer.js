@@ -6,8 +6,8 @@
 // what you are looking at (or clicking) stays the same element between
 // updates. Every value is set as text, never as HTML: names, reasons and
 // states come from the processes observed. System processes (the node's own
-// and the observer's) are hidden until "show system processes" is ticked,
-// and never have a kill button.
+// and the observer's), trees whose root is one, and their sockets are hidden
+// until "show system processes" is ticked, and never have a kill button.
 "use strict";
 
 (function () {
@@ -159,6 +159,15 @@
     return item;
   }
 
+  // The restart limit and where the supervisor stands, in words that cannot
+  // be read as "exceeded": the limit, the restarts it bounds (those within
+  // the last period), and the total since the supervisor started.
+  function intensity(spec) {
+    const allowed = `${spec.intensity} restart${spec.intensity === 1 ? "" : "s"} allowed within ${spec.period} s`;
+    const recent = typeof spec.recent === "number" ? `${spec.recent} in the last ${spec.period} s, ` : "";
+    return `${allowed}; ${recent}${spec.restarts} in all`;
+  }
+
   // `sup` is a top supervisor ({pid, name, strategy, ..., children}) or a
   // child ({id, pid, type, restart, restarts, last_exit, children, supervisor}).
   function updateNode(item, entry, node, isRoot) {
@@ -182,9 +191,7 @@
     setData(pid, "pid", entry.pid || "");
     setText(kind, (isRoot ? "" : entry.type + ", " + entry.restart) + (entry.system ? " (system)" : ""));
     setText(strategy, isSupervisor && spec.strategy ? spec.strategy : "");
-    if (isSupervisor && spec.strategy) {
-      setText(made, `restarts made: ${spec.restarts} (limit ${spec.intensity} in ${spec.period} s)`);
-    } else setText(made, "");
+    setText(made, isSupervisor && spec.strategy ? intensity(spec) : "");
     if (isRoot) setText(restarted, "");
     else {
       let count = restarted.querySelector(".restarts");
@@ -219,14 +226,15 @@
 
   function renderTrees(snapshot) {
     const trees = $("#trees");
-    if (!snapshot.trees.length) {
+    const shown = snapshot.trees.filter((tree) => showSystem || tree.system !== true);
+    if (!shown.length) {
       if (!trees.querySelector("p.empty")) trees.replaceChildren(make("p", "empty", "no supervisor"));
       return;
     }
     for (const stray of trees.querySelectorAll(":scope > p.empty")) stray.remove();
     sync(
       trees,
-      snapshot.trees,
+      shown,
       (tree) => tree.node + " " + tree.pid,
       () => {
         const box = make("div", "tree-root");
@@ -239,6 +247,48 @@
         updateNode(box.lastChild.firstChild, tree, tree.node, true);
       }
     );
+  }
+
+  // -- global names ------------------------------------------------------------
+
+  function globalsByPid(snapshot) {
+    const names = new Map();
+    for (const entry of snapshot.globals || []) {
+      const key = entry.node + " " + entry.pid;
+      names.set(key, (names.get(key) || []).concat([entry.name]));
+    }
+    return names;
+  }
+
+  function renderGlobals(snapshot) {
+    const rows = (snapshot.globals || []).filter((entry) => showSystem || entry.system !== true);
+    const total = snapshot.globals_total || 0;
+    let count = `${total}`;
+    if (total > (snapshot.globals || []).length) count += ` (the first ${snapshot.globals.length} shown)`;
+    setText($("#global-count"), count);
+    sync(
+      $("#globals tbody"),
+      rows,
+      (entry) => entry.name + " " + entry.node + " " + entry.pid,
+      () => {
+        const tr = make("tr");
+        tr.append(make("td", "name"), make("td", "pid"), make("td", "node"));
+        return tr;
+      },
+      (tr, entry) => {
+        const cells = tr.children;
+        setText(cells[0], entry.name);
+        if (cells[1].textContent !== entry.pid) cells[1].replaceChildren(pidLink(entry.node, entry.pid));
+        setText(cells[2], entry.node);
+      }
+    );
+    if (!rows.length && !$("#globals tbody").children.length) {
+      const tr = make("tr", "empty");
+      const cell = make("td", "muted", "no global name registered (actors.register_global)");
+      cell.colSpan = 3;
+      tr.appendChild(cell);
+      $("#globals tbody").appendChild(tr);
+    }
   }
 
   // -- events ------------------------------------------------------------------
@@ -295,6 +345,7 @@
 
   function renderProcesses(snapshot) {
     const filter = $("#filter").value.trim().toLowerCase();
+    const globals = globalsByPid(snapshot);
     const visible = snapshot.processes.filter((row) => showSystem || row.system === false);
     const rows = visible.filter((row) => matches(row, filter));
     rows.sort((a, b) => (sortDescending ? -compare(a, b) : compare(a, b)));
@@ -335,7 +386,8 @@
         const cells = tr.children;
         tr.classList.toggle("system", row.system !== false);
         cells[11].firstChild.hidden = row.system !== false; // never killed from the page
-        setText(cells[1], row.name || "");
+        const global = globals.get(row.node + " " + row.pid);
+        setText(cells[1], [row.name, global ? "global: " + global.join(", ") : ""].filter(Boolean).join(" \u00b7 "));
         setText(cells[2], row.node);
         setText(cells[3], row.current_function);
         const kind = [row.kind && row.kind !== "process" ? row.kind : "", row.system ? "system" : ""];
@@ -494,6 +546,7 @@
     setText($("#mode"), snapshot.show_state ? "states shown" : "states hidden");
     renderNodes(snapshot);
     renderTrees(snapshot);
+    renderGlobals(snapshot);
     renderEvents(snapshot);
     renderProcesses(snapshot);
     renderSockets(snapshot);
