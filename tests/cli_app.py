@@ -30,3 +30,7 @@ async def node_view(req: httpserver.Req) -> None:
 
 def plain(req: httpserver.Req) -> None:
     """A handler declared with `def`: the server refuses it at start."""
+
+
+async def no_argument() -> None:
+    """A handler that takes no Req: the server refuses it at start."""
