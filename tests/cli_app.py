@@ -34,3 +34,10 @@ def plain(req: httpserver.Req) -> None:
 
 async def no_argument() -> None:
     """A handler that takes no Req: the server refuses it at start."""
+
+
+async def crashes_on_boom(req: httpserver.Req) -> None:
+    """/boom raises (a crash in the handler); anything else answers "fine"."""
+    if req.path == "/boom":
+        raise ValueError("on purpose")
+    await req.ok("fine")
