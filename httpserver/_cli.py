@@ -35,6 +35,7 @@ import actors.lowlevel
 from . import _log_lines
 from ._flag_help import DESCRIPTIONS, TYPED
 from ._lifespan import STARTUP_FAILED
+from ._metrics import check_available, check_workers
 from ._node_flags import (
     CLUSTER_ENV,
     COOKIE_ENV,
@@ -321,7 +322,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         args["access_log"] = _log_lines.access_line
         _log_lines.enable_access_log()
     try:
-        Options.of(args)  # refused here with the words `start` would use
+        options = Options.of(args)  # refused here with the words `start` would use
+        if options.metrics is not None:
+            check_available()
+            check_workers(options.workers, node.cluster is not None)
     except (TypeError, ValueError) as exc:
         cli.error(str(exc))
     if log_format == "json":

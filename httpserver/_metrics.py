@@ -39,7 +39,13 @@ import actors.lowlevel
 
 from ._req import Req
 
-__all__ = ["REQUESTS_PROBE", "check_available", "node_requests", "serve_metrics"]
+__all__ = [
+    "REQUESTS_PROBE",
+    "check_available",
+    "check_workers",
+    "node_requests",
+    "serve_metrics",
+]
 
 logger = logging.getLogger("httpserver")
 
@@ -60,6 +66,16 @@ def check_available() -> None:
             "bad server option metrics: it needs prometheus-client, which is not installed:"
             " pip install 'trio-misultin[metrics]'"
         ) from None
+
+
+def check_workers(workers: int, in_cluster: bool) -> None:
+    """ValueError if `workers` > 1 outside a cluster: the metrics listener
+    can ask the workers for their figures only as nodes of one."""
+    if workers > 1 and not in_cluster:
+        raise ValueError(
+            f"bad server options: metrics with workers={workers} needs a cluster (each worker"
+            " is then a node that the metrics listener asks for its figures)"
+        )
 
 
 def node_requests() -> collections.Counter[int]:

@@ -52,6 +52,7 @@ import trio
 import actors
 
 from . import _log_lines
+from ._metrics import check_workers
 from ._options import Options
 
 __all__ = ["WorkerStartError", "Workers", "start_workers"]
@@ -425,11 +426,8 @@ def start_workers(options: Options, link: bool) -> actors.Pid:
             " sessions stay per worker (join a cluster to share them)",
             options.workers,
         )
-    if options.metrics is not None and not actors.lowlevel.in_cluster():
-        raise ValueError(
-            f"bad server options: metrics with workers={options.workers} needs a cluster (each"
-            " worker is then a node that the metrics listener asks for its figures)"
-        )
+    if options.metrics is not None:
+        check_workers(options.workers, actors.lowlevel.in_cluster())
     sockets = bind(options)
     slots: list[socket.socket] = []
     try:
