@@ -25,7 +25,7 @@ async def scrape(port: int) -> Samples:
     """Every sample of GET /metrics, by name and labels."""
     response = await fetch(port, "/metrics")
     assert response.status == 200
-    assert response.header("content-type").startswith("text/plain; version=")
+    assert (response.header("content-type") or "").startswith("text/plain; version=")
     samples: Samples = {}
     for family in text_string_to_metric_families(response.text):
         for sample in family.samples:
