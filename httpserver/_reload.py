@@ -76,10 +76,6 @@ def reload_main(cli: argparse.ArgumentParser, argv: Sequence[str]) -> int:
 def _options(cli: argparse.ArgumentParser, args: dict[str, Any]) -> Options:
     """The server options, checked as the child will check them, with the
     handlers (MODULE:FUNCTION text here) stood in for."""
-
-    async def stand_in(req: Any) -> None:
-        pass
-
     args.pop("log_level", None)
     args.pop("log_format", None)
     args.pop("reload", None)
@@ -92,6 +88,10 @@ def _options(cli: argparse.ArgumentParser, args: dict[str, Any]) -> Options:
         return Options.of(checked)
     except (TypeError, ValueError) as exc:
         cli.error(str(exc))
+
+
+async def stand_in(req: Any) -> None:
+    """What the checks of `_options` take for a handler not imported here."""
 
 
 def _without_own_flags(argv: Sequence[str]) -> list[str]:
