@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 from importlib.metadata import entry_points
@@ -21,7 +22,7 @@ from httpserver._options import _TABLE
 from httpserver._upgrades import shorthand_help, shorthand_rows
 from tests import cli_app
 from tests.cli_helpers import command_line, environment, run_command_line
-from tests.http_helpers import ROOT, _Running, fetch
+from tests.http_helpers import ROOT, _Running, fetch, python_argv
 from tests.ws_helpers import Closed, open_ws
 
 
@@ -398,3 +399,48 @@ def test_the_console_script_is_the_command_line() -> None:
     (script,) = entry_points(group="console_scripts", name="trio-misultin")
     assert script.load() is _cli.main
     assert sys.executable  # (installed by `pip install -e .`, beside python)
+
+
+async def test_fd_serves_an_inherited_listening_socket() -> None:
+    """systemd's socket activation: the socket is bound by the parent."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        fd = sock.fileno()
+        argv = python_argv("-m", "httpserver", HELLO, "--fd", str(fd))
+        process = await trio.lowlevel.open_process(
+            argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, pass_fds=(fd,)
+        )
+        runner = _Running(process)
+        try:
+            with trio.fail_after(30):
+                await runner.wait_listening()
+                assert runner.port == port
+                assert (await fetch(port, "/")).text == "Hello World."
+                process.send_signal(signal.SIGTERM)
+                assert await process.wait() == 0
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+
+
+async def test_fd_that_is_no_listening_socket_is_one_line() -> None:
+    with socket.socket() as sock:  # bound, not listening
+        sock.bind(("127.0.0.1", 0))
+        fd = sock.fileno()
+        argv = python_argv("-m", "httpserver", HELLO, "--fd", str(fd))
+        with trio.fail_after(30):
+            done = await trio.run_process(
+                argv,
+                cwd=ROOT,
+                capture_stdout=True,
+                capture_stderr=True,
+                check=False,
+                pass_fds=(fd,),
+            )
+    lines = done.stderr.decode().splitlines()
+    assert done.returncode == 1, lines
+    assert len(lines) == 1, lines
+    assert f"cannot serve fd={fd}: it is not a listening TCP socket" in lines[0]
