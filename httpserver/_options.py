@@ -199,16 +199,20 @@ def positional_arity(fn: Any) -> int | None:
 def takes(fn: Any, count: int) -> bool:
     """Whether `fn` can be called with `count` positional arguments (True
     when its signature cannot be read): a handler that takes none is
-    refused at start, not at every request."""
-    try:
-        signature = inspect.signature(fn)
-    except (TypeError, ValueError):
+    refused at start, not at every request. A wrapper (a partial given
+    `fn`'s name with `functools.update_wrapper`) passes if either its own
+    signature or the wrapped one's takes them."""
+    for follow in (True, False):
+        try:
+            signature = inspect.signature(fn, follow_wrapped=follow)
+        except (TypeError, ValueError):
+            return True  # no signature to read
+        try:
+            signature.bind(*range(count))
+        except TypeError:
+            continue
         return True
-    try:
-        signature.bind(*range(count))
-    except TypeError:
-        return False
-    return True
+    return False
 
 
 def _is_loop(v: Any) -> bool:
