@@ -15,7 +15,7 @@ import actors
 import httpserver
 from tests.cli_helpers import command_line, environment, run_command_line
 from tests.cluster_helpers import start_node
-from tests.http_helpers import fetch
+from tests.http_helpers import _Running, fetch
 from tests.ws_helpers import open_ws
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -41,14 +41,16 @@ def value(samples: Samples, name: str, **labels: str) -> float:
     return found[0] if found else 0.0
 
 
-def metrics_port(output: str) -> int:
+async def metrics_port(server: _Running) -> int:
+    """The port of the "metrics on http://IP:PORT/metrics" line."""
+    output = await server.wait_for("/metrics\n")
     line = output.split("metrics on http://", 1)[1].split("\n", 1)[0]
     return int(line.split(":")[1].split("/")[0])
 
 
 async def test_the_request_counter_rises_by_exactly_the_requests_made_by_status() -> None:
     async with command_line("tests.cli_app:crashes_on_boom", "--metrics", "0") as server:
-        port = metrics_port(server.output())
+        port = await metrics_port(server)
         before = await scrape(port)
         for _ in range(3):
             assert (await fetch(server.port, "/")).status == 200
@@ -69,7 +71,7 @@ async def test_the_request_counter_rises_by_exactly_the_requests_made_by_status(
 async def test_the_websocket_gauge_follows_an_open_socket() -> None:
     args = ("examples.websocket_echo:no_http", "--ws", "examples.websocket_echo:echo")
     async with command_line(*args, "--metrics", "0") as server:
-        port = metrics_port(server.output())
+        port = await metrics_port(server)
         assert value(await scrape(port), "trio_misultin_websockets") == 0
         async with open_ws(server.port, "/") as ws:
             await ws.send("hello")
@@ -83,7 +85,7 @@ async def test_the_websocket_gauge_follows_an_open_socket() -> None:
 
 async def test_a_page_other_than_metrics_is_404_and_a_post_405() -> None:
     async with command_line("tests.cli_app:crashes_on_boom", "--metrics", "0") as server:
-        port = metrics_port(server.output())
+        port = await metrics_port(server)
         assert (await fetch(port, "/")).status == 404
         assert (await fetch(port, "/metrics", method="POST")).status == 405
         assert (await fetch(server.port, "/metrics")).text == "fine"  # the server's own
