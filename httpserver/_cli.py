@@ -44,6 +44,7 @@ from ._node_flags import (
     warn_of_exposed_secrets,
 )
 from ._options import _TABLE, Options, positional_arity
+from ._reload import LIFELINE_ENV, watch_lifeline
 from ._upgrades import shorthand_help, shorthand_rows
 from ._workers import WorkerStartError
 
@@ -330,6 +331,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         cli.error(str(exc))
     if log_format == "json":
         _log_lines.use_json()
+    if os.environ.get(LIFELINE_ENV):  # run by --reload: end with the watcher
+        watch_lifeline()
     actors.lowlevel.install_logging(level)
     warn_of_exposed_secrets(node)
     try:

@@ -8,6 +8,11 @@ socket inherited), watches the source directories with watchfiles (whose
 the child (SIGTERM: it drains) and starts another on the same socket, so a
 client meanwhile waits in the socket's queue instead of being refused.
 
+The child holds the read end of a pipe only this process writes to (its
+number in $TRIO_MISULTIN_LIFELINE): when this process ends, however (kill
+-9 included), the child sees the pipe close and stops as on SIGTERM, so no
+server outlives its watcher and serves old code on its own.
+
 A child that cannot start (a syntax error just saved) has said why in its
 own lines; this process says in one more that it waits for the next change,
 and the fix serves again. SIGTERM or Ctrl-C stops the child, then this.
@@ -17,9 +22,11 @@ and the fix serves again. SIGTERM or Ctrl-C stops the child, then this.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
@@ -30,7 +37,9 @@ from ._listener import bind
 from ._node_flags import node_settings
 from ._options import Options
 
-__all__ = ["reload_main"]
+__all__ = ["LIFELINE_ENV", "reload_main", "watch_lifeline"]
+
+LIFELINE_ENV: Final = "TRIO_MISULTIN_LIFELINE"
 
 _PREFIX: Final = "reload:"
 _STOP_GRACE: Final = 10.0  # a child that has not drained by then is killed
@@ -113,30 +122,67 @@ def _say(text: str) -> None:
     print(f"{_PREFIX} {text}", file=sys.stderr, flush=True)
 
 
+def watch_lifeline() -> None:
+    """In the child: if the watcher gave a lifeline, stop as on SIGTERM
+    when it closes (the watcher ended)."""
+    given = os.environ.pop(LIFELINE_ENV, None)
+    if given is None:
+        return
+    fd = int(given)
+
+    def wait() -> None:
+        with contextlib.suppress(OSError):
+            while os.read(fd, 1024):
+                pass
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=wait, name="reload lifeline", daemon=True).start()
+
+
 async def _run(argv: list[str], fd: int, dirs: list[Path]) -> int:
     send, events = trio.open_memory_channel[tuple[str, Any]](64)
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}  # no stale .pyc from an edit
+    life_read, life_write = os.pipe()  # the children's lifeline: only this process writes
+    env = {
+        **os.environ,
+        "PYTHONDONTWRITEBYTECODE": "1",  # no stale .pyc from an edit
+        LIFELINE_ENV: str(life_read),
+    }
+    try:
+        return await _watch_and_serve(argv, (fd, life_read), env, dirs, send, events)
+    finally:
+        os.close(life_read)
+        os.close(life_write)
+
+
+async def _watch_and_serve(
+    argv: list[str],
+    fds: tuple[int, int],
+    env: dict[str, str],
+    dirs: list[Path],
+    send: trio.MemorySendChannel[tuple[str, Any]],
+    events: trio.MemoryReceiveChannel[tuple[str, Any]],
+) -> int:
     shown = ", ".join(str(d) for d in dirs)
     _say(f"watching {shown} for changes to .py files")
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_watch, dirs, send.clone())
             nursery.start_soon(_forward_signals, signals, send.clone())
-            status = await _serve_until_signal(argv, fd, env, events, send, nursery)
+            status = await _serve_until_signal(argv, fds, env, events, send, nursery)
             nursery.cancel_scope.cancel()
     return status
 
 
 async def _serve_until_signal(
     argv: list[str],
-    fd: int,
+    fds: tuple[int, int],
     env: dict[str, str],
     events: trio.MemoryReceiveChannel[tuple[str, Any]],
     send: trio.MemorySendChannel[tuple[str, Any]],
     nursery: trio.Nursery,
 ) -> int:
     while True:
-        child = await trio.lowlevel.open_process(argv, env=env, pass_fds=(fd,))
+        child = await trio.lowlevel.open_process(argv, env=env, pass_fds=fds)
         nursery.start_soon(_wait_exit, child, send.clone())
         running = True
         while True:

@@ -61,3 +61,15 @@ async def run_command_line(
             capture_stderr=True,
             check=False,
         )
+
+
+async def wait_gone(pid: int) -> None:
+    """Until process `pid` (not our child) has exited (Linux: a pidfd)."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        await trio.lowlevel.wait_readable(fd)
+    finally:
+        os.close(fd)

@@ -15,7 +15,7 @@ from pathlib import Path
 import h11
 import trio
 
-from tests.cli_helpers import environment, run_command_line
+from tests.cli_helpers import environment, run_command_line, wait_gone
 from tests.http_helpers import _Running, fetch
 
 APP = """
@@ -48,11 +48,12 @@ async def reloading(directory: Path, *flags: str) -> AsyncIterator[_Running]:
         with trio.fail_after(30):
             await runner.wait_listening()
         yield runner
-        process.send_signal(signal.SIGTERM)
-        with trio.fail_after(20):
-            while await runner._read_more():
-                pass
-            assert await process.wait() == 0, runner.output()
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+            with trio.fail_after(20):
+                while await runner._read_more():
+                    pass
+                assert await process.wait() == 0, runner.output()
     finally:
         if process.returncode is None:
             process.kill()
@@ -148,3 +149,14 @@ async def test_reload_checks_the_flags_before_it_starts(tmp_path: Path) -> None:
         "python -m httpserver: error: bad server option port=70000: it must be an int from 0"
         " to 65535 (0 picks a free port)"
     ]
+
+
+async def test_the_server_ends_with_its_watcher_even_killed_with_9(tmp_path: Path) -> None:
+    write_app(tmp_path, "one")
+    async with reloading(tmp_path) as server:
+        child = int((await fetch(server.port)).text.split()[1])
+        assert child != server.process.pid
+        server.process.kill()  # SIGKILL: the watcher cannot tell its child
+        await server.process.wait()
+        with trio.fail_after(15):
+            await wait_gone(child)  # it saw its lifeline close, drained, and ended

@@ -18,6 +18,7 @@ import pytest
 import trio
 
 import httpserver
+from tests.cli_helpers import wait_gone
 from tests.http_helpers import ROOT, fetch, open_stream, python_argv
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "pidfd_open"), reason="needs Linux pidfds")
@@ -80,18 +81,6 @@ async def _collect_log(stream: trio.abc.ReceiveStream, running: Program) -> None
         running.log.extend(line.decode(errors="replace") for line in lines)
         running.logged.set()
         running.logged = trio.Event()
-
-
-async def wait_gone(pid: int) -> None:
-    """Until process `pid` (not our child) has exited."""
-    try:
-        fd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return
-    try:
-        await trio.lowlevel.wait_readable(fd)
-    finally:
-        os.close(fd)
 
 
 async def pids_serving(port: int, wanted: set[int]) -> set[int]:
