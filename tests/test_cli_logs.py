@@ -11,7 +11,7 @@ import re
 import pytest
 import trio
 
-from tests.cli_helpers import command_line
+from tests.cli_helpers import command_line, environment
 from tests.http_helpers import fetch
 
 ACCESS = re.compile(r' INFO httpserver\.access: 127\.0\.0\.1 "(?P<line>[^"]*)" (\d+) (\d+)$')
@@ -115,3 +115,18 @@ async def test_log_format_json_writes_one_object_per_line_an_error_with_its_trac
         ("GET /boom HTTP/1.1", 500, 0, "127.0.0.1"),
     ]
     assert records[-1]["message"] == "SIGTERM: draining 1 server(s), then exiting"
+
+
+async def test_a_node_that_leaves_cleanly_is_no_warning_on_its_healthy_peer(redis_url: str) -> None:
+    """Issue 21, item 6: a node stopped on purpose (SIGTERM) is an INFO line
+    on the node that stays, "sees b down: it left", not a WARNING."""
+    env = environment(TRIO_MISULTIN_CLUSTER=redis_url, TRIO_MISULTIN_COOKIE="leave-cookie")
+    hello = "examples.hello_world:handle_http"
+    async with command_line(hello, "--node", "a", "--log-level", "info", env=env) as stays:
+        async with command_line(hello, "--node", "b", env=env):
+            await stays.wait_for("node a sees b up")
+        await stays.wait_for("node a sees b down")
+    lines = stays.output().splitlines()
+    (down,) = [line for line in lines if "node a sees b down" in line]
+    assert down.endswith("INFO actors: actors cluster: node a sees b down: it left")
+    assert not [line for line in lines if " WARNING " in line and "SIGTERM" not in line], lines

@@ -149,3 +149,18 @@ async def test_cluster_peers_and_their_queues_are_shown_per_peer(redis_url: str)
     assert value(samples, "trio_misultin_cluster_peer_outbox_messages", **labels) == 0
     assert value(samples, "trio_misultin_cluster_peer_outbox_bytes", **labels) == 0
     assert value(samples, "trio_misultin_processes", node="web") >= 1
+
+
+async def test_with_workers_in_a_cluster_one_scrape_counts_every_worker(redis_url: str) -> None:
+    env = environment(TRIO_MISULTIN_CLUSTER=redis_url, TRIO_MISULTIN_COOKIE="metrics-cookie")
+    args = ("tests.cli_app:which_process", "--workers", "2", "--node", "web", "--metrics", "0")
+    async with command_line(*args, env=env) as server:
+        port = await metrics_port(server)
+        pids = {(await fetch(server.port, "/")).text for _ in range(40)}
+        samples = await scrape(port)
+    assert len(pids) == 2, pids  # both processes served some
+    name = "trio_misultin_http_requests_total"
+    by_node = {node: value(samples, name, node=node, status="200") for node in ("web", "web.w1")}
+    assert sum(by_node.values()) == 40, by_node
+    assert all(count > 0 for count in by_node.values()), by_node
+    assert value(samples, "trio_misultin_cluster_peer_up", node="web", peer="web.w1") == 1
