@@ -62,9 +62,10 @@ def watch(listener: actors.Pid) -> None:
         if handler not in (signal.SIG_DFL, None) and not actors.lowlevel.is_run_handler(handler):
             return  # the program handles its signals itself: they stay its own
         wanted = [signal.SIGTERM]
-        for other in (signal.SIGINT, signal.SIGHUP):
-            if signal.getsignal(other) is not signal.SIG_IGN:  # as a background job, nohup,
-                wanted.append(other)  # or a worker, leaves it: so do we
+        if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # as a background job,
+            wanted.append(signal.SIGINT)  # or a worker, leaves it: so do we
+        if signal.getsignal(signal.SIGHUP) in (signal.SIG_DFL, None):  # not nohup's, nor
+            wanted.append(signal.SIGHUP)  # the program's own (a log rotation, say)
         receiver = trio.open_signal_receiver(*wanted)
         signals = receiver.__enter__()  # the handlers are ours from now on
         guard = actors.spawn(_guard_main, token, receiver, signals)
