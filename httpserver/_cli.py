@@ -166,6 +166,8 @@ _PARSE: Final[dict[str, tuple[Callable[[str], Any], str]]] = {
 def _shown(default: Any) -> str:
     if default is None or (isinstance(default, tuple) and not default):
         return "none"
+    if default == "":
+        return "''"
     if isinstance(default, tuple):
         return ",".join(str(part) for part in default)
     return str(default)

@@ -68,6 +68,7 @@ TYPED: Final[dict[str, str]] = {
     " or * for any",
     "access_log": "MODULE:FUNCTION, a function taking an httpserver.AccessLog",
     "static": "an existing directory",
+    "name": "any text",
     "fd": "a file descriptor number, e.g. 3",
     "metrics": "a port from 1 to 65535",
     "ws_origins": "Origin values, comma-separated, e.g. https://example.com",
