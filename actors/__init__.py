@@ -78,7 +78,6 @@ from ._ids import Ref as Ref
 from ._introspect import get_state as get_state
 from ._node import Node as Node
 from ._node import node as node
-from ._node import run as run
 from ._patterns import ANY as ANY
 from ._start import starter as starter
 from ._statem_actions import EventTimeout as EventTimeout
@@ -95,6 +94,7 @@ from ._supervisor import restart_child as restart_child
 from ._supervisor import start_child as start_child
 from ._supervisor import terminate_child as terminate_child
 from ._supervisor import which_children as which_children
+from ._terminate import run as run
 from ._wire import allow_remote as allow_remote
 
 __all__ = [

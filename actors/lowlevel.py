@@ -18,6 +18,15 @@ user's: websocket's poller; see `_system.py`):
   run: `get()` (LookupError if unset), `get(default)`, `set(value)`, from
   any process of the node; it dies with the node.
 
+Signals: `is_run_handler(handler)`, whether a SIGTERM handler (from
+`signal.getsignal`) is the one `actors.run` installs (it ends the node as
+Ctrl-C does), so that a layer that drains on SIGTERM may take the signal
+over from it as from the default.
+
+Cluster: `cluster_peers()`, the other nodes this one knows, each with
+`node`, `up`, `hidden` and its queue (`outbox` messages, `outbox_bytes`),
+as the metrics endpoint shows them.
+
 Introspection (what the observer page shows; Erlang's observer, `sys` and
 `erlang:process_info`). Each reads the calling process's node, runs no user
 code, and returns builtins, Pids and strings only:
@@ -108,6 +117,7 @@ from ._process import Process as _Process
 from ._process import current as _current
 from ._reasons import is_normal_exit
 from ._system import NodeVar, spawn_system
+from ._terminate import is_run_handler
 from ._watch import watch
 
 __all__ = [
@@ -133,6 +143,7 @@ __all__ = [
     "watch",
     "end_process",
     "group_nodes",
+    "cluster_peers",
     "in_cluster",
     "open_redis",
     "check_cluster_url",
@@ -142,6 +153,7 @@ __all__ = [
     "sync_cluster",
     "cluster_settings",
     "is_normal_exit",
+    "is_run_handler",
     "mailbox_len",
     "wait_idle",
     "wait_mailbox_below",
@@ -258,6 +270,27 @@ def unseal(data: bytes) -> Any:
         return cluster.decoder.decode(unseal_bytes(cluster.key, data))
     except WireError as exc:
         raise ValueError(str(exc)) from exc
+
+
+def cluster_peers() -> list[dict[str, Any]]:
+    """The other nodes the calling process's node knows in its cluster, one
+    dict each: `node` (its name), `up` (connected now), `hidden`, and what
+    waits to go to it, `outbox` (messages) and `outbox_bytes`: what a
+    metrics endpoint or a page shows of the cluster's queues. Empty outside
+    a cluster."""
+    cluster = _current("actors.lowlevel.cluster_peers").node.cluster
+    if cluster is None:
+        return []
+    return [
+        {
+            "node": name,
+            "up": peer.up,
+            "hidden": peer.hidden,
+            "outbox": len(peer.outbox),
+            "outbox_bytes": peer.outbox_bytes,
+        }
+        for name, peer in list(cluster.peers.items())
+    ]
 
 
 def group_nodes(group: object) -> list[str]:

@@ -147,13 +147,6 @@ async def main(
     observer_port: int | None = None,
     show_state: bool = False,
 ) -> None:
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(OneLine())
-    reports = logging.getLogger("actors")
-    reports.addHandler(handler)
-    reports.setLevel(logging.ERROR)  # crashes and restarts; INFO adds every start
-    reports.propagate = False
-
     actors.trap_exits()
     if observer_port is not None:
         # Beside the app's tree, not in it: it shows the tree even if the tree gives up.
@@ -178,6 +171,19 @@ async def main(
     say(f"the app supervisor stopped: {msg.reason!r}")
 
 
+def one_line_reports() -> None:
+    """Crash and supervisor reports as one line each, on stdout. Set up
+    before `actors.run`, so that `run` finds logging configured and adds
+    no handler of its own (which would print each report a second time,
+    traceback included)."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(OneLine())
+    reports = logging.getLogger("actors")
+    reports.addHandler(handler)
+    reports.setLevel(logging.ERROR)  # crashes and restarts; INFO adds every start
+    reports.propagate = False
+
+
 def cli() -> None:
     parser = arguments("A supervision tree that stays up.")
     parser.add_argument("--duration", type=float, default=None, help="stop after N s")
@@ -186,6 +192,7 @@ def cli() -> None:
     parser.add_argument("--observer", type=int, metavar="PORT", help="serve the observer page")
     parser.add_argument("--show-state", action="store_true", help="the observer shows states")
     args = parser.parse_args()
+    one_line_reports()
     try:
         actors.run(
             main,

@@ -23,7 +23,7 @@ import math
 import os
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, NoReturn
 
 import trio
 
@@ -34,6 +34,7 @@ from ._body import discard_body, receive_body
 from ._errors import HttpError
 from ._files import is_static, serve_static
 from ._framing import check_head, check_request_line, check_trailers, target_authority
+from ._options import describe
 from ._parsing import NEED_DATA, NeedData, Parser, ProtocolError, new_parser
 from ._proxy import ProxyProtocolError, read_proxy_header
 from ._req import AccessLog, Req
@@ -331,11 +332,8 @@ class Connection:
                     if req.started or not req._keep_alive:
                         raise
                     await req.respond(error.status, None, error.body or error_page(error.status))
-                except Exception:
-                    if not req.started:
-                        self.closing = True
-                        await self.write(_error_response(500, req.method == "HEAD"), 0)
-                    raise
+                except Exception as exc:
+                    await self._crashed(req, exc)
                 finally:
                     if self._watcher is not None:
                         await self._stop_watching()
@@ -357,9 +355,39 @@ class Connection:
                 await req.chunk_end()
             else:
                 req._keep_alive = False  # an open stream ends with the connection
-        log = self.server.options.access_log
-        if log is not None:
+        self.record(req)
+
+    def record(self, req: Req | None, status: int = 0) -> None:
+        """Count the response by its status (the metrics), and write its
+        access log entry (a request whose head never came has none)."""
+        server = self.server
+        if server.requests is not None:
+            server.requests[req.status or status if req is not None else status] += 1
+        log = server.options.access_log
+        if log is not None and req is not None:
             log(_access_entry(req, self))
+
+    async def _crashed(self, req: Req, exc: Exception) -> NoReturn:
+        """`loop` raised: answer 500 if nothing was sent, log it once naming
+        the request (not the connection process), and end this connection's
+        process with the exception as its reason (its crash, as a link or
+        monitor sees it; the listener traps it)."""
+        started = req.started
+        if not started:
+            self.closing = True
+            await self.write(_error_response(500, req.method == "HEAD"), 0)
+            req.status = 500
+        logger.error(
+            "%r from %s: loop %s raised %r; %s",
+            req,
+            req.peer[0],
+            describe(self.server.handler),
+            exc,
+            "closing the connection" if started else "answering 500",
+            exc_info=exc,
+        )
+        self.record(req)
+        raise actors.ProcessExit(exc) from None
 
     async def _skip_body(self, req: Req) -> None:
         limit = self.server.options.post_max_size
@@ -384,9 +412,7 @@ class Connection:
         await self.write(_error_response(status, head, body, headers), 0)
         if req is not None:
             req.status = status
-            log = self.server.options.access_log
-            if log is not None:
-                log(_access_entry(req, self))
+        self.record(req, status)
 
 
 def _upgrade_token(req: Req) -> str:
@@ -491,6 +517,8 @@ async def connection_main(server: Server, stream: trio.abc.Stream, peer: tuple[s
             del req
     finally:
         server.connections.pop(conn.pid, None)
+        if server.all_closed is not None and not server.connections:
+            server.all_closed.set()
         if conn.req is not None:
             discard_body(conn.req)
         if conn._watcher is not None:

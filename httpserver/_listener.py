@@ -5,8 +5,11 @@ call, and port 0's choice is known when it returns. The listener process
 runs one accept loop per socket (ranch's acceptor: back off on EMFILE) and
 spawns a linked connection process per connection; it traps exits, so a
 connection's crash touches nothing else, while its own death ends them all.
-With workers=N it also supervises the worker OS processes (`_workers`), and
-every listener is watched by the node's signal guard (`_signals`).
+With workers=N it also supervises the worker OS processes (`_workers`) and,
+on SIGHUP, replaces them one by one; every listener is watched by the
+node's signal guard (`_signals`). With `metrics=PORT` it starts, linked,
+a second listener serving /metrics (`_metrics`), whose own requests are
+not counted.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import logging
 import socket
 import ssl
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Final, Unpack
 
 import trio
@@ -28,6 +32,7 @@ from ._asgi import AsgiHttp
 from ._connection import connection_main
 from ._fdlimit import connection_cap, raise_fd_limit
 from ._lifespan import STARTUP_FAILED, Lifespan
+from ._metrics import check_available, metrics_handler, node_requests
 from ._options import AppByName, Options
 from ._parsing import parser_kind
 from ._peer import Trust
@@ -53,11 +58,20 @@ _SWEEP_EVERY: Final = 1.0
 class Server:
     """What the listener and its connections share (one OS process)."""
 
-    def __init__(self, options: Options, sockets: list[socket.socket]) -> None:
+    def __init__(
+        self, options: Options, sockets: list[socket.socket], counted: bool = True
+    ) -> None:
         self.options = options
         self.workers: Workers | None = None  # the other OS processes, with workers > 1
         self.sockets = sockets
+        self.ip: str = sockets[0].getsockname()[0]
         self.port: int = sockets[0].getsockname()[1]
+        # responses by status, the node's (None: the metrics listener's own)
+        self.requests = node_requests() if counted else None
+        self.metrics_sockets: list[socket.socket] = []  # bound by `start` for metrics=PORT
+        self.metrics_port: int | None = None
+        self.serving = True  # False once SIGHUP handed its share to a worker
+        self.all_closed: trio.Event | None = None  # set when the last connection ends
         self.connections: dict[actors.Pid, Connection] = {}
         self.max_connections = connection_cap(options.max_connections, raise_fd_limit())
         self.sessions: Sessions | RedisSessions = _sessions(options)
@@ -113,6 +127,8 @@ def _start(given: dict[str, Any], link: bool) -> actors.Pid:
     _in_process("httpserver.start_link" if link else "httpserver.start")
     if _worker.booting:  # a worker re-importing a main module without a __main__ guard
         _worker.refuse_start()
+    if options.metrics is not None:
+        check_available()
     if options.workers > 1:
         from ._workers import start_workers
 
@@ -127,12 +143,19 @@ def spawn_listener(
     link: bool,
     workers: Workers | None = None,
     ready_to: actors.Pid | None = None,
+    counted: bool = True,
 ) -> actors.Pid:
     """Spawn the listener of `sockets`. It sends `("$listening", pid)` to
-    `ready_to` once it accepts (after an ASGI app's lifespan startup)."""
+    `ready_to` once it accepts (after an ASGI app's lifespan startup);
+    `counted` False leaves its responses out of the metrics."""
+    metrics: list[socket.socket] = []
     try:
-        server = Server(options, sockets)
+        if options.metrics is not None:
+            metrics = bind(replace(options, port=options.metrics, fd=None, workers=1))
+        server = Server(options, sockets, counted)
         server.workers = workers
+        server.metrics_sockets = metrics
+        server.metrics_port = metrics[0].getsockname()[1] if metrics else None
         for protocol in server.upgrades.values():
             protocol.setup()  # in the starting process's node, as the listener's
         parent = actors.self() if link else None
@@ -146,7 +169,7 @@ def spawn_listener(
             trap_exits=True,
         )
     except BaseException:
-        for sock in sockets:
+        for sock in [*sockets, *metrics]:
             sock.close()
         raise
     server.pid = pid
@@ -174,8 +197,9 @@ def info(server: actors.Pid | object) -> dict[str, Any]:
     session counts."""
     found = _server(server, "httpserver.info")
     return {
-        "ip": found.options.ip,
+        "ip": found.ip,
         "port": found.port,
+        "metrics": found.metrics_port,  # the metrics listener's port, or None
         "connections": len(found.connections),
         "max_connections": found.max_connections,
         "sessions": len(found.sessions),
@@ -184,6 +208,12 @@ def info(server: actors.Pid | object) -> dict[str, Any]:
         "http": found.parser_kind,  # the request parser, "h11" or "httptools"
         "workers": found.workers.pids if found.workers is not None else [],
     }
+
+
+def has_workers(pid: actors.Pid) -> bool:
+    """Whether the running server `pid` has worker processes."""
+    found = _servers.get(pid)
+    return found is not None and found.workers is not None
 
 
 async def wait_listening(server: actors.Pid | object) -> None:
@@ -217,6 +247,8 @@ async def stop(server: actors.Pid | object, timeout: float | None = None) -> Non
 
 
 def bind(options: Options) -> list[socket.socket]:
+    if options.fd is not None:
+        return [inherited(options.fd)]
     family = socket.AF_INET6 if ":" in options.ip else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
@@ -234,6 +266,27 @@ def bind(options: Options) -> list[socket.socket]:
             exc.errno, f"cannot listen on {options.ip} port {options.port}: {exc.strerror}"
         ) from exc
     return [sock]
+
+
+def inherited(fd: int) -> socket.socket:
+    """The listening socket of file descriptor `fd` (inherited: systemd's
+    socket activation, the reloader's, a worker's), or OSError saying why
+    it is not one."""
+    try:
+        sock = socket.socket(fileno=fd)
+    except OSError as exc:
+        raise OSError(exc.errno, f"cannot serve fd={fd}: {exc.strerror}") from exc
+    try:
+        listening = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+    except OSError:
+        listening = 0
+    if sock.type != socket.SOCK_STREAM or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        listening = 0
+    if not listening:
+        sock.detach()  # not ours to close
+        raise OSError(f"cannot serve fd={fd}: it is not a listening TCP socket")
+    sock.setblocking(False)
+    return sock
 
 
 def _sessions(options: Options) -> Sessions | RedisSessions:
@@ -273,6 +326,8 @@ async def _listener_main(
             if not await lifespan.startup():  # before the first accept
                 lifespan.abandon()
                 raise actors.ProcessExit(STARTUP_FAILED)
+        if server.metrics_sockets:
+            _start_metrics(server)
         server.listening.set()
         if ready_to is not None:
             actors.send(ready_to, ("$listening", me))
@@ -283,14 +338,17 @@ async def _listener_main(
             if isinstance(server.sessions, RedisSessions):
                 nursery.start_soon(server.sessions.run)
             if server.workers is not None:
-                for index in range(len(server.workers.all)):
-                    nursery.start_soon(server.workers.supervise, index)
+                server.workers.supervise_all(nursery)
             while True:
                 match await actors.receive():
                     case ("$stop", timeout):
                         pass
                     case actors.Exit(pid, why) if pid == parent:
                         timeout, reason = None, why  # a supervisor's "shutdown"
+                    case ("$replace_workers", _):
+                        if server.workers is not None:
+                            nursery.start_soon(_replace_workers, server, listeners)
+                        continue
                     case _:
                         continue  # the Exit of a connection: nothing to do
                 for listener in listeners:
@@ -312,6 +370,60 @@ async def _listener_main(
         _servers.pop(me, None)
     if reason != "normal":
         raise actors.ProcessExit(reason)
+
+
+def _start_metrics(server: Server) -> None:
+    """The metrics listener, linked to this one (it ends with it); with
+    workers in a cluster, it asks their nodes too."""
+    workers = server.workers
+    options = Options.of(
+        {
+            "loop": metrics_handler(workers.node_names if workers is not None else list),
+            "ip": server.options.ip,
+            "port": server.metrics_port,
+            "handle_signals": False,
+            "shutdown_timeout": 1.0,
+        }
+    )
+    sockets, server.metrics_sockets = server.metrics_sockets, []
+    spawn_listener(options, sockets, link=True, counted=False)
+
+
+async def _replace_workers(server: Server, listeners: list[Any]) -> None:
+    """SIGHUP: a new worker for each old one, on the same socket, each
+    ready before the old one drains; then this process's own share goes
+    to a new worker too, and it stops accepting (its open connections end
+    as in a drain), so that every request is served by the new code."""
+    workers = server.workers
+    assert workers is not None
+    if not await workers.replace_all(own=server.serving):
+        return  # a new worker could not start: the old ones go on serving
+    if not server.serving:
+        return
+    server.serving = False
+    for listener in listeners:
+        listener.close()
+    await _retire_connections(server, server.options.shutdown_timeout)
+
+
+async def _retire_connections(server: Server, grace: float) -> None:
+    """This process's connections end as in a drain (idle ones now, busy
+    ones after their response, the rest after `grace`), while the listener
+    goes on (it supervises the workers)."""
+    old = list(server.connections.items())
+    for pid, conn in old:
+        conn.closing = True
+        if not conn.busy or conn.upgraded:
+            actors.exit(pid, "shutdown")
+    server.all_closed = trio.Event()
+    if not server.connections:
+        server.all_closed.set()
+    with trio.move_on_after(grace):
+        await server.all_closed.wait()  # (it accepts no more: every one is old)
+    server.all_closed = None
+    for pid, _ in old:
+        if pid in server.connections:
+            actors.exit(pid, "kill")
 
 
 async def _accept_loop(server: Server, listener: socket.socket) -> None:

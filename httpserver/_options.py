@@ -196,14 +196,43 @@ def positional_arity(fn: Any) -> int | None:
     )
 
 
+def takes(fn: Any, count: int) -> bool:
+    """Whether `fn` can be called with `count` positional arguments (True
+    when its signature cannot be read): a handler that takes none is
+    refused at start, not at every request. A wrapper (a partial given
+    `fn`'s name with `functools.update_wrapper`) passes if either its own
+    signature or the wrapped one's takes them."""
+    for follow in (True, False):
+        try:
+            signature = inspect.signature(fn, follow_wrapped=follow)
+        except (TypeError, ValueError):
+            return True  # no signature to read
+        try:
+            signature.bind(*range(count))
+        except TypeError:
+            continue
+        return True
+    return False
+
+
 def _is_loop(v: Any) -> bool:
-    return is_async_callable(v) and positional_arity(v) != 3  # 3: an ASGI app
+    return is_async_callable(v) and positional_arity(v) != 3 and takes(v, 1)  # 3: an ASGI app
 
 
 def is_asgi_app(v: Any) -> bool:
     """An ASGI 3 application: `async def app(scope, receive, send)`, or an
     object whose `__call__` is one (FastAPI, Starlette)."""
-    return v is None or (is_async_callable(v) and positional_arity(v) != 1)  # 1: a loop
+    if v is None:
+        return True
+    return is_async_callable(v) and positional_arity(v) != 1 and takes(v, 3)  # 1: a loop
+
+
+def _is_fd(v: Any) -> bool:
+    return v is None or _is_int(0)(v)
+
+
+def _is_metrics(v: Any) -> bool:
+    return v is None or _is_int(0, 65535)(v)
 
 
 # name, default, check, what a good value is
@@ -218,6 +247,9 @@ _TABLE: list[tuple[str, Any, Callable[[Any], bool], str]] = [
     ("lifespan", "auto", lambda v: v in ("auto", "on", "off"), "'auto', 'on' or 'off'"),
     ("ip", "0.0.0.0", _is_ip, "an IPv4 or IPv6 address such as '127.0.0.1' or '::1'"),
     ("port", 80, _is_int(0, 65535), "an int from 0 to 65535 (0 picks a free port)"),
+    # A listening socket inherited from the parent process (systemd's socket
+    # activation, the command line's --reload): served instead of ip and port.
+    ("fd", None, _is_fd, "None or the file descriptor of a listening TCP socket"),
     ("name", None, lambda v: True, "a name to register the listener process under"),
     # Connections the kernel completes before accept takes them (capped by
     # net.core.somaxconn): room for a burst, as uvicorn's and gunicorn's 2048.
@@ -276,7 +308,14 @@ _TABLE: list[tuple[str, Any, Callable[[Any], bool], str]] = [
     ),
     ("shutdown_timeout", 5.0, _is_seconds, "seconds > 0, at most 1e9"),
     ("workers", 1, _is_int(1, 256), "an int from 1 to 256"),
-    ("handle_signals", True, _is_bool, "True (SIGTERM / SIGINT drain, then exit 0) or False"),
+    (
+        "handle_signals",
+        True,
+        _is_bool,
+        "True (SIGTERM / SIGINT drain, then exit 0; SIGHUP replaces the workers) or False",
+    ),
+    # Prometheus's text format at /metrics on a listener of its own (see _metrics).
+    ("metrics", None, _is_metrics, "None or a port from 0 to 65535 (0 picks a free port)"),
     # Upgrade token -> the protocol that takes the connection over (httpserver.lowlevel).
     (
         "upgrades",
@@ -298,6 +337,7 @@ class Options:
     lifespan: str
     ip: str
     port: int
+    fd: int | None
     name: object
     backlog: int
     max_connections: int
@@ -321,6 +361,7 @@ class Options:
     shutdown_timeout: float
     workers: int
     handle_signals: bool
+    metrics: int | None
     upgrades: dict[str, Any]
 
     @classmethod
@@ -380,7 +421,23 @@ def _bad_value(name: str, value: Any, good: str) -> str:
                 f"bad server option {name}={describe(value)}: it must be {good},"
                 " and it is a plain function: declare it with `async def`"
             )
+        wanted = {"loop": (1, "(req)"), "asgi": (3, "(scope, receive, send)")}.get(name)
+        if wanted is not None and not takes(value, wanted[0]):
+            short = getattr(value, "__name__", name)
+            return (
+                f"bad server option {name}={describe(value)}: it must be {good}, and"
+                f" {short}{_signature(value)} cannot be called so:"
+                f" declare it `async def {short}{wanted[1]}`"
+            )
     return f"bad server option {name}={value!r}: it must be {good}"
+
+
+def _signature(fn: Any) -> str:
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return "(...)"
+    return str(signature.replace(return_annotation=inspect.Signature.empty))
 
 
 def _upgrade_shorthands(

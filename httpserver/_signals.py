@@ -1,4 +1,5 @@
-"""SIGTERM and SIGINT: drain every server of this OS process, then exit 0.
+"""SIGTERM and SIGINT: drain every server of this OS process, then exit 0;
+SIGHUP: replace the workers of `workers=N` (a deploy that drops nothing).
 
 A deploy (systemd, Kubernetes, a supervisor) asks a program to stop with
 SIGTERM, a person with Ctrl-C. Either one starts, for every server this OS
@@ -18,7 +19,15 @@ only when they close in the reverse order of opening. When the node ends,
 the program's previous handlers are back. A program that already handles SIGTERM itself (its
 own `trio.open_signal_receiver`, say) keeps both signals, as does one
 that starts its servers with `handle_signals=False`; a server started
-outside the main thread never touches them.
+outside the main thread never touches them. `actors.run`'s own SIGTERM
+handler (which ends the node as Ctrl-C does) is no program's: the guard
+takes over from it, so that a server drains first.
+
+SIGHUP, as gunicorn and uvicorn read it: each server with workers starts
+new worker processes on its sockets and lets the old ones drain, one by
+one (`_workers.Workers.replace_all`); a new release's code then serves
+without a connection dropped. A program with no such server drains and
+exits on SIGHUP, as on SIGTERM (a hang-up ends a program, by default).
 """
 
 from __future__ import annotations
@@ -32,6 +41,7 @@ from typing import Any
 import trio
 
 import actors
+import actors.lowlevel
 
 __all__ = ["watch"]
 
@@ -48,11 +58,14 @@ def watch(listener: actors.Pid) -> None:
     token = trio.lowlevel.current_trio_token()
     guard = _guards.get(token)
     if guard is None or actors.process_info(guard) is None:
-        if signal.getsignal(signal.SIGTERM) not in (signal.SIG_DFL, None):
+        handler = signal.getsignal(signal.SIGTERM)
+        if handler not in (signal.SIG_DFL, None) and not actors.lowlevel.is_run_handler(handler):
             return  # the program handles its signals itself: they stay its own
         wanted = [signal.SIGTERM]
         if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # as a background job,
             wanted.append(signal.SIGINT)  # or a worker, leaves it: so do we
+        if signal.getsignal(signal.SIGHUP) in (signal.SIG_DFL, None):  # not nohup's, nor
+            wanted.append(signal.SIGHUP)  # the program's own (a log rotation, say)
         receiver = trio.open_signal_receiver(*wanted)
         signals = receiver.__enter__()  # the handlers are ours from now on
         guard = actors.spawn(_guard_main, token, receiver, signals)
@@ -74,6 +87,10 @@ async def _guard_main(
                         watched[actors.monitor(pid)] = pid
                     case actors.Down(ref, _, _):
                         watched.pop(ref, None)  # it stopped on its own
+                    case ("$signal", signum) if signum == signal.SIGHUP and _with_workers(watched):
+                        logger.warning("SIGHUP: replacing the workers one by one")
+                        for pid in watched.values():
+                            actors.send(pid, ("$replace_workers", None))
                     case ("$signal", signum):
                         await _drain_all(watched, signal.Signals(signum).name)
                         raise SystemExit(0)  # the program ends, as a clean exit
@@ -81,6 +98,12 @@ async def _guard_main(
         if _guards.get(token) == me:
             del _guards[token]
         receiver.__exit__(None, None, None)  # the previous handlers are back
+
+
+def _with_workers(watched: dict[actors.Ref, actors.Pid]) -> bool:
+    from ._listener import has_workers
+
+    return any(has_workers(pid) for pid in watched.values())
 
 
 async def _forward(signals: Any, guard: actors.Pid) -> None:

@@ -39,6 +39,7 @@ class StartOptions(TypedDict, total=False):
     lifespan: Literal["auto", "on", "off"]
     ip: str
     port: int
+    fd: int | None
     name: object
     backlog: int
     max_connections: int
@@ -62,6 +63,7 @@ class StartOptions(TypedDict, total=False):
     shutdown_timeout: float
     workers: int
     handle_signals: bool
+    metrics: int | None
     upgrades: Mapping[str, UpgradeProtocol]
     # The shorthand for upgrades={"websocket": websocket.protocol(ws_loop, ...)}.
     ws_loop: Callable[[Any], Awaitable[object]] | None

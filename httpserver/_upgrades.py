@@ -9,9 +9,10 @@ spelling `start(loop=..., ws_loop=..., ws_max_message=...)` is resolved
 through the entry points of the group `trio_misultin.upgrades`, which the
 packages above declare in pyproject.toml (`websocket = "websocket:protocol"`).
 An entry point's object builds a protocol from keyword options and lists
-them in `options_table` (rows of name, default, check, what a good value is),
-so that `start` and the command line know those options without importing
-the package that owns them.
+them in `options_table` (rows of name, default, check, what a good value is)
+and says what each is for in `options_help`, so that `start` and the
+command line know those options without importing the package that owns
+them.
 
 An import name can be taken by another distribution: websocket-client
 (selenium's dependency) installs a top-level `websocket` too, and installed
@@ -31,7 +32,7 @@ from importlib.metadata import Distribution, EntryPoint, entry_points, packages_
 from pathlib import Path
 from typing import Any, Final
 
-__all__ = ["GROUP", "ShadowedError", "shadowed", "shorthand_rows", "shorthands"]
+__all__ = ["GROUP", "ShadowedError", "shadowed", "shorthand_help", "shorthand_rows", "shorthands"]
 
 GROUP: Final = "trio_misultin.upgrades"
 
@@ -143,6 +144,14 @@ def shorthand_rows() -> list[tuple[str, Any, Any, str]]:
     for factory in _load()[0].values():
         rows.extend(getattr(factory, "options_table", ()))
     return rows
+
+
+def shorthand_help() -> dict[str, str]:
+    """What each option of a shorthand protocol is for (its `options_help`)."""
+    found: dict[str, str] = {}
+    for factory in shorthands().values():
+        found.update(getattr(factory, "options_help", {}))
+    return found
 
 
 def owner(option: str) -> str | None:

@@ -1,9 +1,10 @@
 """A worker OS process of `workers=N` (the other side of `_workers`).
 
-It is started as `python -c "...main()" LIFELINE STATUS` with two pipe
-ends: it reads its options from the lifeline, re-imports the program's
+It is started as `python -c "...main()" LIFELINE STATUS NUMBER FD` with two
+pipe ends and its slot's listening socket (inherited, `fd`; see
+`_workers`): it reads its options from the lifeline, re-imports the program's
 main module as `__mp_main__` (so that `__main__.handle_http` unpickles, as
-with multiprocessing's "spawn"), binds the shared port, starts a listener
+with multiprocessing's "spawn"), starts a listener on that socket
 and writes "ready" on the status pipe, or "error WHY" and exits 1. When the
 lifeline ends (the main process stopped or died, even by kill -9) it
 drains its listener and exits, so it never serves on without its parent.
@@ -25,11 +26,14 @@ import struct
 import sys
 import traceback
 import types
+from dataclasses import replace
 from typing import IO, Any
 
 import trio
 
 import actors
+
+from . import _log_lines
 
 __all__ = ["booting", "main"]
 
@@ -56,9 +60,12 @@ def main() -> None:
     # Ctrl-C reaches the whole process group: the main process alone acts on
     # it (it drains the workers through their lifelines); SIGTERM, sent to a
     # worker on its own, still drains that worker.
+    # So is SIGHUP (a terminal's hang-up, or a reload): the main process
+    # replaces the workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     lifeline, status_fd = int(sys.argv[1]), int(sys.argv[2])
-    number = sys.argv[3] if len(sys.argv) > 3 else "1"  # before argv becomes the program's
+    number, fd = sys.argv[3], int(sys.argv[4])  # before argv becomes the program's
     status = os.fdopen(status_fd, "wb", buffering=0)
     try:
         payload = pickle.loads(
@@ -69,9 +76,10 @@ def main() -> None:
         for name, level in payload.get("log_levels", {}).items():
             if level:  # (NOTSET: the root's, as in the main process)
                 logging.getLogger(name).setLevel(level)
+        _log_lines.apply(payload.get("log_lines", {}))
         _import_main(payload["main"])
         try:
-            options = pickle.loads(payload["options"])
+            options = replace(pickle.loads(payload["options"]), fd=fd)
         except Exception as exc:
             raise RuntimeError(
                 f"cannot load the server's options ({type(exc).__name__}: {exc}): loop, ws_loop"

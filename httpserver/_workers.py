@@ -1,11 +1,19 @@
 """`workers=N`: N OS processes serving one port, supervised as OTP would.
 
-The port is bound with SO_REUSEPORT by this process first (so port 0's
-choice is shared), then by N-1 worker processes, each a fresh interpreter
-running `httpserver._worker` with one node and one listener; the kernel
-spreads connections over them. Options travel by pickle, so `loop` (and
-`access_log`, `ws_loop`) must be module-level functions a fresh process can
-import, and `ssl` must be a dict of file names.
+This process binds the port N times with SO_REUSEPORT (the first bind
+makes port 0's choice), one socket per slot: slot 0 is its own, each other
+one is handed (inherited, `pass_fds`) to a worker process, a fresh
+interpreter running `httpserver._worker` with one node and one listener;
+the kernel spreads connections over the sockets. This process keeps every
+slot's socket open, so a worker that dies or is replaced leaves its
+socket's queue waiting for the next one instead of dropping it: SIGHUP
+(`replace_all`) starts a new worker on each slot's socket, waits until it
+listens, and only then lets the old one drain, one slot after another,
+and finally hands this process's own slot to a new worker too. With an
+inherited socket (`fd=`) every slot is that one socket. Options travel by
+pickle, so `loop` (and `access_log`, `ws_loop`) must be module-level
+functions a fresh process can import, and `ssl` must be a dict of file
+names.
 
 Each worker holds two pipes to this process:
 - the lifeline, which only this process can write: the options come down
@@ -24,10 +32,12 @@ logged (a permanent child, in OTP's words).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 import pickle
 import selectors
+import socket
 import ssl
 import struct
 import subprocess
@@ -41,6 +51,8 @@ import trio
 
 import actors
 
+from . import _log_lines
+from ._metrics import check_workers
 from ._options import Options
 
 __all__ = ["WorkerStartError", "Workers", "start_workers"]
@@ -64,17 +76,21 @@ class WorkerStartError(RuntimeError):
 class _Worker:
     """One worker OS process, seen from the main process."""
 
-    __slots__ = ("lifeline", "number", "popen", "started", "status")
+    __slots__ = ("lifeline", "number", "popen", "retired", "slot", "started", "status")
 
-    def __init__(self, number: int, payload: bytes) -> None:
+    def __init__(self, number: int, payload: bytes, slot: socket.socket) -> None:
         self.number = number
+        self.slot = slot  # the listening socket it serves (this process keeps it open)
+        self.retired = False  # replaced: its end is no crash
         life_read, self.lifeline = os.pipe()
         status_read, status_write = os.pipe()
         self.status = status_read
+        fd = slot.fileno()
+        argv = [str(life_read), str(status_write), str(number), str(fd)]
         try:
             self.popen = subprocess.Popen(
-                [sys.executable, "-c", _BOOT, str(life_read), str(status_write), str(number)],
-                pass_fds=(life_read, status_write),
+                [sys.executable, "-c", _BOOT, *argv],
+                pass_fds=(life_read, status_write, fd),
             )
         except BaseException:
             os.close(self.lifeline)
@@ -111,18 +127,28 @@ def _describe_exit(code: int | None) -> str:
 class Workers:
     """The worker processes of one server, and their supervision."""
 
-    def __init__(self, options: Options, count: int) -> None:
+    def __init__(self, options: Options, slots: list[socket.socket], own: socket.socket) -> None:
         self._payload = _payload(options)
-        self.count = count
+        self.slots = slots  # one listening socket per worker
+        self.own = own  # this process's slot, kept for the worker that takes it over
+        self.count = len(slots)
         self.stopping = False
         self.all: list[_Worker] = []
+        self.retiring: list[_Worker] = []  # replaced, draining
+        self.replacing = False
+        self.numbers = itertools.count(len(slots) + 1)  # a new worker's number (its node's name)
+        settings = actors.lowlevel.cluster_settings()
+        self.cluster_name = settings["name"] if settings is not None else None
+        self._nursery: trio.Nursery | None = None
 
     # -- starting: synchronous, in `start` ---------------------------------------
 
     def start_all(self) -> None:
         """Start every worker and wait until each listens, or raise why not."""
         try:
-            self.all = [_Worker(n, self._payload) for n in range(1, self.count + 1)]
+            self.all = [
+                _Worker(n, self._payload, slot) for n, slot in enumerate(self.slots, start=1)
+            ]
             self._wait_all_ready()
         except BaseException:
             self.kill_all()
@@ -176,20 +202,37 @@ class Workers:
                 worker.popen.wait()
             with contextlib.suppress(OSError):
                 os.close(worker.status)
+        self.close_sockets()
+
+    def close_sockets(self) -> None:
+        """This process's copies of the slots' sockets (the workers hold
+        their own until they drain)."""
+        for sock in {id(s): s for s in [*self.slots, self.own]}.values():
+            sock.close()
 
     # -- supervising: in the listener's nursery -------------------------------------
 
-    async def supervise(self, index: int) -> None:
-        """Keep worker `index` running: when it dies, log it and start a new
-        one after a back-off that grows while it keeps dying young."""
+    def supervise_all(self, nursery: trio.Nursery) -> None:
+        """Watch every worker, in `nursery` (the listener's)."""
+        self._nursery = nursery
+        for worker in self.all:
+            nursery.start_soon(self.supervise, worker)
+
+    async def supervise(self, worker: _Worker) -> None:
+        """Keep `worker`'s slot served: when it dies, log it and start a new
+        one on the same socket after a back-off that grows while it keeps
+        dying young. A worker retired by `replace_all` just ends."""
         failures = 0
-        worker = self.all[index]
         ready = True
         while True:
             if ready:
                 await _wait_closed(worker.status)
             code = await trio.to_thread.run_sync(worker.popen.wait, abandon_on_cancel=True)
             worker.release()
+            if worker.retired:
+                with contextlib.suppress(ValueError):
+                    self.retiring.remove(worker)
+                return
             if self.stopping:
                 return
             lived = time.monotonic() - worker.started
@@ -204,9 +247,10 @@ class Workers:
                 delay,
             )
             await trio.sleep(delay)
-            if self.is_stopping():  # (a method: mypy would think the flag unchanged)
+            if self.is_stopping() or worker not in self.all:  # (stopping: mypy's flag)
                 return
-            worker = _Worker(worker.number, self._payload)
+            index = self.all.index(worker)
+            worker = _Worker(worker.number, self._payload, worker.slot)
             self.all[index] = worker
             os.set_blocking(worker.status, False)
             why = await _wait_ready(worker.status)
@@ -219,16 +263,69 @@ class Workers:
                 with contextlib.suppress(OSError):
                     worker.popen.kill()
 
+    async def replace_all(self, own: bool) -> bool:
+        """SIGHUP: for each worker, start a new one on its socket, and once
+        it listens, let the old one drain (one slot after another, so the
+        port never has fewer workers serving); with `own`, then a new
+        worker for this process's own slot too. False (logged) if a new
+        worker could not start: the ones not yet replaced go on."""
+        if self.replacing or self.stopping:
+            logger.warning("SIGHUP: a replacement of the workers is already under way")
+            return False
+        self.replacing = True
+        try:
+            old_pids = self.pids
+            for index, old in enumerate(list(self.all)):
+                new = await self._start_ready(old.slot)
+                if new is None:
+                    return False
+                self.all[index] = new
+                old.retired = True
+                self.retiring.append(old)
+                old.release()  # it drains: its open requests finish
+            if own:
+                new = await self._start_ready(self.own)
+                if new is None:
+                    return False
+                self.all.append(new)
+            logger.warning("SIGHUP: replaced the workers %s with %s", old_pids, self.pids)
+            return True
+        finally:
+            self.replacing = False
+
+    async def _start_ready(self, slot: socket.socket) -> _Worker | None:
+        """A new worker on `slot`, supervised, once it listens; None (logged)
+        if it could not start."""
+        worker = _Worker(next(self.numbers), self._payload, slot)
+        os.set_blocking(worker.status, False)
+        why = await _wait_ready(worker.status)
+        if why is not None:
+            logger.error(
+                "SIGHUP: a new worker could not start, the old ones go on serving: %s", why
+            )
+            os.close(worker.status)
+            with contextlib.suppress(OSError):
+                worker.popen.kill()
+            worker.release()
+            return None
+        if self.is_stopping():
+            worker.release()
+        assert self._nursery is not None
+        self._nursery.start_soon(self.supervise, worker)
+        return worker
+
     async def stop(self, grace: float) -> None:
         """Drain the workers: each finishes its requests (within `grace`) and
         exits; one still there a second after that is killed."""
         self.stopping = True
-        for worker in self.all:
+        self.close_sockets()
+        every = [*self.all, *self.retiring]
+        for worker in every:
             worker.release()
         with trio.move_on_after(grace + 1.0):
-            for worker in self.all:
+            for worker in every:
                 await trio.to_thread.run_sync(worker.popen.wait, abandon_on_cancel=True)
-        for worker in self.all:
+        for worker in every:
             if worker.popen.poll() is None:
                 logger.error("httpserver worker %d did not drain in time: killed", worker.number)
                 worker.popen.kill()
@@ -237,8 +334,15 @@ class Workers:
         """The listener is ending without a drain: release every worker (each
         drains on its own and exits)."""
         self.stopping = True
-        for worker in self.all:
+        for worker in [*self.all, *self.retiring]:
             worker.release()
+        self.close_sockets()
+
+    def node_names(self) -> list[str]:
+        """The workers' node names, in a cluster (the metrics ask them)."""
+        if self.cluster_name is None:
+            return []
+        return [f"{self.cluster_name}.w{worker.number}" for worker in self.all]
 
     def is_stopping(self) -> bool:
         return self.stopping
@@ -303,6 +407,8 @@ def _payload(options: Options) -> bytes:
             "log_levels": {
                 name: logging.getLogger(name).level for name in actors.lowlevel.logger_names()
             },
+            # The command line's access log and log format.
+            "log_lines": _log_lines.settings(),
         }
     )
 
@@ -320,13 +426,22 @@ def start_workers(options: Options, link: bool) -> actors.Pid:
             " sessions stay per worker (join a cluster to share them)",
             options.workers,
         )
+    if options.metrics is not None:
+        check_workers(options.workers, actors.lowlevel.in_cluster())
     sockets = bind(options)
+    slots: list[socket.socket] = []
     try:
-        chosen = replace(options, port=sockets[0].getsockname()[1], name=None)
-        workers = Workers(chosen, options.workers - 1)
+        chosen = replace(options, port=sockets[0].getsockname()[1], name=None, metrics=None)
+        if options.fd is not None:  # one inherited socket: every worker shares it
+            own = sockets[0].dup()
+            slots = [own] * (options.workers - 1)
+        else:
+            slots = [bind(chosen)[0] for _ in range(options.workers - 1)]
+            own = sockets[0].dup()  # for the worker SIGHUP hands this process's slot to
+        workers = Workers(chosen, slots, own)
         workers.start_all()
     except BaseException:
-        for sock in sockets:
+        for sock in [*sockets, *slots]:
             sock.close()
         raise
     return spawn_listener(options, sockets, link, workers)

@@ -30,3 +30,14 @@ async def node_view(req: httpserver.Req) -> None:
 
 def plain(req: httpserver.Req) -> None:
     """A handler declared with `def`: the server refuses it at start."""
+
+
+async def no_argument() -> None:
+    """A handler that takes no Req: the server refuses it at start."""
+
+
+async def crashes_on_boom(req: httpserver.Req) -> None:
+    """/boom raises (a crash in the handler); anything else answers "fine"."""
+    if req.path == "/boom":
+        raise ValueError("on purpose")
+    await req.ok("fine")

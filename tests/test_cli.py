@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -18,70 +17,67 @@ import trio
 import actors
 import httpserver
 from httpserver import _cli
+from httpserver._flag_help import DESCRIPTIONS
 from httpserver._options import _TABLE
-from httpserver._upgrades import shorthand_rows
+from httpserver._upgrades import shorthand_help, shorthand_rows
 from tests import cli_app
+from tests.cli_helpers import command_line, environment, run_command_line
 from tests.http_helpers import ROOT, _Running, fetch, python_argv
 from tests.ws_helpers import Closed, open_ws
-
-
-def environment(**variables: str) -> dict[str, str]:
-    """This process's environment without the node's variables, plus `variables`."""
-    env = {k: v for k, v in os.environ.items() if k not in (_cli.CLUSTER_ENV, _cli.COOKIE_ENV)}
-    return {**env, **variables}
-
-
-@asynccontextmanager
-async def command_line(*args: str) -> AsyncIterator[_Running]:
-    """Run `python -m httpserver ARGS --ip 127.0.0.1 --port 0` until it
-    prints where it listens; yield it; then SIGTERM it, which drains the
-    server, and check that it ended with status 0."""
-    argv = python_argv("-m", "httpserver", *args, "--ip", "127.0.0.1", "--port", "0")
-    process = await trio.lowlevel.open_process(
-        argv, cwd=ROOT, env=environment(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    runner = _Running(process)
-    try:
-        with trio.fail_after(30):
-            await runner.wait_listening()
-        yield runner
-        process.send_signal(signal.SIGTERM)
-        with trio.fail_after(15):
-            while await runner._read_more():
-                pass
-            assert await process.wait() == 0, runner.output()
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-
-
-async def run_command_line(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 30
-) -> subprocess.CompletedProcess[bytes]:
-    with trio.fail_after(timeout):
-        return await trio.run_process(
-            python_argv("-m", "httpserver", *args),
-            cwd=ROOT,
-            env=environment() if env is None else env,
-            capture_stdout=True,
-            capture_stderr=True,
-            check=False,
-        )
 
 
 async def test_help_lists_every_server_option_of_the_table() -> None:
     done = await run_command_line("--help")
     assert done.returncode == 0
     text = done.stdout.decode()
-    for name, _default, _check, good in [*_TABLE, *shorthand_rows()]:
+    for name, _default, _check, _good in [*_TABLE, *shorthand_rows()]:
         if name == "upgrades":
             continue  # objects: the --ws flags build the WebSocket one
         shown = "MODULE:FUNCTION" if name in ("loop", "asgi") else _cli.flag(name)
         assert shown in text, f"--help does not list the option {name}"
-        assert " ".join(good.split()[:3]) in " ".join(text.split()), f"no help for {name}"
-    for node_flag in ("--cluster", "--cookie", "--node", "--log-level"):
-        assert node_flag in text
+    for own_flag in ("--cluster", "--cookie", "--node", "--log-level", "--log-format"):
+        assert own_flag in text
+    for own_flag in ("--reload", "--reload-dir", "--no-access-log", "--interface"):
+        assert own_flag in text
+
+
+def _flag_helps() -> dict[str, str]:
+    """Each flag of --help, and its help text (one line)."""
+    helps: dict[str, str] = {}
+    for action in _cli.parser()._actions:
+        for option in action.option_strings:
+            helps[option] = " ".join((action.help or "").split())
+    return helps
+
+
+def test_every_flag_says_what_it_does() -> None:
+    helps = _flag_helps()
+    described = {**DESCRIPTIONS, **shorthand_help()}
+    for name, default, _check, _good in [*_TABLE, *shorthand_rows()]:
+        if name in ("loop", "asgi", "upgrades"):
+            continue
+        text = helps[_cli.flag(name)]
+        assert described.get(name), f"{name} has no description"
+        assert text.startswith(described[name].split(" (")[0][:40]), (name, text)
+        if not isinstance(default, bool):  # what to type, beside what it is for
+            assert len(text) > len(described[name]) + 12, (name, text)
+    for option, text in helps.items():
+        assert text, f"{option} has no help"
+
+
+def test_flag_helps_say_what_to_type_not_a_python_value() -> None:
+    helps = _flag_helps()
+    assert "SSLContext" not in helps["--ssl"]
+    assert "cert.pem,key.pem" in helps["--ssl"]
+    for option, text in helps.items():
+        assert "['" not in text, (option, text)
+        assert "{'" not in text, (option, text)
+    assert "127.0.0.1,10.0.0.0/8" in helps["--trusted-proxies"]
+    assert "(default: none)" in helps["--trusted-proxies"]
+    assert "room for a burst" in helps["--backlog"]
+    assert (
+        helps["--compress"] == "gzip or deflate responses for clients that accept it (default: off)"
+    )
 
 
 async def test_it_serves_a_handler_named_module_colon_function() -> None:
@@ -121,8 +117,10 @@ async def test_ctrl_c_drains_and_ends_it_with_one_line() -> None:
             process.kill()
             await process.wait()
     lines = runner.output().strip().splitlines()
-    assert len(lines) == 2, runner.output()  # where it listened, and that it stopped
-    assert lines[1].endswith("WARNING httpserver: SIGINT: draining 1 server(s), then exiting")
+    # where it listened, the request's access line, and that it stopped
+    assert len(lines) == 3, runner.output()
+    assert lines[1].endswith('INFO httpserver.access: 127.0.0.1 "GET / HTTP/1.1" 200 12')
+    assert lines[2].endswith("WARNING httpserver: SIGINT: draining 1 server(s), then exiting")
 
 
 async def test_ws_serves_a_websocket_handler() -> None:
@@ -166,6 +164,58 @@ async def test_a_plain_def_handler_is_refused_at_start_naming_it() -> None:
     last = done.stderr.decode().strip().splitlines()[-1]
     assert "bad server option loop=tests.cli_app.plain: it must be an async function" in last
     assert "declare it with `async def`" in last
+
+
+async def test_a_handler_that_takes_no_argument_is_refused_at_start() -> None:
+    done = await run_command_line("tests.cli_app:no_argument", "--port", "0")
+    lines = done.stderr.decode().strip().splitlines()
+    assert done.returncode == 2, lines
+    assert len(lines) == 1, lines
+    assert "bad server option loop=tests.cli_app.no_argument: it must be an async" in lines[0]
+    assert "declare it `async def no_argument(req)`" in lines[0]
+    async with actors.node():
+        with pytest.raises(ValueError, match=r"no_argument\(\) cannot be called so"):
+            httpserver.start_link(port=0, loop=cli_app.no_argument)  # type: ignore[arg-type]
+
+
+_BROKEN_MODULES = [
+    pytest.param(
+        "import os\nvalue = undefined_name\n",
+        "NameError: name 'undefined_name' is not defined",
+        'broken.py", line 2, in <module>: value = undefined_name',
+        id="name-error",
+    ),
+    pytest.param(
+        "async def handle_http(req:\n    pass\n",
+        "SyntaxError: ",
+        'broken.py", line 1: async def handle_http(req:',
+        id="syntax-error",
+    ),
+    pytest.param(
+        "import a_module_nobody_has\n",
+        "ModuleNotFoundError: No module named 'a_module_nobody_has'",
+        'broken.py", line 1, in <module>: import a_module_nobody_has',
+        id="its-import-not-found",
+    ),
+]
+
+
+@pytest.mark.parametrize(("source", "error", "where"), _BROKEN_MODULES)
+async def test_a_module_that_fails_to_import_is_two_lines_naming_where(
+    tmp_path: Path, source: str, error: str, where: str
+) -> None:
+    (tmp_path / "broken.py").write_text(source)
+    path = os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))
+    done = await run_command_line(
+        "broken:handle_http", "--port", "0", env=environment(PYTHONPATH=path), timeout=15
+    )
+    lines = done.stderr.decode().strip().splitlines()
+    assert done.returncode == 2, lines
+    assert len(lines) == 2, lines  # not a traceback through importlib and argparse
+    assert lines[0].startswith("python -m httpserver: error: argument MODULE:FUNCTION:")
+    assert f"cannot import 'broken': {error}" in lines[0]
+    assert lines[1].startswith('  File "'), lines
+    assert lines[1].endswith(where), lines
 
 
 async def test_a_plain_def_is_refused_by_start_link_too() -> None:
@@ -255,7 +305,19 @@ _BAD_VALUES = [
     pytest.param(
         ["--node", "web"], {}, "--node and --cookie need --cluster", id="node-without-a-cluster"
     ),
-    pytest.param(["--prot", "80"], {}, "unrecognized arguments: --prot 80", id="unknown-flag"),
+    pytest.param(
+        ["--prot", "80"],
+        {},
+        "unrecognized arguments: --prot 80 (did you mean --port?)",
+        id="unknown-flag-did-you-mean",
+    ),
+    pytest.param(
+        ["--no-acess-log"],
+        {},
+        "unrecognized arguments: --no-acess-log (did you mean --no-access-log?)",
+        id="unknown-flag-did-you-mean-a-negation",
+    ),
+    pytest.param(["--zzzzzz"], {}, "unrecognized arguments: --zzzzzz", id="unknown-flag-far"),
 ]
 
 
@@ -341,3 +403,48 @@ def test_the_console_script_is_the_command_line() -> None:
     (script,) = entry_points(group="console_scripts", name="trio-misultin")
     assert script.load() is _cli.main
     assert sys.executable  # (installed by `pip install -e .`, beside python)
+
+
+async def test_fd_serves_an_inherited_listening_socket() -> None:
+    """systemd's socket activation: the socket is bound by the parent."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        fd = sock.fileno()
+        argv = python_argv("-m", "httpserver", HELLO, "--fd", str(fd))
+        process = await trio.lowlevel.open_process(
+            argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, pass_fds=(fd,)
+        )
+        runner = _Running(process)
+        try:
+            with trio.fail_after(30):
+                await runner.wait_listening()
+                assert runner.port == port
+                assert (await fetch(port, "/")).text == "Hello World."
+                process.send_signal(signal.SIGTERM)
+                assert await process.wait() == 0
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+
+
+async def test_fd_that_is_no_listening_socket_is_one_line() -> None:
+    with socket.socket() as sock:  # bound, not listening
+        sock.bind(("127.0.0.1", 0))
+        fd = sock.fileno()
+        argv = python_argv("-m", "httpserver", HELLO, "--fd", str(fd))
+        with trio.fail_after(30):
+            done = await trio.run_process(
+                argv,
+                cwd=ROOT,
+                capture_stdout=True,
+                capture_stderr=True,
+                check=False,
+                pass_fds=(fd,),
+            )
+    lines = done.stderr.decode().splitlines()
+    assert done.returncode == 1, lines
+    assert len(lines) == 1, lines
+    assert f"cannot serve fd={fd}: it is not a listening TCP socket" in lines[0]

@@ -87,6 +87,7 @@ CALLS: dict[str, Callable[[], Any]] = {
     "actors.lowlevel.cluster_settings": lambda: actors.lowlevel.cluster_settings(),
     "actors.lowlevel.sync_cluster": lambda: actors.lowlevel.sync_cluster(),
     "actors.lowlevel.group_nodes": lambda: actors.lowlevel.group_nodes("room"),
+    "actors.lowlevel.cluster_peers": lambda: actors.lowlevel.cluster_peers(),
     "actors.get_state": lambda: actors.get_state("db"),
     "actors.lowlevel.node_info": lambda: actors.lowlevel.node_info(),
     "actors.lowlevel.add_stat": lambda: actors.lowlevel.add_stat("s", lambda: 0),

@@ -18,6 +18,7 @@ import pytest
 import trio
 
 import httpserver
+from tests.cli_helpers import wait_gone
 from tests.http_helpers import ROOT, fetch, open_stream, python_argv
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "pidfd_open"), reason="needs Linux pidfds")
@@ -82,18 +83,6 @@ async def _collect_log(stream: trio.abc.ReceiveStream, running: Program) -> None
         running.logged = trio.Event()
 
 
-async def wait_gone(pid: int) -> None:
-    """Until process `pid` (not our child) has exited."""
-    try:
-        fd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return
-    try:
-        await trio.lowlevel.wait_readable(fd)
-    finally:
-        os.close(fd)
-
-
 async def pids_serving(port: int, wanted: set[int]) -> set[int]:
     """Ask on new connections until every pid in `wanted` has answered
     (the kernel spreads connections over the processes at random)."""
@@ -110,6 +99,7 @@ async def pids_serving(port: int, wanted: set[int]) -> set[int]:
         (1, signal.SIGTERM, False, ["--probe"]),  # a server came and went before
         (2, signal.SIGTERM, False, []),  # a deploy: SIGTERM to the main process
         (2, signal.SIGINT, True, []),  # Ctrl-C in a terminal: SIGINT to every process
+        (1, signal.SIGHUP, False, []),  # a hang-up, with no workers to replace
     ],
 )
 async def test_a_signal_drains_the_requests_in_flight_then_exits_0(
@@ -233,3 +223,63 @@ async def test_a_worker_that_cannot_start_makes_start_raise(
     if script != LOCAL_LOOP:  # refused by the option check, before any worker
         assert last.startswith("httpserver._workers.WorkerStartError: httpserver worker 1 (pid ")
         assert issubclass(httpserver.WorkerStartError, RuntimeError)
+
+
+async def test_sighup_replaces_every_worker_under_a_steady_client_dropping_nothing() -> None:
+    """A deploy with workers=N: SIGHUP starts new workers on the same
+    sockets and drains the old ones, one by one; the main process hands
+    its own share over too. A client that goes on meanwhile (300 requests,
+    each on a new connection, three at a time) sees no failure, a request
+    in flight finishes, and every pid serving afterwards is a new one."""
+    async with program(3) as running:
+        old = {running.pid, *running.workers}
+        answers: list[int] = []
+        failures: list[BaseException] = []
+        hup_sent = trio.Event()
+
+        sent = [0]
+
+        async def client() -> None:
+            while sent[0] < 300:
+                sent[0] += 1
+                try:
+                    answers.append(int((await fetch(running.port)).text))
+                except Exception as exc:
+                    failures.append(exc)
+                if len(answers) >= 60 and not hup_sent.is_set():
+                    hup_sent.set()
+                    os.kill(running.pid, signal.SIGHUP)
+
+        async def in_flight() -> bytes:
+            stream = await open_stream(running.port)
+            async with stream:
+                await stream.send_all(b"GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                received = b""
+                while chunk := await stream.receive_some(65536):
+                    received += chunk
+                return received
+
+        slow: list[bytes] = []
+        with trio.fail_after(60):
+            async with trio.open_nursery() as nursery:
+
+                async def keep_slow() -> None:
+                    slow.append(await in_flight())
+
+                nursery.start_soon(keep_slow)
+                for _ in range(3):
+                    nursery.start_soon(client)
+            while not any("SIGHUP: replaced the workers" in line for line in running.log):
+                await running.logged.wait()
+            after = [int((await fetch(running.port)).text) for _ in range(30)]
+            for pid in old - {running.pid}:
+                await wait_gone(pid)  # the old workers drained and ended
+        assert failures == [], failures[:3]
+        assert len(answers) == 300
+        assert not set(after) & old, (after, old)  # only new workers serve
+        assert running.process.returncode is None  # the main process goes on
+        assert slow[0].startswith(b"HTTP/1.1 200 ")
+        assert b"6\r\nfirst;\r\n6\r\nsecond\r\n0\r\n\r\n" in slow[0]
+        new = set(_children(running.pid)) - old  # (an old one may not be reaped yet)
+        assert len(new) == 3, new  # N workers now: the main process serves no more
+        assert not [line for line in running.log if "restarting it" in line]

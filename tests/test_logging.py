@@ -145,3 +145,78 @@ async def test_logging_configured_after_run_started_gets_each_report_once() -> N
     stderr = await run_program(CRASHES.format(setup="", after=after))
     assert stderr.count("after basicConfig") == 1, stderr
     assert "LATE actors after basicConfig" in stderr
+
+
+DRAINS = """
+import trio
+import actors
+
+async def worker():
+    try:
+        await actors.receive()
+    finally:
+        with trio.CancelScope(shield=True):
+            await trio.sleep(0.2)  # a drain that takes a while
+        print("worker drained", flush=True)
+
+async def main():
+    actors.spawn(worker)
+    try:
+        print("ready", flush=True)
+        await actors.receive()
+    finally:
+        print("main drained", flush=True)
+
+actors.run(main)
+print("after run: not reached", flush=True)
+"""
+
+
+async def test_sigterm_ends_actors_run_as_ctrl_c_does_with_one_line_and_status_0() -> None:
+    """A deploy's stop: each process unwinds (its `finally` runs), the log
+    says so in one line, and the program exits 0; not 143 in silence."""
+    process = await trio.lowlevel.open_process(
+        [sys.executable, "-c", DRAINS], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert process.stdout is not None
+    assert process.stderr is not None
+    try:
+        with trio.fail_after(30):
+            stdout = b""
+            while b"ready\n" not in stdout:
+                chunk = await process.stdout.receive_some(64)
+                assert chunk, "the program ended before it was ready"
+                stdout += chunk
+            process.send_signal(signal.SIGTERM)
+            while chunk := await process.stdout.receive_some(65536):
+                stdout += chunk
+            stderr = b""
+            while chunk := await process.stderr.receive_some(65536):
+                stderr += chunk
+            assert await process.wait() == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert stdout.decode().splitlines() == ["ready", "main drained", "worker drained"]
+    lines = stderr.decode().splitlines()
+    assert len(lines) == 1, stderr.decode()
+    assert re.fullmatch(f"{STAMP} WARNING actors: stopped: terminated \\(SIGTERM\\)", lines[0])
+
+
+async def test_a_program_with_its_own_sigterm_handler_keeps_it() -> None:
+    code = (
+        "import os, signal, actors\n"
+        "signal.signal(signal.SIGTERM, lambda *_: print('mine', flush=True))\n"
+        "async def main():\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "actors.run(main)\n"
+        "assert signal.getsignal(signal.SIGTERM).__name__ == '<lambda>'\n"
+        "print('after run', flush=True)\n"
+    )
+    with trio.fail_after(30):
+        done = await trio.run_process(
+            [sys.executable, "-c", code], cwd=ROOT, capture_stdout=True, capture_stderr=True
+        )
+    assert done.stdout.decode().splitlines() == ["mine", "after run"], done.stderr.decode()
+    assert done.stderr == b""

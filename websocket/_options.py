@@ -16,7 +16,7 @@ from typing import Any
 
 from httpserver.lowlevel import describe, is_async_callable
 
-__all__ = ["TABLE", "WsOptions"]
+__all__ = ["HELP", "TABLE", "WsOptions"]
 
 
 def _is_int(low: int) -> Callable[[Any], bool]:
@@ -77,6 +77,24 @@ TABLE: list[tuple[str, Any, Callable[[Any], bool], str]] = [
         " C masking, which needs that library: the speedups extra)",
     ),
 ]
+
+
+# What each option is for: the command line's --help (httpserver reads it
+# through the entry point, as it reads TABLE).
+HELP: dict[str, str] = {
+    "ws_loop": "the WebSocket handler, run in a process of its own for each socket",
+    "ws_autoexit": "end the handler when its socket closes (--no-ws-autoexit: it gets 'closed')",
+    "ws_max_message": "the largest message from a client, in bytes (1009 past it)",
+    "ws_max_queue": "bytes queued to send to one client at most (closed with 1008 past it)",
+    "ws_max_fragments": "fragments of one message at most",
+    "ws_max_pending": "messages and bytes waiting for the handler before the socket stops reading",
+    "ws_ping_interval": "seconds between pings to an idle socket",
+    "ws_ping_timeout": "seconds a client has to answer a ping",
+    "ws_compress": "accept permessage-deflate when a client offers it",
+    "ws_origins": "the Origin values a browser may connect from (default: any)",
+    "ws_subprotocols": "the subprotocols the server speaks, in its order of preference",
+    "ws": "the WebSocket frame decoder",
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from httpserver import HttpError
 from httpserver.lowlevel import describe
 
 from ._inbound import backend
-from ._options import TABLE, WsOptions
+from ._options import HELP, TABLE, WsOptions
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -84,6 +84,7 @@ class _Factory:
     ASGI app's websocket scope."""
 
     options_table = TABLE  # read by httpserver's shorthand and command line
+    options_help = HELP  # ... and what each is for, by its --help
 
     def __call__(
         self,
