@@ -223,7 +223,7 @@ def supervision_trees() -> list[dict[str, Any]]:
 
 
 def _fields(tree: dict[str, Any]) -> dict[str, Any]:
-    return {key: tree[key] for key in ("strategy", "intensity", "period", "restarts")}
+    return {key: tree[key] for key in ("strategy", "intensity", "period", "restarts", "recent")}
 
 
 def _children(

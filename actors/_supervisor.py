@@ -188,12 +188,17 @@ def _restart_windows(observed: Any) -> list[dict[str, Any]]:
     (the observer shows it beside the limit)."""
     now = trio.current_time()
     rows = []
-    for server in list(observed.servers.values()):
-        if isinstance(server, _SupervisorServer):
-            since = now - server.period
-            recent = sum(1 for at in server.restarts if at >= since)
-            rows.append({"pid": server.me, "recent": recent})
+    for view in list(observed.servers.values()):
+        if isinstance(view, _SupervisorView):
+            server: Any = view.server
+            rows.append({"pid": server.me, "recent": _recent(server, now)})
     return rows
+
+
+def _recent(server: Any, now: float) -> int:
+    """The restarts `server` made within its last `period` seconds."""
+    since = now - server.period
+    return sum(1 for at in getattr(server, "restarts", ()) if at >= since)
 
 
 class _SupervisorServer(GenServer):
@@ -478,6 +483,7 @@ class _SupervisorView(ServerView):
             "intensity": getattr(server, "intensity", 0),
             "period": getattr(server, "period", 0),
             "restarts": getattr(server, "restart_count", 0),
+            "recent": _recent(server, trio.current_time()),
             "children": [
                 {
                     "id": child_label(child.spec.id),

@@ -33,9 +33,10 @@ class View(Protocol):
         """ "module.Class": what the process table shows it running."""
 
     def tree(self) -> dict[str, Any] | None:
-        """A supervisor's "strategy", "intensity", "period", "restarts" and
-        "children" rows ({"id", "pid", "type", "restart", "restarts",
-        "last_exit"}); None for any other kind."""
+        """A supervisor's "strategy", "intensity", "period", "restarts" (made
+        in all), "recent" (within its period) and "children" rows ({"id",
+        "pid", "type", "restart", "restarts", "last_exit"}); None for any
+        other kind."""
 
 
 class ServerView:

@@ -56,7 +56,9 @@ code, and returns builtins, Pids and strings only:
   default and never kills it.
 - `supervision_trees()`: the supervisors no local supervisor supervises,
   with their children (restart counts, last exit reasons as `describe`
-  strings, "system"), nested supervisors expanded.
+  strings, "system"), nested supervisors expanded; each supervisor's
+  "restarts" (made in all) and "recent" (within its period: what its
+  intensity bounds).
 - `describe(value, limit=2000)`: `repr(value)` cut to `limit`, except that
   a partial, a child spec or a supervisor's child record (also inside
   containers and exceptions) is named by its function, never shown with its

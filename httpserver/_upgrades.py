@@ -147,9 +147,10 @@ def shorthand_rows() -> list[tuple[str, Any, Any, str]]:
 
 
 def shorthand_help() -> dict[str, str]:
-    """What each option of a shorthand protocol is for (its `options_help`)."""
+    """What each option of a shorthand protocol is for (its `options_help`);
+    a shadowed one has none, as in `shorthand_rows`."""
     found: dict[str, str] = {}
-    for factory in shorthands().values():
+    for factory in _load()[0].values():
         found.update(getattr(factory, "options_help", {}))
     return found
 

@@ -200,6 +200,7 @@ async def test_supervision_trees_show_nesting_pools_restarts_and_last_exits() ->
             "intensity": 5,
             "period": 10,
             "restarts": 0,
+            "recent": 0,  # restarts within its period, what its intensity bounds
         }
         x, pool_row = inner_row["children"]
         assert x["pid"] == ups["x"]
