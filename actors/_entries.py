@@ -51,9 +51,11 @@ CONTROL: Final = 2
 MAC_SIZE: Final = 32
 _MAGIC: Final = b"AM"
 _HEAD: Final = struct.Struct(">2sBxQQIQBB")  # magic, version, creations, epoch, seq, name lengths
-_FRAME: Final = struct.Struct(">IB")  # body length, kind
+FRAME: Final = struct.Struct(">IB")  # body length, kind
+_FRAME: Final = FRAME
 _SEND: Final = struct.Struct(">IBQ")  # body length, SEND, the process's number
-_NUMBER: Final = struct.Struct(">Q")
+NUMBER: Final = struct.Struct(">Q")  # a SEND frame's process number, first in its body
+_NUMBER: Final = NUMBER
 _SEALED: Final = b"AS\x01"
 
 

@@ -32,6 +32,9 @@ __all__ = ["accept", "read_inbox"]
 logger = logging.getLogger("actors")
 
 _READ_COUNT: Final = 64  # entries per XREAD at most
+_FRAME: Final = _entries.FRAME.unpack_from
+_NUMBER: Final = _entries.NUMBER.unpack_from
+_SEND: Final = _entries.SEND
 _BLOCK_MS: Final = 5_000
 
 
@@ -117,21 +120,31 @@ def accept(cluster: Cluster, data: bytes) -> None:
         return  # an earlier connection's, ended already
     peer.in_seq = head.seq + 1
     values = cluster.decoder.frames(data)
+    value = values.value
     procs = cluster.node.procs
     try:
-        for kind, number, start, end in _entries.frames(data, offset):
-            if kind == _entries.SEND:  # the common case, inline
-                proc = procs.get(number)
+        # _entries.frames, inline: this loop runs once a message.
+        end_all = len(data)
+        while offset < end_all:
+            if offset + 5 > end_all:
+                _cut_wrong("a truncated frame")
+            length, kind = _FRAME(data, offset)
+            start = offset + 5
+            offset = start + length
+            if offset > end_all:
+                _cut_wrong("a frame runs past its entry")
+            if kind == _SEND and length >= 8:
+                proc = procs.get(_NUMBER(data, start)[0])
                 if proc is None:
                     continue  # a message to a dead process is dropped, as in Erlang
                 try:
-                    proc.deliver(values.value(start, end))
+                    proc.deliver(value(start + 8, offset))
                 except WireError as exc:
                     _dropped(cluster, peer, exc)
             elif not peer.in_open:
                 return  # a frame ended the connection (a bye)
             else:
-                run_frame(cluster, peer, kind, values, start, end)
+                run_frame(cluster, peer, kind, values, start, offset)
     except WireError as exc:  # a signed entry cut wrong: the sender's bug
         logger.error(  # noqa: TRY400 - a bad entry, not a bug of ours: no traceback
             "actors cluster: node %s dropped the rest of an entry from %s: %s",
@@ -139,6 +152,10 @@ def accept(cluster: Cluster, data: bytes) -> None:
             peer.name,
             exc,
         )
+
+
+def _cut_wrong(why: str) -> None:
+    raise WireError(why)
 
 
 def run_frame(
