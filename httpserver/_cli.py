@@ -266,7 +266,7 @@ def parser(import_handlers: bool = True) -> argparse.ArgumentParser:
         " loop(req); auto tells them by their signature (default: auto)",
     )
     add_node_flags(cli)
-    log = cli.add_argument_group("the log (see README, Logging)")
+    log = cli.add_argument_group("the log (see the Operations guide, Logging)")
     log.add_argument(
         "--log-level",
         choices=_LEVELS,
