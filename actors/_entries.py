@@ -10,7 +10,8 @@ nor change one, and one replayed or reordered shows by its number.
 Frames are decoded one by one (`frames`): a frame is its length, its kind
 and its body, so a body that fails to decode is skipped alone. A `SEND`
 frame is a message for a local process (its number, then the pickled
-message); a `CONTROL` frame is a pickled tuple naming what to do
+message); a `SEND_NAME` frame one for a process registered under a str
+(the name, then the message); a `CONTROL` frame is a pickled tuple naming what to do
 (`actors._cluster_inbound`). An entry with no frame is a tick: it only
 says how far the sender has come, so a receiver notices a lost tail.
 
@@ -47,6 +48,7 @@ node refuses an entry of a version it does not know (and says so)."""
 
 SEND: Final = 1
 CONTROL: Final = 2
+SEND_NAME: Final = 3
 
 MAC_SIZE: Final = 32
 _MAGIC: Final = b"AM"
@@ -74,6 +76,14 @@ class Head(NamedTuple):
 def send_frame(number: int, message: bytes) -> bytes:
     """A frame that delivers `message` (pickled) to the process `number`."""
     return _SEND.pack(len(message) + 8, SEND, number) + message
+
+
+def send_name_frame(name: bytes, message: bytes) -> bytes:
+    """A frame that delivers `message` (pickled) to the process registered
+    as `name` (a str, UTF-8, at most 255 bytes) on the receiving node."""
+    return (
+        _FRAME.pack(len(name) + 1 + len(message), SEND_NAME) + bytes((len(name),)) + name + message
+    )
 
 
 def control_frame(request: bytes) -> bytes:

@@ -35,6 +35,7 @@ _READ_COUNT: Final = 64  # entries per XREAD at most
 _FRAME: Final = _entries.FRAME.unpack_from
 _NUMBER: Final = _entries.NUMBER.unpack_from
 _SEND: Final = _entries.SEND
+_SEND_NAME: Final = _entries.SEND_NAME
 _BLOCK_MS: Final = 5_000
 
 
@@ -143,6 +144,8 @@ def accept(cluster: Cluster, data: bytes) -> None:
                     _dropped(cluster, peer, exc)
             elif not peer.in_open:
                 return  # a frame ended the connection (a bye)
+            elif kind == _SEND_NAME:
+                _send_to_name(cluster, peer, data, values, start, offset)
             else:
                 run_frame(cluster, peer, kind, values, start, offset)
     except WireError as exc:  # a signed entry cut wrong: the sender's bug
@@ -152,6 +155,26 @@ def accept(cluster: Cluster, data: bytes) -> None:
             peer.name,
             exc,
         )
+
+
+def _send_to_name(
+    cluster: Cluster, peer: Peer, data: bytes, values: FrameReader, start: int, end: int
+) -> None:
+    """A SEND_NAME frame: the message goes to the process registered under
+    the name here, if one is (dropped otherwise, as Erlang's `{Name, Node}
+    ! Msg` is)."""
+    try:
+        size = data[start] if start < end else 0
+        if start + 1 + size > end:
+            _cut_wrong("a truncated name")
+        name = data[start + 1 : start + 1 + size].decode()
+        proc = cluster.node.names.get(name)
+        if proc is not None:
+            proc.deliver(values.value(start + 1 + size, end))
+    except UnicodeDecodeError:
+        _dropped(cluster, peer, WireError("a name that is not UTF-8"))
+    except WireError as exc:
+        _dropped(cluster, peer, exc)
 
 
 def _cut_wrong(why: str) -> None:

@@ -23,7 +23,7 @@ from weakref import WeakValueDictionary
 
 import trio
 
-from ._entries import control_frame, send_frame
+from ._entries import control_frame, send_frame, send_name_frame
 from ._ids import Pid
 from ._remote import RemoteName, RemoteProcess
 from ._wire import sanitize_reason
@@ -108,6 +108,22 @@ class Peer:
         self.outbox_bytes = total
         if len(outbox) == 1:
             self.wake.set()
+
+    def send_name(self, name: object, msg: Any) -> None:
+        """Queue `msg` for the process registered as `name` there (`(name,
+        node)` as a destination); a str name travels in the frame's header."""
+        if not self.up:
+            return
+        if type(name) is not str or len(name) > 85:  # 255 bytes of UTF-8 at most
+            self.control("send_name", name, msg)
+            return
+        data = self._encode(msg)
+        if len(data) > self._max_entry:
+            raise ValueError(
+                f"a message of {len(data)} bytes cannot go to node {self.name}:"
+                f" more than max_entry ({self._max_entry})"
+            )
+        self.post(send_name_frame(name.encode(), data))
 
     def control(self, *request: Any, lenient: bool = False) -> None:
         """Queue a control request (a link, a monitor, a reply...).

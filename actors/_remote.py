@@ -133,7 +133,7 @@ class RemoteName(RemoteProcess):
 
     def deliver(self, msg: Any) -> None:
         if self.alive:
-            self.peer.control("send_name", self.name, msg)
+            self.peer.send_name(self.name, msg)
 
     @property
     def monitored_as(self) -> Any:

@@ -499,3 +499,29 @@ async def test_an_entry_of_another_wire_version_is_refused_and_logged(
     assert (
         f"wire version {_entries.VERSION + 1}, this node speaks {_entries.VERSION}" in caplog.text
     )
+
+
+@pytest.mark.parametrize("name", ["sink", "évier-シンク", "n" * 200, ("a", "tuple", 1)])
+async def test_a_name_on_another_node_is_any_name_a_local_one_can_be(
+    redis_url: str, name: object
+) -> None:
+    registered = trio.Event()
+
+    async def named() -> None:
+        while True:
+            match await actors.receive():
+                case ("hello", pid):
+                    actors.send(pid, ("named", name))
+
+    async def b_body() -> None:
+        actors.spawn(named, name=name)
+        registered.set()
+        await forever()
+
+    async with trio.open_nursery() as nursery:
+        await start_node(nursery, "b", redis_url, b_body)
+        await registered.wait()
+        async with actors.node(name="a", cluster=redis_url, cookie=COOKIE, **FAST):
+            actors.send((name, "b"), ("hello", actors.self()))
+            assert await assert_receive(("named", ANY), timeout=5) == ("named", name)
+        nursery.cancel_scope.cancel()
