@@ -36,7 +36,9 @@ __all__ = [
     "frames",
     "pack",
     "seal",
+    "name_prefix",
     "send_frame",
+    "send_name_frame",
     "control_frame",
     "unpack",
     "unseal",
@@ -78,12 +80,19 @@ def send_frame(number: int, message: bytes) -> bytes:
     return _SEND.pack(len(message) + 8, SEND, number) + message
 
 
-def send_name_frame(name: bytes, message: bytes) -> bytes:
+def name_prefix(name: object) -> bytes | None:
+    """What a SEND_NAME frame holds before its message: the name's length
+    and UTF-8 bytes; None for a name that is not a str of 255 bytes at most."""
+    if type(name) is not str:
+        return None
+    data = name.encode()
+    return bytes((len(data),)) + data if len(data) <= 255 else None
+
+
+def send_name_frame(prefix: bytes, message: bytes) -> bytes:
     """A frame that delivers `message` (pickled) to the process registered
-    as `name` (a str, UTF-8, at most 255 bytes) on the receiving node."""
-    return (
-        _FRAME.pack(len(name) + 1 + len(message), SEND_NAME) + bytes((len(name),)) + name + message
-    )
+    under the name in `prefix` (`name_prefix`) on the receiving node."""
+    return _FRAME.pack(len(prefix) + len(message), SEND_NAME) + prefix + message
 
 
 def control_frame(request: bytes) -> bytes:

@@ -123,6 +123,7 @@ def accept(cluster: Cluster, data: bytes) -> None:
     values = cluster.decoder.frames(data)
     value = values.value
     procs = cluster.node.procs
+    names_seen: dict[bytes, str | None] = {}
     try:
         # _entries.frames, inline: this loop runs once a message.
         end_all = len(data)
@@ -144,8 +145,20 @@ def accept(cluster: Cluster, data: bytes) -> None:
                     _dropped(cluster, peer, exc)
             elif not peer.in_open:
                 return  # a frame ended the connection (a bye)
-            elif kind == _SEND_NAME:
-                _send_to_name(cluster, peer, data, values, start, offset)
+            elif kind == _SEND_NAME and length:  # inline too: `(name, node) ! msg`
+                size = data[start]
+                at = start + 1 + size
+                if at > offset:
+                    _cut_wrong("a truncated name")
+                name = names_seen.get(data[start:at])
+                if name is None:
+                    name = _name(cluster, peer, data, start, at, names_seen)
+                proc = cluster.node.names.get(name) if name is not None else None
+                if proc is not None:
+                    try:
+                        proc.deliver(value(at, offset))
+                    except WireError as exc:
+                        _dropped(cluster, peer, exc)
             else:
                 run_frame(cluster, peer, kind, values, start, offset)
     except WireError as exc:  # a signed entry cut wrong: the sender's bug
@@ -157,24 +170,19 @@ def accept(cluster: Cluster, data: bytes) -> None:
         )
 
 
-def _send_to_name(
-    cluster: Cluster, peer: Peer, data: bytes, values: FrameReader, start: int, end: int
-) -> None:
-    """A SEND_NAME frame: the message goes to the process registered under
-    the name here, if one is (dropped otherwise, as Erlang's `{Name, Node}
-    ! Msg` is)."""
+def _name(
+    cluster: Cluster, peer: Peer, data: bytes, start: int, at: int, seen: dict[bytes, str | None]
+) -> str | None:
+    """The name in a SEND_NAME frame (kept for the rest of its entry);
+    None, logged, if it is not UTF-8."""
+    key = data[start:at]
     try:
-        size = data[start] if start < end else 0
-        if start + 1 + size > end:
-            _cut_wrong("a truncated name")
-        name = data[start + 1 : start + 1 + size].decode()
-        proc = cluster.node.names.get(name)
-        if proc is not None:
-            proc.deliver(values.value(start + 1 + size, end))
+        name: str | None = key[1:].decode()
     except UnicodeDecodeError:
         _dropped(cluster, peer, WireError("a name that is not UTF-8"))
-    except WireError as exc:
-        _dropped(cluster, peer, exc)
+        name = None
+    seen[key] = name
+    return name
 
 
 def _cut_wrong(why: str) -> None:

@@ -109,21 +109,23 @@ class Peer:
         if len(outbox) == 1:
             self.wake.set()
 
-    def send_name(self, name: object, msg: Any) -> None:
+    def send_name(self, name: object, prefix: bytes | None, msg: Any) -> None:
         """Queue `msg` for the process registered as `name` there (`(name,
-        node)` as a destination); a str name travels in the frame's header."""
+        node)` as a destination): a str name travels before the message, as
+        `prefix` (`name_prefix`); any other name in a control request."""
         if not self.up:
             return
-        if type(name) is not str or len(name) > 85:  # 255 bytes of UTF-8 at most
+        if prefix is None:
             self.control("send_name", name, msg)
             return
         data = self._encode(msg)
-        if len(data) > self._max_entry:
+        size = len(data)
+        if size > self._max_entry:
             raise ValueError(
-                f"a message of {len(data)} bytes cannot go to node {self.name}:"
+                f"a message of {size} bytes cannot go to node {self.name}:"
                 f" more than max_entry ({self._max_entry})"
             )
-        self.post(send_name_frame(name.encode(), data))
+        self.post(send_name_frame(prefix, data))
 
     def control(self, *request: Any, lenient: bool = False) -> None:
         """Queue a control request (a link, a monitor, a reply...).

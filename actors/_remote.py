@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ._entries import name_prefix
 from ._ids import Down, Pid, Ref
 from ._process import add_link, add_monitor, drop_link
 from ._wire import sanitize_reason
@@ -118,11 +119,12 @@ class RemoteName(RemoteProcess):
     """A name registered on another node, as a destination: `(name, node)`.
     Sends and monitors resolve the name there, when they arrive."""
 
-    __slots__ = ("name",)
+    __slots__ = ("name", "prefix")
 
     def __init__(self, peer: Peer, name: object) -> None:
         super().__init__(peer, Pid(peer.name, -1, None, 0))
         self.name = name
+        self.prefix = name_prefix(name)  # how it travels before each message
 
     def __repr__(self) -> str:
         return f"<RemoteName {self.name!r} on {self.peer.name!r}>"
@@ -133,7 +135,7 @@ class RemoteName(RemoteProcess):
 
     def deliver(self, msg: Any) -> None:
         if self.alive:
-            self.peer.send_name(self.name, msg)
+            self.peer.send_name(self.name, self.prefix, msg)
 
     @property
     def monitored_as(self) -> Any:

@@ -26,7 +26,7 @@ import io
 import pickle
 import pickletools
 import re
-from bisect import bisect_left
+import types
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -185,32 +185,33 @@ class Encoder:
     not pay); a value holding a Pid, a Ref or a tagged object goes through
     the one that tags them."""
 
-    __slots__ = ("_buffer", "_pickler", "_plain")
+    __slots__ = ("_chunks", "_file", "_pickler", "_plain")
 
     def __init__(self) -> None:
-        self._buffer = io.BytesIO()
-        self._pickler = _fast(_Pickler(self._buffer, _PROTOCOL))
-        self._plain = _fast(_PlainPickler(self._buffer, _PROTOCOL))
+        # The picklers write each pickle in one call (a big one in a few) to
+        # a file whose write is a list's append: no buffer to reset per value.
+        self._chunks: list[bytes] = []
+        self._file = types.SimpleNamespace(write=self._chunks.append)
+        self._pickler = _fast(_Pickler(self._file, _PROTOCOL))
+        self._plain = _fast(_PlainPickler(self._file, _PROTOCOL))
 
     def encode(self, value: Any) -> bytes:
         """`value` as bytes; `TypeError` naming what cannot travel."""
-        buffer = self._buffer
-        buffer.seek(0)
-        buffer.truncate()
+        chunks = self._chunks
+        chunks.clear()
         try:
             self._plain.dump(value)
-            return buffer.getvalue()
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
         except (_NotPlain, *_ENCODE_ERRORS):
-            self._plain = _fast(_PlainPickler(buffer, _PROTOCOL))  # half way through
-        buffer.seek(0)
-        buffer.truncate()
+            self._plain = _fast(_PlainPickler(self._file, _PROTOCOL))  # half way through
+        chunks.clear()
         try:
             self._pickler.dump(value)
         except _ENCODE_ERRORS as exc:
-            self._pickler = _fast(_Pickler(buffer, _PROTOCOL))
+            self._pickler = _fast(_Pickler(self._file, _PROTOCOL))
             why = "it refers to itself" if "cyclic" in str(exc) else str(exc)
             raise TypeError(f"cannot send {_short(value)} to another node: {why}") from None
-        return buffer.getvalue()
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _short(value: Any) -> str:
@@ -290,59 +291,60 @@ class FrameReader:
     only be read by the frames of its own entry. A value that fails leaves
     the next ones as they were: the unpickler starts each value afresh."""
 
-    __slots__ = ("_buffer", "_data", "_decoder", "_suspects", "_unpickler")
+    __slots__ = ("_buffer", "_data", "_decoder", "_unpickler")
 
     def __init__(self, decoder: Decoder, data: bytes | memoryview) -> None:
         self._decoder = decoder
         self._data = bytes(data)
         self._buffer = io.BytesIO(data)
         self._unpickler = decoder._unpickler(self._buffer)
-        # Where, in all the entry, a value could hide a memo store or an
-        # 8-byte length: one scan at C speed, then a bisect per value.
-        self._suspects = [found.start() for found in _SUSPECT.finditer(self._data)]
 
     def value(self, start: int, end: int) -> Any:
-        """The value in `data[start:end]`; `WireError` if refused or broken."""
-        decoder = self._decoder
-        if end - start > SCAN_ABOVE:
-            cost = decoded_size(self._data[start:end], decoder.max_decoded)
-            if cost > decoder.max_decoded:
-                raise WireError(
-                    f"a message of {end - start} bytes would build about {cost} bytes"
-                    f" (max_decoded {decoder.max_decoded})"
-                )
-        else:
-            suspects = self._suspects
-            if suspects:
-                at = bisect_left(suspects, start)
-                if at < len(suspects) and suspects[at] < end:
-                    _refuse_memo_puts(self._data, start, end)
+        """The value in `data[start:end]`; `WireError` if refused or broken.
+        (Once a message: kept to the few steps most values need.)"""
+        data = self._data
+        if end - start > SCAN_ABOVE or _SUSPECT_IN(data, start, end) is not None:
+            self._check(start, end)
         buffer = self._buffer
         buffer.seek(start)
         try:
             value = self._unpickler.load()
         except WireError:
-            self._unpickler = decoder._unpickler(buffer)
+            self._unpickler = self._decoder._unpickler(buffer)
             raise
         except Exception as exc:  # anything a broken pickle raises, MemoryError too
-            self._unpickler = decoder._unpickler(buffer)
+            self._unpickler = self._decoder._unpickler(buffer)
             raise WireError(f"cannot decode: {exc!r}") from None
         if buffer.tell() != end:
-            self._unpickler = decoder._unpickler(buffer)  # it may have read ahead
+            self._unpickler = self._decoder._unpickler(buffer)  # it may have read ahead
             raise WireError("a value that does not end where its frame does")
         return value
+
+    def _check(self, start: int, end: int) -> None:
+        """A big value: what it would build, within its bound; a value with
+        the bytes of a memo store: it stores nothing."""
+        if end - start <= SCAN_ABOVE:
+            _refuse_memo_puts(self._data, start, end)
+            return
+        bound = self._decoder.max_decoded
+        cost = decoded_size(self._data[start:end], bound)
+        if cost > bound:
+            raise WireError(
+                f"a message of {end - start} bytes would build about {cost} bytes"
+                f" (max_decoded {bound})"
+            )
 
 
 # A memo store (PUT, LONG_BINPUT) grows the C unpickler's memo to twice its
 # index, all of it written: 5 bytes can make it write gigabytes. Honest
-# values memoize nothing (`_fast`), so a value whose bytes might hold a big
-# index (an "r" and 4 bytes of at least 2**20, a "p" and 6 digits), or an
-# 8-byte length (a bytearray is allocated whole before it is read), is walked
-# first, opcode by opcode, and refused if it stores in the memo at all or
-# announces more than it holds; the others go straight to the C unpickler.
-_SUSPECT: Final = re.compile(  # a lookahead: every place it matches, overlapping or not
-    rb"(?=r[\x00-\xff]{2}[\x10-\xff]|r[\x00-\xff]{3}[^\x00]|p[0-9]{6}|[\x8d\x8e\x96])"
-)
+# values memoize nothing (`_fast`), so a value that holds a byte of those
+# opcodes ("p", "r"), or of one with an 8-byte length (a bytearray is
+# allocated whole before it is read), is walked first, opcode by opcode,
+# and refused if it stores in the memo at all or announces more than it
+# holds; the others (most, whose bytes have none of these) go straight to
+# the C unpickler.
+_SUSPECT: Final = re.compile(rb"[pr\x8d\x8e\x96]")  # a set of bytes: the fastest scan re has
+_SUSPECT_IN: Final = _SUSPECT.search
 _MEMO_PUTS: Final = frozenset(b"pqr")  # PUT, BINPUT, LONG_BINPUT
 _FIXED, _LINE, _COUNTED, _TWO_LINES = range(4)
 
