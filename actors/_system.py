@@ -71,3 +71,10 @@ class NodeVar(Generic[T]):
     def set(self, value: T) -> None:
         """Set the value on the caller's node, for as long as it runs."""
         current("actors.lowlevel.NodeVar.set").node.observed.values[self] = value
+
+    def setdefault(self, value: T) -> T:
+        """The value on the caller's node; `value`, set there first, if it
+        had none (as `dict.setdefault`: a layer's table, one per node)."""
+        values = current("actors.lowlevel.NodeVar.setdefault").node.observed.values
+        found: T = values.setdefault(self, value)
+        return found

@@ -96,7 +96,15 @@ class Server:
         return len(self.connections) > self.max_connections
 
 
-_servers: dict[actors.Pid, Server] = {}
+_SERVERS: actors.lowlevel.NodeVar[dict[actors.Pid, Server]] = actors.lowlevel.NodeVar(
+    "httpserver.servers"
+)
+
+
+def _servers() -> dict[actors.Pid, Server]:
+    """The running servers of the calling process's node (state of the
+    node, not of this module: two nodes in one OS process each have theirs)."""
+    return _SERVERS.setdefault({})
 
 
 def start(**options: Unpack[StartOptions]) -> actors.Pid:
@@ -173,7 +181,7 @@ def spawn_listener(
             sock.close()
         raise
     server.pid = pid
-    _servers[pid] = server
+    _servers()[pid] = server
     actors.lowlevel.add_stat("http_connections", open_connections)
     if options.handle_signals:
         _signals.watch(pid)
@@ -183,8 +191,7 @@ def spawn_listener(
 def open_connections() -> int:
     """The open connections of every server of the calling process's node
     (its "http_connections" in `actors.lowlevel.node_info`)."""
-    node = actors.node_name()
-    return sum(len(s.connections) for pid, s in list(_servers.items()) if pid.node == node)
+    return sum(len(s.connections) for s in list(_servers().values()))
 
 
 def port(server: actors.Pid | object) -> int:
@@ -212,7 +219,7 @@ def info(server: actors.Pid | object) -> dict[str, Any]:
 
 def has_workers(pid: actors.Pid) -> bool:
     """Whether the running server `pid` has worker processes."""
-    found = _servers.get(pid)
+    found = _servers().get(pid)
     return found is not None and found.workers is not None
 
 
@@ -224,10 +231,9 @@ async def wait_listening(server: actors.Pid | object) -> None:
 
 
 def _server(server: actors.Pid | object, what: str) -> Server:
-    if not isinstance(server, actors.Pid):  # a name: looked up in the caller's node
-        _in_process(what)
+    _in_process(what)  # servers, and names, are the calling node's
     pid = server if isinstance(server, actors.Pid) else actors.whereis(server)
-    found = _servers.get(pid) if pid is not None else None
+    found = _servers().get(pid) if pid is not None else None
     if found is None:
         raise LookupError(f"no running server {server!r}")
     return found
@@ -367,7 +373,7 @@ async def _listener_main(
             listener.close()
         if server.workers is not None:
             server.workers.abandon()  # (after a drain, already done)
-        _servers.pop(me, None)
+        _servers().pop(me, None)
     if reason != "normal":
         raise actors.ProcessExit(reason)
 

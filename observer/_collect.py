@@ -59,8 +59,9 @@ async def collect(config: Config, owner: actors.Pid) -> None:
     try:
         await collector.run()
     finally:
-        if running.get(owner) is config:
-            del running[owner]
+        observers = running()
+        if observers.get(owner) is config:
+            del observers[owner]
 
 
 class _Collector:

@@ -52,9 +52,16 @@ class Config:
         return f"<observer {url_of(self.ip, self.port)}>"
 
 
-# The observers of this OS process, by the Pid `start` returned; the
-# collector removes its own when it ends, however it ends.
-running: dict[actors.Pid, Config] = {}
+_RUNNING: actors.lowlevel.NodeVar[dict[actors.Pid, Config]] = actors.lowlevel.NodeVar(
+    "observer.running"
+)
+
+
+def running() -> dict[actors.Pid, Config]:
+    """The observers of the calling process's node, by the Pid `start`
+    returned (the node's state: two nodes in one OS process each have
+    theirs); the collector removes its own when it ends, however it ends."""
+    return _RUNNING.setdefault({})
 
 
 def url_of(ip: str, port: int) -> str:

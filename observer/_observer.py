@@ -62,7 +62,7 @@ class Observer(actors.GenServer):
         config.own = [me, server, actors.spawn_link(collect, config, me)]
         for pid in config.own:
             actors.lowlevel.mark_system(pid)
-        running[me] = config
+        running()[me] = config
         self.url = url_of(config.ip, config.port)
         self.show_state = config.show_state
         self.listener = server
@@ -177,7 +177,10 @@ async def start(
 def info(pid: actors.Pid) -> dict[str, Any]:
     """A running observer's `url`, `ip`, `port`, `token` and `show_state`;
     LookupError if `pid` is not one (or it has ended)."""
-    config = running.get(pid)
+    try:
+        config = running().get(pid)
+    except actors.NotInProcess:
+        raise actors.NotInProcess("observer.info") from None
     if config is None:
         raise LookupError(f"{pid!r} is not a running observer")
     return {

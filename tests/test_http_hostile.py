@@ -252,7 +252,7 @@ async def test_a_flood_of_cookieless_requests_keeps_at_most_sessions_max() -> No
         for _ in range(20):
             await fetch(port)
             assert (await fetch(port, headers=[keep])).text == first.text  # kept: in use
-        (server,) = _servers
+        (server,) = _servers()
         info = httpserver.info(server)
         assert (info["sessions"], info["sessions_evicted"]) == (5, 16)
 

@@ -95,3 +95,41 @@ async def test_websocket_probe_rows_show_queued_bytes_and_pending_messages() -> 
                 [room] = [row for row in ll.probe("websockets") if row["path"] == "/room"]
                 assert room["queued_bytes"] == queued
                 assert room in await ll.inspect(actors.node_name(), "probe", "websockets")
+
+
+async def test_two_nodes_in_one_os_process_each_count_their_own_servers_and_sockets() -> None:
+    """A layer's tables (servers, sockets, observers) belong to the node,
+    not to a module: two nodes of one OS process (both "nonode@nohost")
+    do not see each other's."""
+
+    async def echo(ws: Any) -> None:
+        while True:
+            match await actors.receive():
+                case ("browser", data):
+                    ws.send(data)
+
+    counted: dict[str, Any] = {}
+    second_ready = trio.Event()
+    done = trio.Event()
+
+    async def second_node() -> None:
+        async with actors.node(), http_server(loop=hello, ws_loop=echo) as port:
+            async with open_ws(port) as ws:
+                await ws.send("hi")
+                assert await ws.receive() == "hi"
+                counted["second"] = ll.node_info()["stats"]
+                second_ready.set()
+                await done.wait()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(second_node)
+        with trio.fail_after(10):
+            await second_ready.wait()
+        async with actors.node(), http_server(loop=hello) as port:
+            stream = await open_stream(port)
+            async with stream:
+                await exchange(stream)
+                counted["first"] = ll.node_info()["stats"]
+        done.set()
+    assert counted["first"] == {"http_connections": 1}  # its own connection, not the other's
+    assert counted["second"] == {"http_connections": 1, "websockets": 1}

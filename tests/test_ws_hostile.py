@@ -200,7 +200,7 @@ async def test_the_reader_stops_while_the_handler_has_ws_max_pending_waiting(
 
             nursery.start_soon(push)
             await trio.testing.wait_all_tasks_blocked(cushion=0.05)
-            handler = next(iter(websocket._ws.by_handler))
+            handler = next(iter(websocket._ws.by_handler()))
             waiting = actors.process_info(handler)
             assert waiting is not None
             assert 0 < waiting["message_queue_len"] <= bound

@@ -450,7 +450,7 @@ async def test_a_thousand_concurrent_sockets() -> None:
                     nursery.start_soon(client, n, sockets)
                 while len(answers) < 1000:
                     await trio.testing.wait_all_tasks_blocked()
-                assert len(websocket._ws.by_handler) == 1000
+                assert len(websocket._ws.by_handler()) == 1000
                 opened.set()
     assert sorted(answers) == sorted(f"hello {n}" for n in range(1000))
 
@@ -480,7 +480,7 @@ async def test_broadcast_frames_once_and_reaches_a_group_of_handlers() -> None:
         await trio.testing.wait_all_tasks_blocked()
         assert len(actors.members("room")) == 50
         assert websocket.broadcast("room", "to everyone") == 50
-        assert websocket.broadcast(list(websocket._ws.by_handler.values())[:3], b"\x01") == 3
+        assert websocket.broadcast(list(websocket._ws.by_handler().values())[:3], b"\x01") == 3
         got = [await ws.receive() for ws in clients]
         assert got == ["to everyone"] * 50
         nursery.cancel_scope.cancel()
@@ -665,7 +665,7 @@ async def test_bytes_already_waiting_past_a_full_read_are_read_without_a_new_edg
     async with actors.node(), ws_server(ws_loop=gate) as port, open_ws(port) as ws:
         await ws.send(big)
         await trio.testing.wait_all_tasks_blocked(cushion=0.05)
-        actors.send(next(iter(websocket._ws.by_handler)), "go")
+        actors.send(next(iter(websocket._ws.by_handler())), "go")
         assert await ws.receive() == big
 
 

@@ -99,14 +99,14 @@ async def serve_asgi_websocket(
     try:
         sock.writer = actors.spawn(writer_main, sock, link=True)
         sock.handler = ws._handler = handler
-        by_handler[handler] = ws
+        by_handler()[handler] = ws
         actors.send(handler, ("$asgi_opened", True))
         # The app hears the end as websocket.disconnect: it is never ended for it.
         reason = await run_socket(
             replace(options, ws_autoexit=False), inbound, sock, takeover.listener
         )
     finally:
-        by_handler.pop(handler, None)
+        by_handler().pop(handler, None)
         sock.release()
     if reason != "normal":
         raise actors.ProcessExit(reason)

@@ -49,7 +49,11 @@ class _Flusher:
             sock.uncork()
 
 
-_flushers: dict[actors.Pid, _Flusher] = {}
+# The node's flusher, as (its Pid, its state): state of the node, not of
+# this module (two nodes in one OS process each have their own).
+_FLUSHER: actors.lowlevel.NodeVar[tuple[actors.Pid, _Flusher] | None] = actors.lowlevel.NodeVar(
+    "websocket.flusher"
+)
 
 
 async def _flusher_main(flusher: _Flusher) -> None:
@@ -58,17 +62,19 @@ async def _flusher_main(flusher: _Flusher) -> None:
             await actors.receive()
             flusher.flush()
     finally:
-        _flushers.pop(actors.self(), None)
+        held = _FLUSHER.get(None)
+        if held is not None and held[1] is flusher:
+            _FLUSHER.set(None)
         flusher.flush()  # nothing stays held
 
 
 def _flusher() -> tuple[actors.Pid, _Flusher]:
-    pid = actors.whereis(_NAME)
-    found = _flushers.get(pid) if pid is not None else None
-    if pid is None or found is None:
-        found = _Flusher()
-        pid = actors.lowlevel.spawn_system(_flusher_main, found, name=_NAME)  # the node's
-        _flushers[pid] = found
+    held = _FLUSHER.get(None)
+    if held is not None and actors.whereis(_NAME) == held[0]:
+        return held
+    found = _Flusher()
+    pid = actors.lowlevel.spawn_system(_flusher_main, found, name=_NAME)  # the node's
+    _FLUSHER.set((pid, found))
     return pid, found
 
 
@@ -96,7 +102,8 @@ def broadcast(targets: Iterable[Ws] | object, data: str | bytes) -> int:
 
 def _broadcast_here(group: object, data: str | bytes) -> int:
     members = actors.members(group, local=True)
-    return _send_all([ws for pid in members if (ws := by_handler.get(pid))], data)
+    sockets = by_handler()
+    return _send_all([ws for pid in members if (ws := sockets.get(pid))], data)
 
 
 def _send_all(sockets: list[Ws], data: str | bytes) -> int:

@@ -23,12 +23,7 @@ def register() -> None:
 
 
 def _open() -> list[tuple[actors.Pid, Any]]:
-    node = actors.node_name()
-    return [
-        (pid, ws._sock)
-        for pid, ws in list(by_handler.items())
-        if pid.node == node and ws._sock is not None
-    ]
+    return [(pid, ws._sock) for pid, ws in list(by_handler().items()) if ws._sock is not None]
 
 
 def _count() -> int:

@@ -84,15 +84,16 @@ async def serve_websocket(options: WsOptions, make_inbound: InboundFactory, req:
     del handshake  # not kept for the socket's life (idle sockets are many)
     assert options.ws_loop is not None
     actors.trap_exits()
+    sockets = by_handler()
     try:
         sock.writer = actors.spawn(writer_main, sock, link=True)
         sock.handler = ws._handler = actors.spawn(options.ws_loop, ws, link=True)
-        by_handler[sock.handler] = ws
+        sockets[sock.handler] = ws
         reader = _Reader(sock, inbound, options, takeover.listener)
         reason = await reader.run()
     finally:
         if sock.handler is not None:
-            by_handler.pop(sock.handler, None)
+            sockets.pop(sock.handler, None)
         sock.release()
     if reader.crash is not None:  # a bug of ours, in the poller's task: now it is closed
         raise reader.crash

@@ -130,5 +130,13 @@ class Ws:
         await self._takeover.save_session(self._req, session_id, state)
 
 
-# Sockets by handler Pid, for broadcast to a process group of handlers.
-by_handler: dict[actors.Pid, Ws] = {}
+_BY_HANDLER: actors.lowlevel.NodeVar[dict[actors.Pid, Ws]] = actors.lowlevel.NodeVar(
+    "websocket.by_handler"
+)
+
+
+def by_handler() -> dict[actors.Pid, Ws]:
+    """The open sockets of the calling process's node by their handler's
+    Pid, for a broadcast to a group of handlers (the node's state, not this
+    module's: two nodes in one OS process each have theirs)."""
+    return _BY_HANDLER.setdefault({})
