@@ -113,13 +113,16 @@ async def test_two_nodes_in_one_os_process_each_count_their_own_servers_and_sock
     done = trio.Event()
 
     async def second_node() -> None:
-        async with actors.node(), http_server(loop=hello, ws_loop=echo) as port:
-            async with open_ws(port) as ws:
-                await ws.send("hi")
-                assert await ws.receive() == "hi"
-                counted["second"] = ll.node_info()["stats"]
-                second_ready.set()
-                await done.wait()
+        async with (
+            actors.node(),
+            http_server(loop=hello, ws_loop=echo) as port,
+            open_ws(port) as ws,
+        ):
+            await ws.send("hi")
+            assert await ws.receive() == "hi"
+            counted["second"] = ll.node_info()["stats"]
+            second_ready.set()
+            await done.wait()
 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(second_node)
