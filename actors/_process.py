@@ -50,6 +50,7 @@ __all__ = [
     "drop_link",
     "find_current",
     "receive",
+    "receive_answer",
 ]
 
 RUNNING: Final = object()
@@ -293,13 +294,19 @@ async def receive(*patterns: object, timeout: float | None = None) -> Any:
             if proc._watches is not None:
                 proc.check_watches()
             return msg
-    if timeout is not None and timeout <= 0:
+    if timeout is None:
+        timer = None
+    elif timeout <= 0:
         await checkpoint()
         raise ReceiveTimeout("no matching message in the mailbox")
+    else:
+        timer = proc.node.timers.start(proc, timeout)
     # Park until a message arrives; scan only what arrived since last time.
+    # (Only a selective receive reads `_scanned`: a plain one parks with an
+    # empty mailbox and takes the first message that comes.)
     proc._waiter = task
-    proc._scanned = len(queue) if queue else 0
-    timer = None if timeout is None else proc.node.timers.start(proc, timeout)
+    if patterns:
+        proc._scanned = len(queue) if queue else 0
     try:
         while True:
             proc._parked = True
@@ -324,6 +331,75 @@ async def receive(*patterns: object, timeout: float | None = None) -> Any:
         proc._budget = _FAST_RECEIVES
         if timer is not None:
             timer.want = None  # the entry stays, for the next timed receive (_timers.py)
+        if proc._watches is not None:
+            proc.check_watches()
+
+
+async def receive_answer(proc: Process, task: Task, ref: Ref, timeout: float | None) -> Any:
+    """`receive` of the answer to a call (actors._call): `(ref, value)` or
+    a `Down` of `ref`, for the process `proc` whose task `task` calls.
+
+    The same receive as `receive(pattern, timeout=timeout)`, its budget,
+    busy check, watches and scan position included, with the pattern tested
+    inline: a call waits once per request, and a predicate reached through
+    `matches_any` cost a fifth of its round trip.
+    """
+    if proc._waiter is not None:
+        raise trio.BusyResourceError(
+            f"another task is already receiving on the mailbox of {proc.pid!r}"
+        )
+    queue = proc._queue
+    if queue:
+        if not proc._budget:
+            proc._budget = _FAST_RECEIVES
+            await checkpoint()
+            return await receive_answer(proc, task, ref, timeout)
+        index = _find_answer(queue, ref, 0)
+        if index >= 0:
+            proc._budget -= 1
+            await checkpoint_if_cancelled()
+            msg = _pop(queue, index)
+            if proc._watches is not None:
+                proc.check_watches()
+            return msg
+    if timeout is None:
+        timer = None
+    elif timeout <= 0:
+        await checkpoint()
+        raise ReceiveTimeout("no matching message in the mailbox")
+    else:
+        timer = proc.node.timers.start(proc, timeout)
+    proc._waiter = task
+    proc._scanned = len(queue) if queue else 0
+    try:
+        while True:
+            proc._parked = True
+            if proc._watches is not None:
+                proc.check_watches()
+            await wait_task_rescheduled(proc._abort)
+            queue = proc._queue
+            if queue:
+                scanned = proc._scanned
+                if len(queue) == scanned + 1:  # the usual wake-up: one new message
+                    msg = queue[-1]
+                    kind = type(msg)
+                    if (kind is tuple and len(msg) == 2 and msg[0] is ref) or (
+                        kind is Down and msg.ref is ref
+                    ):
+                        return queue.pop()
+                else:
+                    index = _find_answer(queue, ref, scanned)
+                    if index >= 0:
+                        return _pop(queue, index)
+                proc._scanned = len(queue)
+            if timer is not None and timer.fired:
+                raise ReceiveTimeout(f"no answer within {timeout} s")
+    finally:
+        proc._waiter = None
+        proc._parked = False
+        proc._budget = _FAST_RECEIVES
+        if timer is not None:
+            timer.want = None
         if proc._watches is not None:
             proc.check_watches()
 
@@ -409,6 +485,23 @@ def _find_fresh(queue: deque[Any], patterns: tuple[object, ...], scanned: int) -
     newest_first = list(islice(reversed(queue), fresh))
     for back in range(fresh - 1, -1, -1):  # oldest first
         if matches_any(patterns, newest_first[back]):
+            return last - back
+    return -1
+
+
+def _find_answer(queue: deque[Any], ref: Ref, scanned: int) -> int:
+    """The index of the oldest answer of the call `ref` (`(ref, value)` or
+    a `Down` of `ref`) after the first `scanned` messages, or -1; reached
+    from the right end, as `_find_fresh` does."""
+    last = len(queue) - 1
+    fresh = last + 1 - scanned
+    if fresh <= 0:
+        return -1
+    newest_first = list(islice(reversed(queue), fresh))
+    for back in range(fresh - 1, -1, -1):  # oldest first
+        msg = newest_first[back]
+        kind = type(msg)
+        if (kind is tuple and len(msg) == 2 and msg[0] is ref) or (kind is Down and msg.ref is ref):
             return last - back
     return -1
 
