@@ -87,9 +87,14 @@ def find_current() -> Process | None:
 
 def current(what: str) -> Process:
     """The calling process, or `NotInProcess` naming the API call `what`."""
-    proc = find_current()
+    try:
+        proc = by_task.get(current_task())  # a process's own task: the usual case
+    except RuntimeError:
+        raise NotInProcess(what) from None
     if proc is None:
-        raise NotInProcess(what)
+        proc = find_current()
+        if proc is None:
+            raise NotInProcess(what)
     return proc
 
 
@@ -157,12 +162,12 @@ class Process:
 
     def deliver(self, msg: Any) -> None:
         """Append `msg` to the mailbox and wake the receiver if it is parked."""
-        if not self.alive:
-            return
-        self.received += 1
         queue = self._queue
-        if queue is None:
+        if queue is None:  # no message yet, or dead (`Node.exited` drops the queue)
+            if not self.alive:
+                return
             queue = self._queue = deque()
+        self.received += 1
         queue.append(msg)
         if self._parked:
             self._parked = False
