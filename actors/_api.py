@@ -219,10 +219,13 @@ def monitor_from(caller: Process, target: Pid | object) -> Ref:
     return monitor_process(caller, proc, target)
 
 
-def monitor_process(caller: Process, proc: Any, target: Pid | object) -> Ref:
+def monitor_process(
+    caller: Process, proc: Any, target: Pid | object, ref: Ref | None = None
+) -> Ref:
     """`monitor` of `proc`, already found from `target` (a Pid or any
-    destination), which a "noproc" `Down` names."""
-    ref = Ref()
+    destination), which a "noproc" `Down` names; with `ref`, a ref already made."""
+    if ref is None:
+        ref = Ref()
     if proc is None or not (proc.alive or proc.remote):  # a dead node's: "noconnection"
         caller.deliver(Down(ref, target, "noproc"))
         return ref

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 from typing import Any, Final, NamedTuple
 
+from trio.lowlevel import current_task
+
 from ._api import demonitor_from, monitor_process, resolve
-from ._errors import CallExit, CallTimeout, ReceiveTimeout
+from ._errors import CallExit, CallTimeout, NotInProcess, ReceiveTimeout
 from ._ids import Down, Pid, Ref
-from ._process import current, receive
+from ._process import add_monitor, by_task, current, receive_answer
 from ._wire import register_tag
 
 __all__ = ["CALL", "CAST", "From", "Marker", "call", "cast", "reply"]
@@ -79,23 +81,24 @@ async def call(dest: Pid | object, request: Any, timeout: float | None = 5.0) ->
     Raises `CallTimeout` after `timeout` seconds (None waits forever), and
     `CallExit(reason)` if the server dies first or does not exist.
     """
-    caller = current("call")
+    try:
+        task = current_task()
+    except RuntimeError:
+        raise NotInProcess("call") from None
+    caller = by_task.get(task) or current("call")  # or the process of a helper task
     server = dest._proc if type(dest) is Pid else resolve(caller.node, dest)
     if server is caller:
         raise CallExit("calling_self")
-    ref = monitor_process(caller, server, dest)  # `server` looked up once
-
-    def answered(msg: Any) -> bool:
-        kind = type(msg)
-        return (kind is tuple and len(msg) == 2 and msg[0] is ref) or (
-            kind is Down and msg.ref is ref
-        )
-
+    ref = Ref()
+    if server is not None and server.alive and not server.remote:
+        add_monitor(caller, ref, server)  # monitor_process's local case, inline
+    else:
+        monitor_process(caller, server, dest, ref)
     try:
         if server is not None:
             server.deliver((CALL, _new_tuple(From, (caller.pid, ref)), request))
         try:
-            answer = await receive(answered, timeout=timeout)
+            answer = await receive_answer(caller, task, ref, timeout)
         except ReceiveTimeout:
             raise CallTimeout(f"no reply to {request!r} within {timeout} s") from None
     finally:

@@ -26,7 +26,14 @@ from itertools import count
 from typing import TYPE_CHECKING, Final
 
 import trio
-from trio.lowlevel import Abort, Task, current_task, reschedule, wait_task_rescheduled
+from trio.lowlevel import (
+    Abort,
+    Task,
+    current_clock,
+    current_task,
+    reschedule,
+    wait_task_rescheduled,
+)
 
 if TYPE_CHECKING:
     from ._process import Process
@@ -60,6 +67,9 @@ class Timers:
     """The heap of the processes' receive deadlines of one node, and its timer task."""
 
     def __init__(self) -> None:
+        # The run's clock, looked up once: `trio.current_time()` is three
+        # calls deep, and a gen_server call asks for the time on each wait.
+        self._clock = current_clock()
         self._heap: list[Timer] = []
         self._seq = count()
         self._dropped = 0  # entries on the heap whose proc is None
@@ -69,7 +79,7 @@ class Timers:
 
     def start(self, proc: Process, timeout: float) -> Timer:
         """The entry a receive of `proc` waiting `timeout` seconds waits on."""
-        deadline = trio.current_time() + timeout
+        deadline = self._clock.current_time() + timeout
         timer = proc._timer
         if timer is not None:
             if timer.deadline <= deadline:  # due first: it is pushed again then
@@ -129,7 +139,7 @@ class Timers:
         """The timer task: handle what is due, then sleep until the next."""
         heap = self._heap
         while True:
-            self._due(trio.current_time())
+            self._due(self._clock.current_time())
             if heap:
                 self._sleeping_until = heap[0].deadline
                 with trio.CancelScope(deadline=self._sleeping_until) as self._scope:

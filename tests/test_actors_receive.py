@@ -259,6 +259,38 @@ async def test_helper_tasks_act_for_their_process() -> None:
         assert seen == [me]
 
 
+async def test_a_plain_receive_in_a_helper_task_takes_its_processs_message() -> None:
+    async with actors.node():
+        me = actors.self()
+        got: list[Any] = []
+
+        async def helper() -> None:
+            got.append(await actors.receive())
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(helper)
+            await trio.testing.wait_all_tasks_blocked()
+            assert actors.process_info(me)["status"] == "waiting"  # type: ignore[index]
+            actors.send(me, "for the helper")
+        assert got == ["for the helper"]
+
+
+async def test_a_cancelled_plain_receive_leaves_the_mailbox_ready_for_the_next(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Cancelled while parked, a plain receive is no longer parked: the next
+    message is queued, not handed to a task that no longer waits for it."""
+    async with actors.node():
+        me = actors.self()
+        with trio.move_on_after(1) as scope:
+            await actors.receive()
+        assert scope.cancelled_caught
+        assert actors.process_info(me)["status"] == "running"  # type: ignore[index]
+        actors.send(me, "after")
+        assert actors.process_info(me)["message_queue_len"] == 1  # type: ignore[index]
+        assert await actors.receive() == "after"
+
+
 async def test_draining_a_full_mailbox_lets_other_processes_run() -> None:
     log: list[str] = []
 

@@ -350,3 +350,44 @@ async def test_a_kill_is_not_overridden_by_a_stop_already_under_way() -> None:
         down = await actors.receive(actors.Down(ref, server, ANY), timeout=5)
         assert down.reason == "killed"
         assert await drain(("terminate", ANY)) == []
+
+
+class Chatty(GenServer):
+    """Sends its caller messages around the reply: one alone (the caller
+    wakes to it and parks again), then several in one batch with the
+    reply in their middle."""
+
+    async def handle_call(self, request: Any, from_: From) -> Any:
+        actors.send(from_.pid, "alone")
+        await trio.testing.wait_all_tasks_blocked()  # the caller looked at it and parked again
+        actors.send(from_.pid, "before")
+        actors.reply(from_, ("reply", request))
+        actors.send(from_.pid, "after")
+        return NOREPLY
+
+
+async def test_messages_around_a_reply_stay_queued_in_order() -> None:
+    """A call takes its reply only, from the middle of a batch that woke it,
+    and leaves what was queued before it and what came meanwhile in order."""
+    async with actors.node():
+        server = await Chatty.start()
+        actors.send(actors.self(), "queued first")
+        assert await actors.call(server, 1) == ("reply", 1)
+        assert await drain(ANY) == ["queued first", "alone", "before", "after"]
+        info = actors.process_info(actors.self())
+        assert info is not None
+        assert info["monitors"] == []
+
+
+async def test_a_call_from_a_helper_while_its_process_receives_is_refused() -> None:
+    async with actors.node():
+        server = await Counter.start(0)
+        me = actors.self()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(actors.receive, "never")
+            await trio.testing.wait_all_tasks_blocked()
+            with pytest.raises(trio.BusyResourceError):
+                await actors.call(server, "get")
+            assert actors.process_info(me)["monitors"] == []  # type: ignore[index]
+            nursery.cancel_scope.cancel()
+        assert await actors.call(server, "get") == 0
