@@ -25,7 +25,7 @@ import actors.lowlevel
 
 from . import _signals, _worker
 from ._asgi import AsgiHttp
-from ._connection import connection_main
+from ._connection import connection_main, watch_heads
 from ._fdlimit import connection_cap, raise_fd_limit
 from ._lifespan import STARTUP_FAILED, Lifespan
 from ._options import AppByName, Options
@@ -274,6 +274,7 @@ async def _listener_main(
             for sock in server.sockets:
                 nursery.start_soon(_accept_loop, server, sock)
             nursery.start_soon(_sweep_sessions, server)
+            nursery.start_soon(watch_heads, server)
             if isinstance(server.sessions, RedisSessions):
                 nursery.start_soon(server.sessions.run)
             if server.workers is not None:
