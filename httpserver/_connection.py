@@ -37,7 +37,7 @@ from ._files import is_static, serve_static
 from ._framing import check_head, check_request_line, check_trailers, target_authority
 from ._parsing import NEED_DATA, NeedData, Parser, ProtocolError, new_parser
 from ._proxy import ProxyProtocolError, read_proxy_header
-from ._req import AccessLog, Req
+from ._req import _DONE, AccessLog, Req
 from ._response import SERVER_LINE, date_line, encode_headers, error_page, status_line
 
 if TYPE_CHECKING:
@@ -65,6 +65,7 @@ class Connection:
         "body_waited",
         "busy",
         "closing",
+        "fd",
         "gone",
         "head_by",
         "local",
@@ -85,6 +86,9 @@ class Connection:
     def __init__(self, server: Server, stream: trio.abc.Stream, peer: tuple[str, int]) -> None:
         self.server = server
         self.stream = stream
+        # The socket's descriptor, read and written straight while `stream`
+        # is this plain SocketStream (trio's fileno() is a Python call).
+        self.fd = stream.socket.fileno() if type(stream) is trio.SocketStream else -1
         self.peer = peer
         self.pid = actors.self()
         self.scope = trio.CancelScope()
@@ -117,12 +121,27 @@ class Connection:
         send_timeout is gone, as one that closed (what follows is dropped)."""
         if self.gone:
             return  # as misultin: what is written to a closed client is dropped
+        if type(self.stream) is trio.SocketStream:  # (`_send`'s first step, inline)
+            try:
+                sent = os.write(self.fd, data)
+            except BlockingIOError:
+                sent = 0
+            except OSError:
+                self.client_gone()
+                return
+            if sent == len(data):
+                self.sent_body += body_bytes
+                await trio.lowlevel.checkpoint()
+                return
+            rest = memoryview(data)[sent:]
+        else:
+            rest = memoryview(data)
         try:
-            sent = await self._send(data)
+            went = await self._send_rest(rest)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             self.client_gone()
             return
-        if sent:
+        if went:
             self.sent_body += body_bytes
         else:
             timeout = self.server.options.send_timeout
@@ -137,11 +156,9 @@ class Connection:
         armed at all (a cancel scope per write cost more than the write).
         Only what does not fit waits, under send_timeout per piece.
         """
-        stream = self.stream
-        view = memoryview(data)
-        if type(stream) is trio.SocketStream:  # not under TLS
+        if type(self.stream) is trio.SocketStream:  # not under TLS
             try:
-                sent = os.write(stream.socket.fileno(), data)
+                sent = os.write(self.fd, data)
             except BlockingIOError:
                 sent = 0
             except OSError:
@@ -149,7 +166,12 @@ class Connection:
             if sent == len(data):
                 await trio.lowlevel.checkpoint()
                 return True
-            view = view[sent:]
+            return await self._send_rest(memoryview(data)[sent:])
+        return await self._send_rest(memoryview(data))
+
+    async def _send_rest(self, view: memoryview) -> bool:
+        """Whether each piece of `view` went out within send_timeout."""
+        stream = self.stream
         timeout = self.server.options.send_timeout
         for start in range(0, len(view), _SEND_PIECE):
             with trio.move_on_after(timeout) as timer:
@@ -191,8 +213,7 @@ class Connection:
                 return bytes(await stream.receive_some(RECV_SIZE))
             finally:
                 scope.deadline = math.inf
-        sock = stream.socket
-        fd = sock.fileno()
+        fd = self.fd
         try:
             data = os.read(fd, RECV_SIZE)
         except BlockingIOError:
@@ -206,7 +227,7 @@ class Connection:
         scope.deadline = deadline
         try:
             while True:
-                await trio.lowlevel.wait_readable(sock)
+                await trio.lowlevel.wait_readable(fd)
                 try:
                     return os.read(fd, RECV_SIZE)
                 except BlockingIOError:
@@ -228,8 +249,7 @@ class Connection:
         stream = self.stream
         if type(stream) is not trio.SocketStream:  # TLS
             return await self._receive_by(self.head_by)
-        sock = stream.socket
-        fd = sock.fileno()
+        fd = self.fd
         while True:
             try:
                 return os.read(fd, RECV_SIZE)
@@ -237,7 +257,7 @@ class Connection:
                 pass
             except OSError:
                 raise trio.BrokenResourceError from None
-            await trio.lowlevel.wait_readable(sock)
+            await trio.lowlevel.wait_readable(fd)
 
     async def read_body(self, req: Req) -> bytes:
         """The next piece of `req`'s body, b"" at its end (413 past the limit)."""
@@ -303,6 +323,7 @@ class Connection:
         loop = self.server.handler
         upgrades = self.server.upgrades
         static = options.static
+        log = options.access_log
         parser = self.parser
         assert parser is not None
         while True:
@@ -373,14 +394,20 @@ class Connection:
                 finally:
                     if self._watcher is not None:
                         await self._stop_watching()
-            await self._finish(req)
-            discard_body(req)
-            if not req.keep_alive or self.closing:
+            if req._phase != _DONE:
+                await self._finish(req)
+            if log is not None:
+                log(_access_entry(req, self))
+            if req._body_file is not None:
+                discard_body(req)
+            if not req._keep_alive or self.closing:
                 return
             if req._body_left:  # the handler left the body unread: drop it
                 await self._skip_body(req)
 
     async def _finish(self, req: Req) -> None:
+        """A response the handler left unfinished: 500 if none was sent, the
+        end of a chunked body, or the close that ends a stream."""
         if not req.started:
             logger.error("%r: loop returned without answering; sending 500", req)
             req._keep_alive = False
@@ -391,9 +418,6 @@ class Connection:
                 await req.chunk_end()
             else:
                 req._keep_alive = False  # an open stream ends with the connection
-        log = self.server.options.access_log
-        if log is not None:
-            log(_access_entry(req, self))
 
     async def _skip_body(self, req: Req) -> None:
         limit = self.server.options.post_max_size
@@ -460,7 +484,8 @@ def _access_entry(req: Req, conn: Connection) -> AccessLog:
         _stamp_second = now
         _stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(now))
     line = f"{req.method} {req.uri} HTTP/{req.version}"
-    return AccessLog(req.peer[0], _stamp, line, req.status or 0, conn.sent_body)
+    peer = req.peer[0] if conn.server.trust.any else conn.peer[0]
+    return AccessLog(peer, _stamp, line, req.status or 0, conn.sent_body)
 
 
 async def _watch(conn: Connection) -> None:

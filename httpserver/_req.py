@@ -16,7 +16,16 @@ from . import _body, _cookies, _files, _forms
 from ._compress import compress_body
 from ._errors import ResponseError
 from ._headers import Headers
-from ._response import SERVER_LINE, HeadersArg, date_line, encode_headers, status_line
+from ._response import (
+    DEFAULT_TYPE,
+    NO_BODY_STATUSES,
+    SERVER_LINE,
+    HeadersArg,
+    date_line,
+    encode_headers,
+    plain_head,
+    status_line,
+)
 
 if TYPE_CHECKING:
     from ._connection import Connection
@@ -30,8 +39,9 @@ _STREAMING: Final = 1  # stream_head sent: close-delimited body open
 _CHUNKING: Final = 2  # chunk_head sent: chunked body open
 _DONE: Final = 3
 
-_DEFAULT_TYPE: Final = b"Content-Type: text/html; charset=utf-8\r\n"
-_NO_BODY_STATUSES: Final = frozenset({204, 304})
+_DEFAULT_TYPE: Final = DEFAULT_TYPE
+_NO_BODY_STATUSES: Final = NO_BODY_STATUSES
+_VARY: Final = b"Vary: Accept-Encoding\r\n"
 _NO_NAMES: Final[frozenset[str]] = frozenset()
 _METHODS: Final = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS")}
 
@@ -173,7 +183,7 @@ class Req:
         bound to it."""
         host, port = self._conn.peer
         trust = self._conn.server.trust
-        if not trust:
+        if not trust.any:
             return host, port
         return trust.client(host, self.headers), port
 
@@ -329,17 +339,33 @@ class Req:
         self, status: int, headers: HeadersArg = None, body: bytes | str = b""
     ) -> None:
         """Send a whole response: status, headers, body."""
-        self._check_not_started("respond")
-        data = body.encode() if isinstance(body, str) else bytes(body)
+        if self._phase != _NOTHING_SENT:
+            self._check_not_started("respond")
+        if type(body) is bytes:
+            data = body
+        else:
+            data = body.encode() if isinstance(body, str) else bytes(body)
+        conn = self._conn
         extra = b""
-        if self._conn.server.options.compress and data:
-            data, extra = compress_body(data, self.headers.get("accept-encoding"), headers)
-        head = self._head(status, headers, len(data), extra)
+        if data and conn.server.options.compress:
+            accept = self.headers.get("accept-encoding")
+            if accept is None and headers is None:  # (compress_body's answer, sooner)
+                extra = _VARY
+            else:
+                data, extra = compress_body(data, accept, headers)
+        if headers is None and not self._out_cookies and self._keep_alive and not conn.closing:
+            if self.version == "1.1":
+                head = plain_head(status, len(data), extra)
+                self.status = status
+            else:
+                head = self._head(status, headers, len(data), extra)
+        else:
+            head = self._head(status, headers, len(data), extra)
         self._phase = _DONE
         if self.method == "HEAD" or status in _NO_BODY_STATUSES:
-            await self._conn.write(head, 0)
+            await conn.write(head, 0)
         else:
-            await self._conn.write(head + data, len(data))
+            await conn.write(head + data, len(data))
 
     async def ok(self, body: bytes | str, headers: HeadersArg = None) -> None:
         """`respond(200, headers, body)`."""
