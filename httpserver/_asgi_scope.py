@@ -65,6 +65,6 @@ def asgi_scope(req: Req) -> dict[str, Any]:
         "path": root_path + unquote(raw_path.decode("latin-1")),
         "raw_path": root_path.encode("latin-1") + raw_path if root_path else raw_path,
         "query_string": b"" if end < 0 else target[end + 1 :],
-        "headers": req.headers.raw,
+        "headers": req._raw,
         "state": server.state.copy(),
     }

@@ -362,7 +362,10 @@ class Connection:
             # whole is measured here.
             if parser.head_too_large():
                 raise HttpError(431)
-            req = Req(self, event, target, target_authority(event.target))
+            raw_target = event.target
+            req = Req(
+                self, event, target, None if target is raw_target else target_authority(raw_target)
+            )
             self.req = req
             self.sent_body = 0
             self.body_waited = 0.0

@@ -29,7 +29,7 @@ from ._response import (
 
 if TYPE_CHECKING:
     from ._connection import Connection
-    from ._parsing import RequestHead
+    from ._parsing import Framing, RequestHead
 
 __all__ = ["Req", "get_variable"]
 
@@ -44,6 +44,14 @@ _NO_BODY_STATUSES: Final = NO_BODY_STATUSES
 _VARY: Final = b"Vary: Accept-Encoding\r\n"
 _NO_NAMES: Final[frozenset[str]] = frozenset()
 _METHODS: Final = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS")}
+
+
+def _header(raw: list[tuple[bytes, bytes]], name: bytes) -> str | None:
+    """The first value of header `name` (lowercase bytes) in `raw`, or None."""
+    for key, value in raw:
+        if key == name:
+            return value.decode("latin-1")
+    return None
 
 
 def get_variable(name: str, pairs: Sequence[tuple[str, Any]]) -> Any:
@@ -66,13 +74,14 @@ class Req:
         "_conn",
         "_content_length",
         "_cookies",
+        "_headers",
         "_keep_alive",
         "_out_cookies",
         "_phase",
         "_query_start",
+        "_raw",
         "_upgrade",
         "expect_continue",
-        "headers",
         "method",
         "status",
         "target",
@@ -94,30 +103,38 @@ class Req:
         self.version: str = "1.1" if version == b"1.1" else version.decode("ascii")
         headers = request.headers
         raw = headers if type(headers) is list else list(headers)  # names lowercased
+        framing: Framing | None = getattr(request, "framing", None)
         if host is not None:  # an absolute-form target's host replaces Host (RFC 9112 3.2.2)
             raw = [(k, v) for k, v in raw if k != b"host"]
             raw.append((b"host", host))
-        self.headers = Headers(raw)
-        # One pass over the headers for what framing and keep-alive need.
-        length: int | None = None
+        self._raw = raw
+        self._headers: Headers | None = None  # made when first asked for
         chunked = False
-        tokens = b""
-        expect = False
-        for name, value in raw:
-            if name == b"content-length":
-                length = int(value)
-            elif name == b"transfer-encoding":
-                chunked = True
-            elif name == b"connection":
-                tokens += b"," + value.lower()
-            elif name == b"expect":
-                expect = value.lower() == b"100-continue"
+        if framing is not None:  # the parser read them on the way (never chunked)
+            length, tokens, expect = framing
+        else:  # one pass over the headers for what framing and keep-alive need
+            length = None
+            tokens = b""
+            expect = False
+            for name, value in raw:
+                if name == b"content-length":
+                    length = int(value)
+                elif name == b"transfer-encoding":
+                    chunked = True
+                elif name == b"connection":
+                    tokens += b"," + value.lower()
+                elif name == b"expect":
+                    expect = value.lower() == b"100-continue"
         self.expect_continue = expect
-        self._upgrade = b"upgrade" in tokens
-        if self.version == "1.1":
-            self._keep_alive = b"close" not in tokens
+        if tokens:
+            self._upgrade = b"upgrade" in tokens
+            if version == b"1.1":
+                self._keep_alive = b"close" not in tokens
+            else:
+                self._keep_alive = b"keep-alive" in tokens
         else:
-            self._keep_alive = b"keep-alive" in tokens
+            self._upgrade = False
+            self._keep_alive = version == b"1.1"
         if chunked and (length is not None or self.version != "1.1"):
             # Framing a proxy may have read otherwise (RFC 9112 6.1, 6.3): the
             # body is chunked, as h11 reads it, and the connection closes after.
@@ -139,6 +156,14 @@ class Req:
         return f"<Req {self.method} {self.uri} HTTP/{self.version}>"
 
     # -- the request ----------------------------------------------------------
+
+    @property
+    def headers(self) -> Headers:
+        """The request's headers (names lowercased), read as str."""
+        headers = self._headers
+        if headers is None:
+            headers = self._headers = Headers(self._raw)
+        return headers
 
     @property
     def uri(self) -> str:
@@ -348,7 +373,7 @@ class Req:
         conn = self._conn
         extra = b""
         if data and conn.server.options.compress:
-            accept = self.headers.get("accept-encoding")
+            accept = _header(self._raw, b"accept-encoding")
             if accept is None and headers is None:  # (compress_body's answer, sooner)
                 extra = _VARY
             else:
