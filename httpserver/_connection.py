@@ -118,7 +118,13 @@ class Connection:
 
     async def write(self, data: bytes, body_bytes: int) -> None:
         """Send `data`; a client that takes no piece of it within
-        send_timeout is gone, as one that closed (what follows is dropped)."""
+        send_timeout is gone, as one that closed (what follows is dropped).
+
+        A write is a schedule point, the last of a response too: on a busy
+        server the client's next request comes in the meantime, and the
+        connection's read finds it at once, where reading at once would
+        find nothing and wait through the event loop (callgrind: 10k more
+        instructions a request without it)."""
         if self.gone:
             return  # as misultin: what is written to a closed client is dropped
         if type(self.stream) is trio.SocketStream:  # (`_send`'s first step, inline)
