@@ -96,7 +96,9 @@ class AsgiHttp:
         except Exception as exc:
             cycle.raised = exc
         finally:
-            cycle.over()
+            event = cycle.event  # (cycle.over(), inline)
+            if event is not None:
+                event.set()
         if (
             cycle.state != _DONE
             or cycle.violation is not None
@@ -332,7 +334,8 @@ class _Cycle:
                     await conn.write(self._head(framing), 0)
                 else:
                     await conn.write(self._head(framing) + body, len(body))
-                self._done()
+                if self.event is not None:
+                    self.event.set()
                 return
             if length is not None or quiet:
                 self.state = req._phase = _IDENTITY
