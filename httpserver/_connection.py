@@ -492,9 +492,13 @@ def _access_entry(req: Req, conn: Connection) -> AccessLog:
     if now != _stamp_second:
         _stamp_second = now
         _stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(now))
-    line = f"{req.method} {req.uri} HTTP/{req.version}"
+    line = f"{req.method} {req.target.decode('latin-1')} HTTP/{req.version}"  # (req.uri)
     peer = req.peer[0] if conn.server.trust.any else conn.peer[0]
-    return AccessLog(peer, _stamp, line, req.status or 0, conn.sent_body)
+    # (tuple.__new__ straight: a NamedTuple's own __new__ is one more Python call)
+    return _new_entry(AccessLog, (peer, _stamp, line, req.status or 0, conn.sent_body))
+
+
+_new_entry: Final = tuple.__new__
 
 
 async def _watch(conn: Connection) -> None:
