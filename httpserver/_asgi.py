@@ -62,6 +62,11 @@ _DONE: Final = 3
 _TOKEN: Final = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _BAD_VALUE: Final = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 _NO_BODY: Final = frozenset({204, 304})
+_FRAMING_NAMES: Final = frozenset(
+    {b"content-length", b"transfer-encoding", b"connection", b"server", b"date"}
+)
+_NAMES: dict[bytes, bytes] = {}  # response header names found to be tokens, lowercased
+_NAMES_MAX: Final = 1024
 _DISCONNECT: Final = "http.disconnect"
 _CHUNKED_LINE: Final = b"Transfer-Encoding: chunked\r\n"
 _CLOSE_LINE: Final = b"Connection: close\r\n"
@@ -85,15 +90,22 @@ class AsgiHttp:
 
     async def __call__(self, req: Req) -> None:
         cycle = _Cycle(req)
-        conn = req._conn
-        conn.on_gone = cycle.client_gone
+        req._conn.on_gone = cycle.client_gone
         try:
             await self.app(asgi_scope(req), cycle.receive, cycle.send)
         except Exception as exc:
             cycle.raised = exc
         finally:
-            cycle.over()
-        await cycle.finish()
+            event = cycle.event  # (cycle.over(), inline)
+            if event is not None:
+                event.set()
+        if (
+            cycle.state != _DONE
+            or cycle.violation is not None
+            or cycle.raised is not None
+            or cycle.failure is not None
+        ):
+            await cycle.finish()
 
 
 class _Cycle:
@@ -139,6 +151,13 @@ class _Cycle:
     async def receive(self) -> dict[str, Any]:
         req = self.req
         if not self.body_done:
+            if not req._body_left and req._body_file is None:
+                # The whole body, read ahead (or none): one message, at once.
+                # (No schedule point: the next receive waits, or has one.)
+                body = req._body
+                req._body = None
+                self.body_done = True
+                return {"type": "http.request", "body": body or b"", "more_body": False}
             try:
                 return await self._body()
             except (HttpError, ProtocolError) as exc:
@@ -173,12 +192,6 @@ class _Cycle:
                 self.body_done = True
             await trio.lowlevel.checkpoint()
             return {"type": "http.request", "body": piece, "more_body": more}
-        if not req._body_left:
-            body = req._body
-            req._body = None
-            self.body_done = True
-            await trio.lowlevel.checkpoint()
-            return {"type": "http.request", "body": body or b"", "more_body": False}
         conn = req._conn
         piece = await conn.read_body(req)
         if piece and req._content_length is not None and req._body_seen >= req._content_length:
@@ -223,6 +236,8 @@ class _Cycle:
         if type(status) is not int or not 200 <= status <= 999:
             raise self._violate(f"http.response.start with status {status!r}")
         lines = self.head_lines
+        names = []
+        values = []
         for pair in message.get("headers") or ():
             try:
                 name, value = pair
@@ -234,24 +249,37 @@ class _Cycle:
                 ):
                     raise self._violate(f"a response header not in bytes: {pair!r:.80}")
                 name, value = bytes(name), bytes(value)
-            if not _TOKEN.fullmatch(name) or _BAD_VALUE.search(value):
-                raise self._violate(f"an invalid response header {name!r:.40}: {value!r:.80}")
-            lower = name.lower()
-            if lower == b"content-length":
-                if not value.isdigit() or self.length is not None:
-                    raise self._violate(f"a bad or repeated Content-Length: {value!r:.40}")
-                self.length = int(value)
-            elif lower == b"transfer-encoding":
-                continue  # the server frames the body itself (the spec says to ignore it)
-            elif lower == b"connection":
-                if b"close" in value.lower():
-                    self.closing = True
-                continue  # the server says whether the connection stays open
-            elif lower == b"server":
-                self.has_server = True
-            elif lower == b"date":
-                self.has_date = True
+            lower = _NAMES.get(name)
+            if lower is None:  # a name not seen yet: is it a token?
+                if not _TOKEN.fullmatch(name):
+                    raise self._violate(f"an invalid response header {name!r:.40}: {value!r:.80}")
+                lower = name.lower()
+                if len(_NAMES) < _NAMES_MAX:
+                    _NAMES[name] = lower
+            names.append(name)
+            values.append(value)
+            if lower in _FRAMING_NAMES:
+                if lower == b"content-length":
+                    if not value.isdigit() or self.length is not None:
+                        raise self._violate(f"a bad or repeated Content-Length: {value!r:.40}")
+                    self.length = int(value)
+                elif lower == b"transfer-encoding":
+                    continue  # the server frames the body itself (the spec says to ignore it)
+                elif lower == b"connection":
+                    if b"close" in value.lower():
+                        self.closing = True
+                    continue  # the server says whether the connection stays open
+                elif lower == b"server":
+                    self.has_server = True
+                else:
+                    self.has_date = True
             lines.append(b"%b: %b\r\n" % (name, value))
+        # One search over every value for a control character (a value
+        # with CR or LF would inject a header), then the culprit by name.
+        if values and _BAD_VALUE.search(b"".join(values)):
+            for name, value in zip(names, values, strict=True):
+                if _BAD_VALUE.search(value):
+                    raise self._violate(f"an invalid response header {name!r:.40}: {value!r:.80}")
         self.status = status
 
     def _head(self, framing: bytes) -> bytes:
@@ -306,7 +334,8 @@ class _Cycle:
                     await conn.write(self._head(framing), 0)
                 else:
                     await conn.write(self._head(framing) + body, len(body))
-                self._done()
+                if self.event is not None:
+                    self.event.set()
                 return
             if length is not None or quiet:
                 self.state = req._phase = _IDENTITY

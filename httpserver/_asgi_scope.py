@@ -42,7 +42,7 @@ def asgi_scope(req: Req) -> dict[str, Any]:
     scheme = "https" if server.ssl_context is not None else "http"
     host, port = conn.peer
     trust = server.trust
-    if trust and trust.trusts(host):
+    if trust.any and trust.trusts(host):
         headers = req.headers
         client = trust.client(host, headers)
         forwarded = trust.forwarded(headers)
@@ -50,6 +50,9 @@ def asgi_scope(req: Req) -> dict[str, Any]:
         root_path = forwarded[1] if forwarded[1] is not None else root_path
     else:
         client = host
+    path = raw_path.decode("latin-1")
+    if "%" in path:  # (unquote's own test, without its call)
+        path = unquote(path)
     local = conn.local
     if local is None:
         local = conn.local = req.local_address
@@ -62,9 +65,9 @@ def asgi_scope(req: Req) -> dict[str, Any]:
         "scheme": scheme,
         "method": req.method,
         "root_path": root_path,
-        "path": root_path + unquote(raw_path.decode("latin-1")),
+        "path": root_path + path,
         "raw_path": root_path.encode("latin-1") + raw_path if root_path else raw_path,
         "query_string": b"" if end < 0 else target[end + 1 :],
-        "headers": req.headers.raw,
+        "headers": req._raw,
         "state": server.state.copy(),
     }

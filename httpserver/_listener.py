@@ -29,7 +29,7 @@ import actors.lowlevel
 
 from . import _signals, _worker
 from ._asgi import AsgiHttp
-from ._connection import connection_main
+from ._connection import connection_main, watch_heads
 from ._fdlimit import connection_cap, raise_fd_limit
 from ._lifespan import STARTUP_FAILED, Lifespan
 from ._metrics import check_available, metrics_handler, node_requests
@@ -341,6 +341,7 @@ async def _listener_main(
             for sock in server.sockets:
                 nursery.start_soon(_accept_loop, server, sock)
             nursery.start_soon(_sweep_sessions, server)
+            nursery.start_soon(watch_heads, server)
             if isinstance(server.sessions, RedisSessions):
                 nursery.start_soon(server.sessions.run)
             if server.workers is not None:

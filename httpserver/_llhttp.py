@@ -44,6 +44,7 @@ class FastParser:
         "_buf",
         "_complete",
         "_eof",
+        "_expect",
         "_h11",
         "_head_size",
         "_headers",
@@ -55,6 +56,7 @@ class FastParser:
         "_max_head",
         "_odd",
         "_scan",
+        "_tokens",
         "_url",
     )
 
@@ -72,6 +74,8 @@ class FastParser:
         self._headers: list[tuple[bytes, bytes]] = []
         self._hosts = 0
         self._length: bytes | None = None
+        self._tokens = b""  # the Connection header's values, for Req
+        self._expect = False  # the last Expect is 100-continue
         self._odd = False  # a header that h11 must judge
         self._complete = False
 
@@ -90,6 +94,10 @@ class FastParser:
             self._length = value
         elif name == b"transfer-encoding":
             self._odd = True
+        elif name == b"connection":
+            self._tokens += b"," + value.lower()
+        elif name == b"expect":
+            self._expect = value.lower() == b"100-continue"
         self._headers.append((name, value))
 
     def on_message_complete(self) -> None:
@@ -207,10 +215,14 @@ class FastParser:
         if hosts != 1 and (hosts or version == b"1.1"):
             return None  # missing (HTTP/1.1) or repeated Host
         length = self._length
-        if length is not None and len(length) > 20:
+        if length is None:
+            size = None
+            self._left = 0
+        elif len(length) > 20:
             return None  # h11 refuses a Content-Length of more than 20 digits
-        self._left = int(length) if length else 0
-        return Head(method, url, version, self._headers)
+        else:
+            size = self._left = int(length)
+        return Head(method, url, version, self._headers, (size, self._tokens, self._expect))
 
     def _begin(self) -> None:
         """Forget the last head's fields: the callbacks fill them anew."""
@@ -218,6 +230,8 @@ class FastParser:
         self._headers = []
         self._hosts = 0
         self._length = None
+        self._tokens = b""
+        self._expect = False
         self._odd = False
         self._complete = False
 

@@ -30,6 +30,7 @@ from ._errors import ProtocolError
 
 __all__ = [
     "NEED_DATA",
+    "Framing",
     "H11Parser",
     "Head",
     "NeedData",
@@ -70,18 +71,31 @@ class RequestHead(Protocol):
 Trailers = list[tuple[bytes, bytes]]
 
 
-class Head:
-    """A parsed request head, as h11.Request has it, headers in a list."""
+Framing = tuple[int | None, bytes, bool]
+"""What a parser found on the way, for `Req`: the Content-Length (None if
+none), the Connection header's values lowercased (each after a comma),
+and whether the last Expect is 100-continue."""
 
-    __slots__ = ("headers", "http_version", "method", "target")
+
+class Head:
+    """A parsed request head, as h11.Request has it, headers in a list;
+    `framing`, when the parser filled it, spares `Req` a pass over them."""
+
+    __slots__ = ("framing", "headers", "http_version", "method", "target")
 
     def __init__(
-        self, method: bytes, target: bytes, version: bytes, headers: list[tuple[bytes, bytes]]
+        self,
+        method: bytes,
+        target: bytes,
+        version: bytes,
+        headers: list[tuple[bytes, bytes]],
+        framing: Framing | None = None,
     ) -> None:
         self.method = method
         self.target = target
         self.http_version = version
         self.headers = headers
+        self.framing = framing
 
 
 class Parser(Protocol):

@@ -62,7 +62,7 @@ def parse_address(text: str) -> _Address | None:
 class Trust:
     """The trusted proxies of one server, and the client address they imply."""
 
-    __slots__ = ("everyone", "networks")
+    __slots__ = ("any", "everyone", "networks")
 
     def __init__(self, given: Iterable[str]) -> None:
         given = list(given)
@@ -70,9 +70,10 @@ class Trust:
         self.networks: tuple[_Network, ...] = tuple(
             ipaddress.ip_network(item, strict=False) for item in given if item != "*"
         )
+        self.any = self.everyone or bool(self.networks)  # whether any proxy is trusted
 
     def __bool__(self) -> bool:
-        return self.everyone or bool(self.networks)
+        return self.any
 
     def trusts(self, address: str | _Address) -> bool:
         """Whether `address` is a proxy whose word on the client is taken."""

@@ -16,11 +16,20 @@ from . import _body, _cookies, _files, _forms
 from ._compress import compress_body
 from ._errors import ResponseError
 from ._headers import Headers
-from ._response import SERVER_LINE, HeadersArg, date_line, encode_headers, status_line
+from ._response import (
+    DEFAULT_TYPE,
+    NO_BODY_STATUSES,
+    SERVER_LINE,
+    HeadersArg,
+    date_line,
+    encode_headers,
+    plain_head,
+    status_line,
+)
 
 if TYPE_CHECKING:
     from ._connection import Connection
-    from ._parsing import RequestHead
+    from ._parsing import Framing, RequestHead
 
 __all__ = ["Req", "get_variable"]
 
@@ -30,10 +39,19 @@ _STREAMING: Final = 1  # stream_head sent: close-delimited body open
 _CHUNKING: Final = 2  # chunk_head sent: chunked body open
 _DONE: Final = 3
 
-_DEFAULT_TYPE: Final = b"Content-Type: text/html; charset=utf-8\r\n"
-_NO_BODY_STATUSES: Final = frozenset({204, 304})
+_DEFAULT_TYPE: Final = DEFAULT_TYPE
+_NO_BODY_STATUSES: Final = NO_BODY_STATUSES
+_VARY: Final = b"Vary: Accept-Encoding\r\n"
 _NO_NAMES: Final[frozenset[str]] = frozenset()
 _METHODS: Final = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS")}
+
+
+def _header(raw: list[tuple[bytes, bytes]], name: bytes) -> str | None:
+    """The first value of header `name` (lowercase bytes) in `raw`, or None."""
+    for key, value in raw:
+        if key == name:
+            return value.decode("latin-1")
+    return None
 
 
 def get_variable(name: str, pairs: Sequence[tuple[str, Any]]) -> Any:
@@ -56,13 +74,14 @@ class Req:
         "_conn",
         "_content_length",
         "_cookies",
+        "_headers",
         "_keep_alive",
         "_out_cookies",
         "_phase",
         "_query_start",
+        "_raw",
         "_upgrade",
         "expect_continue",
-        "headers",
         "method",
         "status",
         "target",
@@ -84,30 +103,38 @@ class Req:
         self.version: str = "1.1" if version == b"1.1" else version.decode("ascii")
         headers = request.headers
         raw = headers if type(headers) is list else list(headers)  # names lowercased
+        framing: Framing | None = getattr(request, "framing", None)
         if host is not None:  # an absolute-form target's host replaces Host (RFC 9112 3.2.2)
             raw = [(k, v) for k, v in raw if k != b"host"]
             raw.append((b"host", host))
-        self.headers = Headers(raw)
-        # One pass over the headers for what framing and keep-alive need.
-        length: int | None = None
+        self._raw = raw
+        self._headers: Headers | None = None  # made when first asked for
         chunked = False
-        tokens = b""
-        expect = False
-        for name, value in raw:
-            if name == b"content-length":
-                length = int(value)
-            elif name == b"transfer-encoding":
-                chunked = True
-            elif name == b"connection":
-                tokens += b"," + value.lower()
-            elif name == b"expect":
-                expect = value.lower() == b"100-continue"
+        if framing is not None:  # the parser read them on the way (never chunked)
+            length, tokens, expect = framing
+        else:  # one pass over the headers for what framing and keep-alive need
+            length = None
+            tokens = b""
+            expect = False
+            for name, value in raw:
+                if name == b"content-length":
+                    length = int(value)
+                elif name == b"transfer-encoding":
+                    chunked = True
+                elif name == b"connection":
+                    tokens += b"," + value.lower()
+                elif name == b"expect":
+                    expect = value.lower() == b"100-continue"
         self.expect_continue = expect
-        self._upgrade = b"upgrade" in tokens
-        if self.version == "1.1":
-            self._keep_alive = b"close" not in tokens
+        if tokens:
+            self._upgrade = b"upgrade" in tokens
+            if version == b"1.1":
+                self._keep_alive = b"close" not in tokens
+            else:
+                self._keep_alive = b"keep-alive" in tokens
         else:
-            self._keep_alive = b"keep-alive" in tokens
+            self._upgrade = False
+            self._keep_alive = version == b"1.1"
         if chunked and (length is not None or self.version != "1.1"):
             # Framing a proxy may have read otherwise (RFC 9112 6.1, 6.3): the
             # body is chunked, as h11 reads it, and the connection closes after.
@@ -129,6 +156,14 @@ class Req:
         return f"<Req {self.method} {self.uri} HTTP/{self.version}>"
 
     # -- the request ----------------------------------------------------------
+
+    @property
+    def headers(self) -> Headers:
+        """The request's headers (names lowercased), read as str."""
+        headers = self._headers
+        if headers is None:
+            headers = self._headers = Headers(self._raw)
+        return headers
 
     @property
     def uri(self) -> str:
@@ -173,7 +208,7 @@ class Req:
         bound to it."""
         host, port = self._conn.peer
         trust = self._conn.server.trust
-        if not trust:
+        if not trust.any:
             return host, port
         return trust.client(host, self.headers), port
 
@@ -329,17 +364,33 @@ class Req:
         self, status: int, headers: HeadersArg = None, body: bytes | str = b""
     ) -> None:
         """Send a whole response: status, headers, body."""
-        self._check_not_started("respond")
-        data = body.encode() if isinstance(body, str) else bytes(body)
+        if self._phase != _NOTHING_SENT:
+            self._check_not_started("respond")
+        if type(body) is bytes:
+            data = body
+        else:
+            data = body.encode() if isinstance(body, str) else bytes(body)
+        conn = self._conn
         extra = b""
-        if self._conn.server.options.compress and data:
-            data, extra = compress_body(data, self.headers.get("accept-encoding"), headers)
-        head = self._head(status, headers, len(data), extra)
+        if data and conn.server.options.compress:
+            accept = _header(self._raw, b"accept-encoding")
+            if accept is None and headers is None:  # (compress_body's answer, sooner)
+                extra = _VARY
+            else:
+                data, extra = compress_body(data, accept, headers)
+        if headers is None and not self._out_cookies and self._keep_alive and not conn.closing:
+            if self.version == "1.1":
+                head = plain_head(status, len(data), extra)
+                self.status = status
+            else:
+                head = self._head(status, headers, len(data), extra)
+        else:
+            head = self._head(status, headers, len(data), extra)
         self._phase = _DONE
         if self.method == "HEAD" or status in _NO_BODY_STATUSES:
-            await self._conn.write(head, 0)
+            await conn.write(head, 0)
         else:
-            await self._conn.write(head + data, len(data))
+            await conn.write(head + data, len(data))
 
     async def ok(self, body: bytes | str, headers: HeadersArg = None) -> None:
         """`respond(200, headers, body)`."""

@@ -18,11 +18,14 @@ from http import HTTPStatus
 from typing import Final
 
 __all__ = [
+    "DEFAULT_TYPE",
+    "NO_BODY_STATUSES",
     "SERVER",
     "HeadersArg",
     "date_line",
     "encode_headers",
     "error_page",
+    "plain_head",
     "reason",
     "status_line",
 ]
@@ -71,6 +74,43 @@ def date_line() -> bytes:
         _date_second = now
         _date_bytes = f"Date: {formatdate(now, usegmt=True)}\r\n".encode()
     return _date_bytes
+
+
+DEFAULT_TYPE: Final = b"Content-Type: text/html; charset=utf-8\r\n"
+NO_BODY_STATUSES: Final = frozenset({204, 304})
+
+_heads: dict[tuple[int, int, bytes], bytes] = {}
+_heads_second = -1
+_HEADS_MAX: Final = 256  # (status, length, extra) combinations kept per second
+
+
+def plain_head(status: int, length: int, extra: bytes) -> bytes:
+    """The head of a whole keep-alive HTTP/1.1 response of `length` body
+    bytes with no header of the handler's: status line, Server, Date, the
+    default Content-Type and Content-Length, `extra`, the blank line.
+
+    Most responses of a server are a few such heads; each is joined once
+    per second (when its Date changes) and kept, instead of once per
+    response."""
+    global _heads_second
+    now = int(time.time())
+    if now != _heads_second:
+        _heads.clear()
+        _heads_second = now
+    key = (status, length, extra)
+    head = _heads.get(key)
+    if head is None:
+        parts = [status_line(status), SERVER_LINE, date_line()]
+        if status not in NO_BODY_STATUSES:
+            parts.append(DEFAULT_TYPE)
+            if status >= 200:
+                parts.append(b"Content-Length: %d\r\n" % length)
+        parts.append(extra)
+        parts.append(b"\r\n")
+        head = b"".join(parts)
+        if len(_heads) < _HEADS_MAX:
+            _heads[key] = head
+    return head
 
 
 def encode_headers(headers: HeadersArg) -> tuple[list[bytes], set[str]]:

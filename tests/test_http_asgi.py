@@ -199,6 +199,34 @@ async def test_a_violation_before_anything_was_sent_is_a_500_and_one_log_line(
 
 
 @pytest.mark.parametrize(
+    "headers",
+    [
+        [(b"content-type", b"text/plain"), (b"connection", b"close\r\nx-injected: 1")],
+        [(b"transfer-encoding", b"chunked\r\nx-injected: 1")],
+        [(b"server", b"s\nx-injected: 1"), (b"content-type", b"text/plain")],
+        [(b"date", b"d\x00")],
+        [(b"content-type", b"text/plain"), (b"x injected", b"1")],
+        [(b"content-type", b"text/plain"), (b"content-type:", b"1")],
+    ],
+    ids=["connection", "transfer-encoding", "server", "date", "name-space", "name-colon"],
+)
+async def test_every_response_header_is_checked_whatever_its_name_or_place(
+    headers: list[tuple[bytes, bytes]], caplog: pytest.LogCaptureFixture
+) -> None:
+    # The names the server acts on (and drops) are checked as any other, and
+    # a name seen valid before does not vouch for its value.
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    async with actors.node(), http_server(asgi=app, lifespan="off") as port:
+        answer = await raw(port, b"GET /v HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 500 Internal Server Error\r\n")
+    assert b"x-injected" not in answer
+    assert any("an invalid response header" in r.message for r in caplog.records)
+
+
+@pytest.mark.parametrize(
     ("app", "words"),
     [
         (asgi_apps.unknown_type_mid_stream, "an unknown message type"),

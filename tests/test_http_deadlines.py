@@ -9,7 +9,7 @@ import trio
 
 import actors
 import httpserver
-from tests.http_helpers import http_server
+from tests.http_helpers import exchange, http_server, open_stream
 
 
 async def echo_size(req: httpserver.Req) -> None:
@@ -71,6 +71,26 @@ async def test_rfc9110_15_5_9_a_trickled_second_head_on_keep_alive_gets_408() ->
         first, _, second = data.partition(b"\r\n\r\n0")
         assert first.startswith(b"HTTP/1.1 200 OK\r\n")
         assert second.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
+
+
+async def test_each_idle_wait_has_its_own_head_deadline() -> None:
+    # Idle 0.45 s between requests: past the server's check of waiting
+    # connections (every recv_timeout / 2), within recv_timeout. Each wait's
+    # deadline is its own: the one armed during the first must not survive
+    # into the second (it would have fired 0.6 s after the first response),
+    # nor cut a head that comes in time.
+    async with actors.node(), http_server(loop=echo_size, recv_timeout=0.6) as port:
+        stream = await open_stream(port)
+        async with stream:
+            with trio.fail_after(5):
+                response, client = await exchange(stream)
+                for _ in range(2):
+                    await trio.sleep(0.45)  # the idle client under test
+                    response, client = await exchange(stream, client=client)
+                    assert response.status == 200
+                start = trio.current_time()
+                assert await stream.receive_some(4096) == b""  # closed, silently
+            assert trio.current_time() - start >= 0.55  # not before its recv_timeout
 
 
 async def test_rfc9110_15_5_9_a_trickled_body_gets_408_below_body_min_rate() -> None:

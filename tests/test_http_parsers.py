@@ -131,6 +131,14 @@ ODD_HEADS = [
     b"POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\nx",
     b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\nGET /2 HTTP/1.1\r\nHost: b\r\n\r\n",
     b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /2 HTTP/1.0\r\n\r\n",
+    # What llhttp's side reads on the way for Req (framing, keep-alive, 100-continue):
+    b"GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\nConnection: Close\r\n\r\n"
+    b"GET /2 HTTP/1.1\r\nHost: b\r\n\r\n",
+    b"GET / HTTP/1.0\r\nConnection: TE, Keep-Alive\r\n\r\nGET /2 HTTP/1.0\r\n\r\n",
+    b"POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 1\r\n\r\nx",
+    b"POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nExpect: x\r\n"
+    b"Content-Length: 1\r\n\r\nx",
+    b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\nGET /2 HTTP/1.1\r\nHost: b\r\n\r\n",
     b"GET /" + b"a" * 2100 + b" HTTP/1.1\r\nHost: a\r\n\r\n",
     b"GET / HTTP/1.1\r\nHost: a\r\nX: " + b"b" * 20000 + b"\r\n\r\n",
     b"GET / HTTP/1.1\r\nHost: a\r\nX: " + b"b" * 20000,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import re
+import time
+from email.utils import parsedate_to_datetime
 
 import pytest
 import trio
@@ -111,6 +113,39 @@ async def test_rfc9110_6_6_1_every_response_has_a_date_and_the_server() -> None:
         assert date is not None
         assert re.fullmatch(r"\w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT", date)
         assert response.header("server") == "trio-misultin/0.1"
+
+
+async def test_rfc9110_6_6_1_the_date_follows_the_clock_on_a_keep_alive_connection() -> None:
+    # A server may join a common head once and keep it: never past its second.
+    async with actors.node(), http_server(loop=echo_path) as port:
+        stream = await open_stream(port)
+        async with stream:
+            with trio.fail_after(5):
+                first, client = await exchange(stream, path="/same")
+                seen = int(time.time())
+                await trio.sleep(seen + 1.02 - time.time())  # into the clock's next second
+                second, _ = await exchange(stream, path="/same", client=client)
+        dates = [parsedate_to_datetime(r.header("date") or "").timestamp() for r in (first, second)]
+        assert dates[0] <= seen < dates[1] <= time.time()
+
+
+async def test_a_plain_answer_has_the_head_of_one_with_headers_given() -> None:
+    # ok(body) and ok(body, {}) take different ways to their head; one head results.
+    async def answer(req: httpserver.Req) -> None:
+        await req.ok("same", None if req.path == "/none" else {})
+
+    async with actors.node(), http_server(loop=answer, compress=True) as port:
+        stream = await open_stream(port)
+        async with stream:
+            with trio.fail_after(5):
+                plain, client = await exchange(stream, path="/none")
+                given, _ = await exchange(stream, path="/given", client=client)
+
+    def undated(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        return [(name, value) for name, value in headers if name != "date"]
+
+    assert undated(plain.headers) == undated(given.headers)
+    assert ("vary", "Accept-Encoding") in plain.headers
 
 
 @pytest.mark.parametrize(
