@@ -46,7 +46,16 @@ from . import _close_codes as close_codes
 from ._frames import ping_frame
 from ._handshake import negotiate
 from ._inbound import FAIL, PING, Inbound, InboundFactory
-from ._poller import HAVE_EPOLL, READABLE, Messenger, Poller, Pump, poller, read_now
+from ._poller import (
+    HAVE_EPOLL,
+    READABLE,
+    READABLE_HUP,
+    Messenger,
+    Poller,
+    Pump,
+    poller,
+    read_now,
+)
 from ._socket import Socket
 from ._writer import writer_main
 from ._ws import Ws, by_handler
@@ -140,6 +149,7 @@ class _Reader:
         "got_close",
         "handler_told",
         "held",
+        "hup",
         "listener",
         "messenger",
         "options",
@@ -178,6 +188,7 @@ class _Reader:
         self.reading = "reading"  # then "draining" or "done"
         self.armed = False  # a notice of bytes is asked for
         self.unread = False  # the last read filled its buffer: more may be there
+        self.hup = False  # the peer hung up: read until the end (no edge will say)
         self.paused = False  # not reading: the handler has ws_max_pending waiting
         self.parked = False  # the task waits in its mailbox loop (see `readable`)
         self.held: Any = None  # a CLOSED or FAIL event parsed, for the task to act on
@@ -243,8 +254,10 @@ class _Reader:
         pump), the writer, the handler's room, and the exits of the
         handler, the writer and the listener."""
         sock = self.sock
-        if msg is READABLE:
+        if msg is READABLE or msg is READABLE_HUP:
             self.armed = False
+            if msg is READABLE_HUP:
+                self.hup = True
             await self._read()
             return
         match msg:
@@ -305,13 +318,15 @@ class _Reader:
         return self.sock.reader
 
     def _read_now(self) -> bytes | None:
-        """`read_now` on the socket, noting whether it filled the buffer."""
+        """`read_now` on the socket, noting whether more may be there: it
+        filled the buffer, or the peer hung up and the end is still to read."""
         data = read_now(self.fd, self.recv_size)
-        self.unread = data is not None and len(data) == self.recv_size
+        self.unread = data is not None and (len(data) == self.recv_size or self.hup)
         return data
 
-    def readable(self) -> None:
-        """The poller says the socket is readable; in the poller's task.
+    def readable(self, hup: bool = False) -> None:
+        """The poller says the socket is readable (`hup`: and the peer hung
+        up); in the poller's task.
 
         A reader waiting in its mailbox, with nothing queued there, not
         pausing and no write under way (whose stall only the reader's own
@@ -321,6 +336,8 @@ class _Reader:
         the end of the stream as ("$data", b""). What it raises the poller
         sends back (`_crashed`)."""
         self.armed = False
+        if hup:
+            self.hup = True
         sock = self.sock
         reader = sock.reader
         if (
@@ -329,7 +346,7 @@ class _Reader:
             or self.reading != "reading"
             or actors.lowlevel.mailbox_len(reader)
         ):
-            actors.send(reader, READABLE)
+            actors.send(reader, READABLE_HUP if self.hup else READABLE)
             return
         data = self._read_now()
         if data is None:  # nothing after all
@@ -371,7 +388,7 @@ class _Reader:
                 break
             if not await self._received(data):
                 return
-            if len(data) < size or actors.lowlevel.mailbox_len(self.sock.reader):
+            if (len(data) < size and not self.hup) or actors.lowlevel.mailbox_len(self.sock.reader):
                 break
             await trio.lowlevel.checkpoint()
         self._arm()
