@@ -32,8 +32,11 @@ reset.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine
+from functools import partial
 from typing import TYPE_CHECKING, Any, Final
 
 import trio
@@ -67,7 +70,7 @@ if TYPE_CHECKING:
     from ._handshake import Handshake
     from ._options import WsOptions
 
-__all__ = ["open_socket", "run_socket", "serve_websocket"]
+__all__ = ["open_socket", "open_websocket", "serve_websocket"]
 
 CLOSE_TIMEOUT: Final = 5.0  # how long a closing handshake (or a drain) may take
 HANDLER_GRACE: Final = 1.0  # how long a closing socket waits for its handler
@@ -83,30 +86,31 @@ _PAUSED: Final = 1  # the handler has enough waiting
 _HELD: Final = 2  # an event for the reader's task (`held`), or a turn's worth of frames
 
 
-async def serve_websocket(options: WsOptions, make_inbound: InboundFactory, req: Req) -> None:
-    """Complete the handshake on `req`'s connection, then serve the socket
-    until it ends. Runs in the connection process; `make_inbound` is the
-    protocol backend the `ws` option chose (`_inbound.py`)."""
+def open_websocket(
+    options: WsOptions, make_inbound: InboundFactory, req: Req
+) -> Coroutine[Any, Any, None]:
+    """A misultin server's upgrade on `req`'s connection, in the connection
+    process: the handshake's checks now (a refusal raises its HttpError at
+    once), then the socket's whole life as one coroutine (`serve_websocket`).
+    `make_inbound` is the protocol backend the `ws` option chose (`_inbound.py`)."""
     handshake = negotiate(req, options)
+    return serve_websocket(_Reader(options), partial(_open, make_inbound, req, handshake))
+
+
+async def _open(
+    make_inbound: InboundFactory, req: Req, handshake: Handshake, reader: _Reader
+) -> None:
+    """The opening of a misultin socket: the 101, the socket's state, and
+    its writer and handler (`ws_loop(ws)`), linked to the reader."""
+    options = reader.options
+    assert options.ws_loop is not None
     takeover = await switch_protocols(req, handshake.headers)
     inbound, sock, ws = open_socket(options, make_inbound, req, takeover, handshake)
-    del handshake  # not kept for the socket's life (idle sockets are many)
-    assert options.ws_loop is not None
+    reader.attach(sock, inbound, takeover.listener)
     actors.trap_exits()
-    try:
-        sock.writer = actors.spawn(writer_main, sock, link=True)
-        sock.handler = ws._handler = actors.spawn(options.ws_loop, ws, link=True)
-        by_handler[sock.handler] = ws
-        reader = _Reader(sock, inbound, options, takeover.listener)
-        reason = await reader.run()
-    finally:
-        if sock.handler is not None:
-            by_handler.pop(sock.handler, None)
-        sock.release()
-    if reader.crash is not None:  # a bug of ours, in the poller's task: now it is closed
-        raise reader.crash
-    if reason != "normal":
-        raise actors.ProcessExit(reason)
+    sock.writer = actors.spawn(writer_main, sock, link=True)
+    sock.handler = ws._handler = actors.spawn(options.ws_loop, ws, link=True)
+    by_handler[sock.handler] = ws
 
 
 def open_socket(
@@ -127,11 +131,63 @@ def open_socket(
     return inbound, sock, ws
 
 
-async def run_socket(
-    options: WsOptions, inbound: Inbound, sock: Socket, listener: actors.Pid
-) -> Any:
-    """The reader's loop, once its writer and handler are linked to it; its exit reason."""
-    return await _Reader(sock, inbound, options, listener).run()
+async def serve_websocket(
+    reader: _Reader, opening: Callable[[_Reader], Awaitable[None]] | None = None
+) -> None:
+    """A socket's whole life, in this one coroutine: `opening(reader)` (the
+    101, the socket's state, its writer and handler: its frame goes once it
+    is done), then the mailbox loop, then, however the socket ended, its
+    release. The loop waits here rather than in a method or a helper of its
+    own: every frame on an idle socket's stack costs it some 250 bytes, and
+    idle sockets are many. Returns when the socket is over; raises
+    ProcessExit with the reader's reason unless "normal", or what our code
+    raised in the poller's task (a crash report, once the socket is closed)."""
+    try:
+        if opening is not None:
+            await opening(reader)
+            opening = None  # and what it holds (the handshake) is not kept
+        sock = reader.sock
+        # Plain TCP is read by its number when the node's poller says so;
+        # anything else (TLS, or no epoll) by a pump task beside the loop.
+        async with trio.open_nursery() if reader.fd < 0 else _NO_NURSERY as nursery:
+            try:
+                if nursery is None:
+                    reader.poller = poller()
+                else:
+                    reader.pump = Pump(sock.stream, sock.reader, reader.recv_size)
+                    nursery.start_soon(reader.pump.run)
+                # Whatever came with the upgrade request is parsed first.
+                if await reader._parse():
+                    reader._arm()
+                while not reader._done():
+                    reader.parked = True
+                    try:
+                        msg = await actors.receive(timeout=reader._timeout())
+                    except actors.ReceiveTimeout:
+                        reader.parked = False
+                        await reader._on_timeout()
+                    else:
+                        reader.parked = False
+                        await reader._on_message(msg)
+                reader._tell_handler()
+            finally:
+                if nursery is not None:
+                    nursery.cancel_scope.cancel()
+    finally:
+        if reader.poller is not None:
+            reader.poller.forget(reader.fd)
+        if reader.attached:
+            sock = reader.sock
+            if sock.handler is not None:
+                by_handler.pop(sock.handler, None)
+            sock.release()
+    if reader.crash is not None:  # a bug of ours, in the poller's task: now it is closed
+        raise reader.crash
+    if reader.reason != "normal":
+        raise actors.ProcessExit(reader.reason)
+
+
+_NO_NURSERY: Final = contextlib.nullcontext()
 
 
 class _Reader:
@@ -139,6 +195,7 @@ class _Reader:
 
     __slots__ = (
         "armed",
+        "attached",
         "crash",
         "deadline",
         "drain_budget",
@@ -169,17 +226,13 @@ class _Reader:
         "unread",
     )
 
-    def __init__(
-        self,
-        sock: Socket,
-        stream_in: Inbound,
-        options: WsOptions,
-        listener: actors.Pid,
-    ) -> None:
-        self.sock = sock
-        self.stream_in = stream_in
+    sock: Socket  # these three once attached
+    stream_in: Inbound
+    listener: actors.Pid
+
+    def __init__(self, options: WsOptions) -> None:
         self.options = options
-        self.listener = listener
+        self.attached = False  # the socket's state is here (`attach`)
         self.sent_close = False  # our close frame is on the wire
         self.got_close = False  # the peer's close frame came (or we wait for none)
         self.failing = False
@@ -200,54 +253,25 @@ class _Reader:
         self.crash: Exception | None = None  # what our code raised in the poller's task
         self.sizes: deque[int] | None = None  # of the messages handed over, newest last
         self.sizes_total = 0
-        self.recv_size = DEFLATE_RECV_SIZE if sock.compressed else RECV_SIZE
-        stream = sock.stream
-        # Plain TCP is read by its number when the node's poller says so;
-        # anything else (TLS, or no epoll) by a pump task (`_poller.py`).
+        self.recv_size = RECV_SIZE
         self.fd = -1
-        if HAVE_EPOLL and isinstance(stream, trio.SocketStream):
-            self.fd = stream.socket.fileno()
         self.poller: Poller | None = None
         self.messenger: Messenger | None = None  # whom the poller tells after a crash
         self.pump: Pump | None = None
 
-    async def run(self) -> Any:
-        """Serve the socket until it ends; return the reader's exit reason.
-
-        The mailbox loop waits here, not in a method of its own: a coroutine
-        frame less for every idle socket. Whatever came with the upgrade
-        request is parsed first."""
-        if self.fd >= 0:
-            self.poller = poller()
-        elif self.pump is None:  # TLS: the loop runs beside its pump
-            return await self._run_with_pump()
-        try:
-            if await self._parse():
-                self._arm()
-            while not self._done():
-                self.parked = True
-                try:
-                    msg = await actors.receive(timeout=self._timeout())
-                except actors.ReceiveTimeout:
-                    self.parked = False
-                    await self._on_timeout()
-                else:
-                    self.parked = False
-                    await self._on_message(msg)
-            self._tell_handler()
-        finally:
-            if self.poller is not None:
-                self.poller.forget(self.fd)
-        return self.reason
-
-    async def _run_with_pump(self) -> Any:
-        self.pump = Pump(self.sock.stream, self.sock.reader, self.recv_size)
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(self.pump.run)
-            try:
-                return await self.run()
-            finally:
-                nursery.cancel_scope.cancel()
+    def attach(self, sock: Socket, stream_in: Inbound, listener: actors.Pid) -> None:
+        """The socket's state, once the 101 is out; `listener`: the server's,
+        whose end closes the socket (1001)."""
+        self.sock = sock
+        self.stream_in = stream_in
+        self.listener = listener
+        self.attached = True
+        self.recv_size = DEFLATE_RECV_SIZE if sock.compressed else RECV_SIZE
+        stream = sock.stream
+        # Plain TCP is read by its number when the node's poller says so;
+        # anything else (TLS, or no epoll) by a pump task (`_poller.py`).
+        if HAVE_EPOLL and isinstance(stream, trio.SocketStream):
+            self.fd = stream.socket.fileno()
 
     async def _on_message(self, msg: Any) -> None:
         """What the reader's mailbox says: bytes (from the poller or the
