@@ -32,7 +32,6 @@ reset.
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
@@ -146,33 +145,35 @@ async def serve_websocket(
         if opening is not None:
             await opening(reader)
             opening = None  # and what it holds (the handshake) is not kept
-        sock = reader.sock
-        # Plain TCP is read by its number when the node's poller says so;
-        # anything else (TLS, or no epoll) by a pump task beside the loop.
-        async with trio.open_nursery() if reader.fd < 0 else _NO_NURSERY as nursery:
-            try:
-                if nursery is None:
-                    reader.poller = poller()
-                else:
-                    reader.pump = Pump(sock.stream, sock.reader, reader.recv_size)
-                    nursery.start_soon(reader.pump.run)
-                # Whatever came with the upgrade request is parsed first.
-                if await reader._parse():
-                    reader._arm()
-                while not reader._done():
-                    reader.parked = True
-                    try:
-                        msg = await actors.receive(timeout=reader._timeout())
-                    except actors.ReceiveTimeout:
-                        reader.parked = False
-                        await reader._on_timeout()
-                    else:
-                        reader.parked = False
-                        await reader._on_message(msg)
-                reader._tell_handler()
-            finally:
-                if nursery is not None:
+        if reader.fd < 0 and reader.pump is None:
+            # TLS, or no epoll: this same loop, beside a pump task that reads
+            # (`_poller.py`); plain TCP is read by the node's poller instead,
+            # with no nursery here (its exit method would be kept on the stack).
+            sock = reader.sock
+            async with trio.open_nursery() as nursery:
+                reader.pump = Pump(sock.stream, sock.reader, reader.recv_size)
+                nursery.start_soon(reader.pump.run)
+                try:
+                    await serve_websocket(reader)
+                finally:
                     nursery.cancel_scope.cancel()
+            return
+        if reader.fd >= 0:
+            reader.poller = poller()
+        # Whatever came with the upgrade request is parsed first.
+        if await reader._parse():
+            reader._arm()
+        while not reader._done():
+            reader.parked = True
+            try:
+                msg = await actors.receive(timeout=reader._timeout())
+            except actors.ReceiveTimeout:
+                reader.parked = False
+                await reader._on_timeout()
+            else:
+                reader.parked = False
+                await reader._on_message(msg)
+        reader._tell_handler()
     finally:
         if reader.poller is not None:
             reader.poller.forget(reader.fd)
@@ -185,9 +186,6 @@ async def serve_websocket(
         raise reader.crash
     if reader.reason != "normal":
         raise actors.ProcessExit(reader.reason)
-
-
-_NO_NURSERY: Final = contextlib.nullcontext()
 
 
 class _Reader:
