@@ -72,6 +72,7 @@ import logging
 import os
 import select
 from collections import deque
+from collections.abc import Callable
 from typing import Any, Final, Protocol
 
 import trio
@@ -122,8 +123,8 @@ class Owner(Protocol):
         """The reader's process, told by a READABLE message when its socket
         was readable already as it asked."""
 
-    def readable(self, hup: bool) -> None:
-        """The socket is readable (`hup`: and the peer has hung up, so read
+    def readable(self, hup: int) -> None:
+        """The socket is readable (`hup`, if true: and the peer has hung up, so read
         until the end): called once per `arm`, in the poller's task; must
         not wait. If it raises, the reader is sent (CRASHED, exc) and the
         poller goes on."""
@@ -138,7 +139,7 @@ class Messenger:
     def __init__(self, pid: actors.Pid) -> None:
         self.pid = pid
 
-    def readable(self, hup: bool) -> None:
+    def readable(self, hup: int) -> None:
         actors.send(self.pid, READABLE_HUP if hup else READABLE)
 
 
@@ -153,9 +154,21 @@ class Poller:
     """The epoll set of one node's plain-TCP WebSocket readers, and the
     processes that run it."""
 
-    __slots__ = ("_epoll", "_fds", "_hup", "_owners", "_ready", "supervisor", "worker")
+    __slots__ = (
+        "_epoll",
+        "_fds",
+        "_hup",
+        "_now",
+        "_owners",
+        "_ready",
+        "supervisor",
+        "time",
+        "worker",
+    )
 
     def __init__(self) -> None:
+        self._now: Callable[[], float] = trio.lowlevel.current_clock().current_time
+        self.time = self._now()  # trio.current_time() as this batch of sockets began
         self._epoll = select.epoll()
         self._fds: set[int] = set()  # in the epoll set
         self._owners: dict[int, Owner] = {}  # fd -> the reader to tell
@@ -216,17 +229,19 @@ class Poller:
         owners = self._owners
         ready_now = self._ready
         hung_up = self._hup
+        now = self._now
         poll = epoll.poll
         try:
             while True:
                 await trio.lowlevel.wait_readable(epoll.fileno())
                 while True:
                     ready = poll(0, BATCH)
+                    self.time = now()  # one clock reading for the batch, not one a socket
                     for fd, events in ready:
                         reader = owners.pop(fd, None)
                         if reader is not None:
                             try:
-                                reader.readable(bool(events & _HUP))
+                                reader.readable(events & _HUP)
                             except Exception as exc:  # that socket's bug, and its alone
                                 _tell(reader, (CRASHED, exc))
                         else:

@@ -33,6 +33,7 @@ reset.
 from __future__ import annotations
 
 import math
+import os
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from functools import partial
@@ -42,12 +43,13 @@ import trio
 
 import actors
 import actors.lowlevel
+from actors.lowlevel import mailbox_len
 from httpserver.lowlevel import switch_protocols
 
 from . import _close_codes as close_codes
 from ._frames import ping_frame
 from ._handshake import negotiate
-from ._inbound import FAIL, PING, Inbound, InboundFactory
+from ._inbound import FAIL, NOTHING, PING, Inbound, InboundFactory
 from ._poller import (
     HAVE_EPOLL,
     READABLE,
@@ -346,7 +348,7 @@ class _Reader:
         self.unread = data is not None and (len(data) == self.recv_size or self.hup)
         return data
 
-    def readable(self, hup: bool = False) -> None:
+    def readable(self, hup: int = 0) -> None:
         """The poller says the socket is readable (`hup`: and the peer hung
         up); in the poller's task.
 
@@ -361,29 +363,34 @@ class _Reader:
         if hup:
             self.hup = True
         sock = self.sock
-        reader = sock.reader
-        if (
-            not self.parked
-            or sock.writing
-            or self.reading != "reading"
-            or actors.lowlevel.mailbox_len(reader)
-        ):
-            actors.send(reader, READABLE_HUP if self.hup else READABLE)
+        if not self.parked or sock.writing or self.reading != "reading" or mailbox_len(sock.reader):
+            actors.send(sock.reader, READABLE_HUP if self.hup else READABLE)
             return
-        data = self._read_now()
-        if data is None:  # nothing after all
-            self._arm()
+        # The message path: `_read_now` and `_arm` written out, a call less
+        # each, and the clock read once for the poller's whole batch.
+        poller = self.poller
+        assert poller is not None
+        try:
+            data = os.read(self.fd, self.recv_size)
+        except BlockingIOError:  # nothing after all
+            self.unread = False
+            self.armed = True
+            poller.arm(self.fd, self, False)
             return
+        except OSError:  # reset, and the like: as the end
+            data = b""
         if not data:
-            actors.send(reader, ("$data", data))
+            actors.send(sock.reader, ("$data", data))
             return
-        sock.last_seen = trio.current_time()
+        self.unread = self.hup or len(data) == self.recv_size
+        sock.last_seen = poller.time
         self.stream_in.receive_data(data)
         done = self._parse_now()
-        if done == _MORE:
-            self._arm()  # after a full read, at once (`unread`)
+        if done == _MORE:  # after a full read, or a hang-up, at once (`unread`)
+            self.armed = True
+            poller.arm(self.fd, self, self.unread)
         elif done == _HELD:
-            actors.send(reader, PARSE)
+            actors.send(sock.reader, PARSE)
 
     async def _crashed(self, exc: Exception) -> None:
         """Our `readable` raised `exc` in the poller's task: whatever the
@@ -470,7 +477,17 @@ class _Reader:
         stream_in = self.stream_in
         handler = sock.handler
         max_messages, max_bytes = self.options.ws_max_pending
-        for parsed, event in enumerate(stream_in.events(), 1):
+        events = None  # the backend's event generator, once `message()` gives up
+        parsed = 0
+        while True:
+            event = stream_in.message() if events is None else None
+            if event is None:
+                if events is None:
+                    events = stream_in.events()
+                event = next(events, NOTHING)
+            if event is NOTHING:
+                return _MORE
+            parsed += 1
             kind = type(event)
             if kind is str or kind is bytes:
                 actors.send(handler, ("browser", event))
@@ -489,7 +506,6 @@ class _Reader:
                 return _HELD
             if parsed >= EVENTS_PER_CHECKPOINT:
                 return _HELD
-        return _MORE
 
     async def _peer_closed(self, code: int) -> None:
         self.reading = "done"  # nothing is read after a close frame
