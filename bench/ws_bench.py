@@ -1,16 +1,20 @@
 """Benchmark of the WebSocket server: echo, idle sockets and broadcast, beside four anchors.
 
-    python -m bench.ws_bench [--json] [--duration S] [--rounds N]
+    python -m bench.ws_bench [--json] [--duration S] [--rounds N] [--servers a,b,...]
 
 What is measured, each for our server and for every anchor in the same run:
   echo       messages/s and the 99th percentile latency (ms) with 1 socket
              and with 50: each socket sends a short text message and waits
              for its echo before sending the next (a closed loop), for
-             `--duration` seconds after a one-second warm-up.
+             `--duration` seconds after a one-second warm-up; and the
+             server's CPU microseconds per message over that window alone
+             (/proc/<pid>/stat), the figure to trust on a shared machine.
   idle       5,000 sockets opened (at most 50 handshakes in flight): the
              handshakes/s until the last 101, and the server's memory per
              socket: its VmRSS (/proc/<pid>/status) once every socket is open
-             and its handler has said "ready", minus before, over 5,000.
+             and its handler has said "ready", minus before, over 5,000; and
+             the server's CPU microseconds per handshake (its CPU time over
+             the client's run, the "ready" messages included, over 5,000).
   broadcast  1,000 sockets open; one of them sends "go" and the server sends
              100 messages to all of them: deliveries/s is 100,000 over the
              time until the client has received them all (one warm-up burst,
@@ -23,39 +27,41 @@ The servers, each in its own subprocess on 127.0.0.1 and a free port:
   ours-websockets, ours-wsproto
                   ours, with each protocol backend (the `ws` option). echo:
                   bench/_ws_echo.py (examples.websocket_echo's handler, --ws).
-                  idle and broadcast: `python -m bench.ws_bench --serve
+                  idle and broadcast: `python -m bench._ws_servers
                   ours-websockets-broadcast --port N`, whose handlers join a
                   process group and answer "go" with 100 calls of
-                  websocket.broadcast(group, message); it sets
-                  max_connections=10,000 (the example keeps the default
+                  websocket.broadcast(group, message), with max_connections
+                  set for 10,000 sockets (the example keeps the default
                   4,096, too few for 5,000 sockets). Every figure compares
                   each of the two with every anchor.
   bare            echo: bench/baselines/wsproto_echo.py, a bare trio + wsproto
-                  loop. idle and broadcast: `--serve bare-broadcast`, the same
-                  loop keeping a set of sockets and sending to each in turn.
-  trio_websocket  trio_websocket.serve_websocket (`--serve trio_websocket-echo`
-                  and `--serve trio_websocket-broadcast`: send_message to each
-                  socket of a set in turn).
+                  loop. idle and broadcast: `bench._ws_servers bare-broadcast`,
+                  the same loop keeping a set of sockets and sending to each
+                  in turn.
+  trio_websocket  trio_websocket.serve_websocket (`trio_websocket-echo` and
+                  `trio_websocket-broadcast`: send_message to each socket of
+                  a set in turn).
   websockets      the websockets library's asyncio server,
-                  websockets.asyncio.server.serve (`--serve websockets-echo`
-                  and `--serve websockets-broadcast`, with websockets.broadcast).
-  aiohttp         aiohttp.web's WebSocketResponse (`--serve aiohttp-echo` and
-                  `--serve aiohttp-broadcast`: send_str to each socket of a set
-                  in turn), compression off.
-Every server runs with its library's defaults otherwise; no compression
-(the client does not offer permessage-deflate).
+                  websockets.asyncio.server.serve (`websockets-echo` and
+                  `websockets-broadcast`, with websockets.broadcast).
+  aiohttp         aiohttp.web's WebSocketResponse (`aiohttp-echo` and
+                  `aiohttp-broadcast`: send_str to each socket of a set in
+                  turn), compression off.
+bench/_ws_servers.py runs each; every server runs with its library's
+defaults otherwise; no compression (the client does not offer
+permessage-deflate). `--servers` runs a subset (one of ours among them).
 
-How: the load client is bench/ws_client/client.js, on Node.js and its `ws`
-package (a Python client would be the bottleneck); install it with
-`npm ci --prefix bench/ws_client`: without node or it, this script says so
-and exits with status 2. The server under test is pinned to one CPU and the
+How: the load client is bench/ws_client/client.js, on Node.js alone: plain
+TCP sockets, the handshake and every frame it sends built once, so that it
+costs the least it can (a Python client, or one on a WebSocket library,
+would be a limit sooner); without node this script says so and exits with
+status 2 (`apt-get install nodejs`). The server under test is pinned to one CPU and the
 client to another (`taskset -c`); the client reports its CPU share (its
 user+system CPU seconds over the wall seconds of the measured window, from
 process.cpuUsage), and near 1.0 it, not the server, was the limit; beside
 it, the server's share (/proc/<pid>/stat) over the client's whole run. Runs
 where the client's share reached 0.9 are flagged client-bound: there the
-figure is a lower bound for that server (one Node process on one CPU takes
-about 150,000 messages/s here, which our broadcast reaches). The
+figure is a lower bound for that server (our broadcast reaches that). The
 servers are interleaved round by round (`--rounds`, the order rotating),
 each started afresh and checked by hand first; figures are medians over
 rounds. Throughput ratios are ours/anchor (higher is better); latency and
@@ -66,7 +72,6 @@ defaults a run takes about two minutes.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import json
 import os
@@ -82,24 +87,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-import trio
-import trio_websocket
-from aiohttp import WSMsgType, web
-from websockets.asyncio.server import ServerConnection
-from websockets.asyncio.server import broadcast as websockets_broadcast
-from websockets.asyncio.server import serve as websockets_serve
-from websockets.exceptions import ConnectionClosed, WebSocketException
+from websockets.exceptions import WebSocketException
 from websockets.sync.client import connect as sync_connect
-from wsproto import ConnectionType, WSConnection
-from wsproto.connection import ConnectionState
-from wsproto.events import AcceptConnection, CloseConnection, Ping, Request, TextMessage
-from wsproto.utilities import RemoteProtocolError
 
-import actors
-import httpserver
-import websocket
 from bench._harness import (
     HOST,
     STOP_TIMEOUT,
@@ -112,6 +104,7 @@ from bench._harness import (
     print_figures,
     serving,
 )
+from bench._ws_servers import BROADCAST_MESSAGE, GO, READY
 
 REPO = Path(__file__).resolve().parent.parent
 CLIENT_DIR = REPO / "bench" / "ws_client"
@@ -126,241 +119,13 @@ BROADCAST_MESSAGES = 100
 BROADCAST_BURSTS = 3  # counted, after one warm-up burst
 OPEN_CONCURRENCY = 50  # handshakes in flight; under every server's listen backlog
 WARMUP_SECONDS = 1
-READY = "ready"  # what a broadcast server sends a socket once it has it in its group
-GO = "go"
-BROADCAST_MESSAGE = "trio-misultin broadcast message"
+SOCKETS = IDLE_SOCKETS + 1_000  # what each broadcast server is made to hold (fds, max_connections)
 PLACEMENT_NOTES = PlacementNotes(
     one_cpu="only one CPU ({cpus}): servers and client run unpinned",
     no_taskset="taskset is missing: servers and client run unpinned",
     pinned="each server pinned to CPU {server}, the client to CPU {client}",
 )
 CLIENT_TIMEOUT = 90.0  # seconds any one client run may take, beyond its duration
-GROUP = "ws_bench"
-
-# -- the broadcast servers (and the anchors' echo servers), run with --serve ---------
-
-
-async def ours_member(ws: websocket.Ws) -> None:
-    actors.join(GROUP)
-    ws.send(READY)
-    while True:
-        match await actors.receive():
-            case ("browser", "go"):
-                for _ in range(BROADCAST_MESSAGES):
-                    websocket.broadcast(GROUP, BROADCAST_MESSAGE)
-            case "closed":
-                return
-            case _:
-                pass
-
-
-async def no_http(req: httpserver.Req) -> None:
-    raise httpserver.HttpError(404)
-
-
-async def serve_ours_broadcast_async(
-    port: int, ws: Literal["auto", "wsproto", "websockets"]
-) -> None:
-    httpserver.start_link(
-        ip=HOST,
-        port=port,
-        loop=no_http,
-        ws_loop=ours_member,
-        ws_compress=False,
-        max_connections=2 * IDLE_SOCKETS,
-        ws=ws,
-    )
-    await actors.receive()  # until interrupted
-
-
-def serve_ours_broadcast(port: int, ws: str) -> None:
-    # Started from a shell's background job, SIGINT may be inherited as
-    # ignored; make it KeyboardInterrupt again so trio handles it.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    with contextlib.suppress(KeyboardInterrupt):
-        actors.run(serve_ours_broadcast_async, port, ws)
-
-
-class BareSocket:
-    """A server-side socket of the bare broadcast server: its wsproto state
-    and a lock, since its own task and the broadcasting one both send."""
-
-    __slots__ = ("lock", "stream", "ws")
-
-    def __init__(self, stream: trio.SocketStream) -> None:
-        self.stream = stream
-        self.ws = WSConnection(ConnectionType.SERVER)
-        self.lock = trio.Lock()
-
-    async def send(self, data: bytes) -> None:
-        async with self.lock:
-            await self.stream.send_all(data)
-
-
-async def bare_member(group: set[BareSocket], stream: trio.SocketStream) -> None:
-    """bench/baselines/wsproto_echo.py's loop, answering "go" by sending to
-    every socket of the group in turn instead of echoing."""
-    sock = BareSocket(stream)
-    ws = sock.ws
-    try:
-        while True:
-            data = await stream.receive_some(65536)
-            ws.receive_data(data or None)
-            for event in ws.events():
-                if isinstance(event, TextMessage) and event.data == GO:
-                    for _ in range(BROADCAST_MESSAGES):
-                        for member in list(group):
-                            frame = member.ws.send(TextMessage(data=BROADCAST_MESSAGE))
-                            with contextlib.suppress(trio.BrokenResourceError):
-                                await member.send(frame)
-                elif isinstance(event, Request):
-                    await sock.send(ws.send(AcceptConnection()))
-                    group.add(sock)
-                    await sock.send(ws.send(TextMessage(data=READY)))
-                elif isinstance(event, Ping):
-                    await sock.send(ws.send(event.response()))
-                elif isinstance(event, CloseConnection):
-                    if ws.state is ConnectionState.REMOTE_CLOSING:
-                        await sock.send(ws.send(event.response()))
-                    return
-            if not data:
-                return
-    except (RemoteProtocolError, trio.BrokenResourceError, trio.ClosedResourceError):
-        return
-    finally:
-        group.discard(sock)
-        await stream.aclose()
-
-
-def serve_bare_broadcast(port: int) -> None:
-    group: set[BareSocket] = set()
-    trio.run(partial(trio.serve_tcp, partial(bare_member, group), port, host=HOST))
-
-
-async def trio_websocket_echo(request: trio_websocket.WebSocketRequest) -> None:
-    ws = await request.accept()
-    with contextlib.suppress(trio_websocket.ConnectionClosed):
-        while True:
-            await ws.send_message(await ws.get_message())
-
-
-async def trio_websocket_member(
-    group: set[trio_websocket.WebSocketConnection], request: trio_websocket.WebSocketRequest
-) -> None:
-    ws = await request.accept()
-    group.add(ws)
-    try:
-        await ws.send_message(READY)
-        while True:
-            if await ws.get_message() == GO:
-                for _ in range(BROADCAST_MESSAGES):
-                    for member in list(group):
-                        with contextlib.suppress(trio_websocket.ConnectionClosed):
-                            await member.send_message(BROADCAST_MESSAGE)
-    except trio_websocket.ConnectionClosed:
-        return
-    finally:
-        group.discard(ws)
-
-
-def serve_trio_websocket(port: int, broadcast: bool) -> None:
-    group: set[trio_websocket.WebSocketConnection] = set()
-    handler = partial(trio_websocket_member, group) if broadcast else trio_websocket_echo
-    trio.run(partial(trio_websocket.serve_websocket, handler, HOST, port, None))
-
-
-async def websockets_echo(conn: ServerConnection) -> None:
-    with contextlib.suppress(ConnectionClosed):
-        async for message in conn:
-            await conn.send(message)
-
-
-async def websockets_member(group: set[ServerConnection], conn: ServerConnection) -> None:
-    group.add(conn)
-    try:
-        await conn.send(READY)
-        async for message in conn:
-            if message == GO:
-                for _ in range(BROADCAST_MESSAGES):
-                    websockets_broadcast(group, BROADCAST_MESSAGE)
-    except ConnectionClosed:
-        return
-    finally:
-        group.discard(conn)
-
-
-async def serve_websockets_async(port: int, broadcast: bool) -> None:
-    group: set[ServerConnection] = set()
-    handler = partial(websockets_member, group) if broadcast else websockets_echo
-    async with websockets_serve(handler, HOST, port, compression=None) as server:
-        await server.serve_forever()
-
-
-async def aiohttp_echo(request: web.Request) -> web.WebSocketResponse:
-    ws = web.WebSocketResponse(compress=False)
-    await ws.prepare(request)
-    async for msg in ws:
-        if msg.type is WSMsgType.TEXT:
-            await ws.send_str(msg.data)
-        elif msg.type is WSMsgType.BINARY:
-            await ws.send_bytes(msg.data)
-    return ws
-
-
-async def aiohttp_member(
-    group: set[web.WebSocketResponse], request: web.Request
-) -> web.WebSocketResponse:
-    ws = web.WebSocketResponse(compress=False)
-    await ws.prepare(request)
-    group.add(ws)
-    try:
-        await ws.send_str(READY)
-        async for msg in ws:
-            if msg.type is WSMsgType.TEXT and msg.data == GO:
-                for _ in range(BROADCAST_MESSAGES):
-                    for member in list(group):
-                        with contextlib.suppress(ConnectionError):
-                            await member.send_str(BROADCAST_MESSAGE)
-    finally:
-        group.discard(ws)
-    return ws
-
-
-def serve_aiohttp(port: int, broadcast: bool) -> None:
-    group: set[web.WebSocketResponse] = set()
-    app = web.Application()
-    app.router.add_get("/", partial(aiohttp_member, group) if broadcast else aiohttp_echo)
-    web.run_app(app, host=HOST, port=port, print=None, backlog=2048)
-
-
-def serve(mode: str, port: int) -> None:
-    kind, _, workload = mode.rpartition("-")
-    broadcast = workload == "broadcast"
-    if kind in OURS and broadcast:
-        serve_ours_broadcast(port, kind.removeprefix("ours-"))
-    elif kind == "bare" and broadcast:
-        serve_bare_broadcast(port)
-    elif kind == "trio_websocket":
-        serve_trio_websocket(port, broadcast)
-    elif kind == "websockets":
-        asyncio.run(serve_websockets_async(port, broadcast))
-    elif kind == "aiohttp":
-        serve_aiohttp(port, broadcast)
-    else:
-        raise ValueError(f"unknown server mode {mode!r}")
-
-
-SERVE_MODES = (
-    "ours-websockets-broadcast",
-    "ours-wsproto-broadcast",
-    "aiohttp-echo",
-    "aiohttp-broadcast",
-    "bare-broadcast",
-    "trio_websocket-echo",
-    "trio_websocket-broadcast",
-    "websockets-echo",
-    "websockets-broadcast",
-)
 
 # -- starting and stopping servers ----------------------------------------------------
 
@@ -372,7 +137,8 @@ def server_command(kind: str, workload: str, port: int) -> list[str]:
         return [python, "-m", "bench._ws_echo", "--port", str(port), "--ws", ws]
     if kind == "bare" and workload == "echo":
         return [python, "-m", "bench.baselines.wsproto_echo", "--port", str(port)]
-    return [python, "-m", "bench.ws_bench", "--serve", f"{kind}-{workload}", "--port", str(port)]
+    mode = f"{kind}-{workload}"
+    return [python, "-m", "bench._ws_servers", mode, "--port", str(port), "--sockets", str(SOCKETS)]
 
 
 def check_answer(server: Server) -> None:
@@ -420,9 +186,7 @@ def running(kind: str, workload: str, where: Placement, workdir: Path) -> Iterat
 def client_missing() -> str | None:
     """The command that installs what the client needs, if anything is missing."""
     if shutil.which("node") is None:
-        return "apt-get install nodejs npm"
-    if not (CLIENT_DIR / "node_modules" / "ws" / "package.json").is_file():
-        return f"npm ci --prefix {CLIENT_DIR}"
+        return "apt-get install nodejs"
     return None
 
 
@@ -496,11 +260,23 @@ def read_result(
 def run_echo(
     where: Placement, workdir: Path, server: Server, sockets: int, duration: float
 ) -> dict[str, Any]:
-    options = ("--sockets", sockets, "--duration", duration, "--warmup", WARMUP_SECONDS)
-    with client(where, workdir, server, "echo", *options, "--concurrency", OPEN_CONCURRENCY) as p:
-        return read_result(
-            p, server, duration + CLIENT_TIMEOUT, f"echo c{sockets} on {server.kind}"
-        )
+    """A closed loop of echoes, and the server's CPU microseconds per message
+    over the counted window alone (the client says when it starts)."""
+    options = (
+        *("--sockets", sockets, "--duration", duration, "--warmup", WARMUP_SECONDS),
+        *("--concurrency", OPEN_CONCURRENCY, "--sync", 1),
+    )
+    what = f"echo c{sockets} on {server.kind}"
+    with client(where, workdir, server, "echo", *options) as proc:
+        start, cpu_start = time.monotonic(), server.cpu_seconds()
+        read_json_line(proc, CLIENT_TIMEOUT, what)  # {"phase": "window"}
+        cpu = server.cpu_seconds()
+        result = read_json_line(proc, duration + CLIENT_TIMEOUT, what)
+        server.check_alive()
+        now = server.cpu_seconds()
+        result["server_cpu_share"] = (now - cpu_start) / (time.monotonic() - start)
+        result["cpu_us_per_message"] = (now - cpu) / max(result["messages"], 1) * 1e6
+        return result
 
 
 def run_idle(where: Placement, workdir: Path, server: Server) -> dict[str, Any]:
@@ -509,7 +285,9 @@ def run_idle(where: Placement, workdir: Path, server: Server) -> dict[str, Any]:
     before = server.vm_rss()
     options = ("--sockets", IDLE_SOCKETS, "--concurrency", OPEN_CONCURRENCY)
     with client(where, workdir, server, "idle", *options, "--timeout", CLIENT_TIMEOUT) as proc:
+        cpu = server.cpu_seconds()
         result = read_result(proc, server, CLIENT_TIMEOUT, f"idle on {server.kind}")
+        result["cpu_us_per_handshake"] = (server.cpu_seconds() - cpu) / IDLE_SOCKETS * 1e6
         result["bytes_per_socket"] = (server.vm_rss() - before) / IDLE_SOCKETS
     return result  # the client closes its sockets once its stdin is closed
 
@@ -541,9 +319,11 @@ def run_broadcast(where: Placement, workdir: Path, server: Server) -> dict[str, 
 class Samples:
     """Per server, each measured quantity's samples over rounds."""
 
-    values: dict[str, dict[str, list[float]]] = field(
-        default_factory=lambda: {kind: {} for kind in SERVERS}
-    )
+    servers: tuple[str, ...] = SERVERS
+    values: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.values = {kind: {} for kind in self.servers}
 
     def add(self, kind: str, key: str, *values: float) -> None:
         self.values[kind].setdefault(key, []).extend(values)
@@ -564,11 +344,13 @@ def measure_server(
             server.check_alive()
             samples.add(kind, f"echo_c{sockets}", result["messages_per_s"])
             samples.add(kind, f"p99_c{sockets}", result["p99_ms"])
+            samples.add(kind, f"cpu_us_c{sockets}", result["cpu_us_per_message"])
             samples.add(kind, f"cpu_echo_c{sockets}", result["cpu_share"])
             samples.add(kind, f"server_cpu_echo_c{sockets}", result["server_cpu_share"])
     with running(kind, "broadcast", where, workdir) as server:
         idle = run_idle(where, workdir, server)
         samples.add(kind, "handshakes", idle["handshakes_per_s"])
+        samples.add(kind, "cpu_us_handshake", idle["cpu_us_per_handshake"])
         samples.add(kind, "memory", idle["bytes_per_socket"])
         samples.add(kind, "cpu_idle", idle["cpu_share"])
         samples.add(kind, "server_cpu_idle", idle["server_cpu_share"])
@@ -586,7 +368,10 @@ QUANTITIES = (
     ("echo_c50", "messages/s", True),
     ("p99_c1", "milliseconds", False),
     ("p99_c50", "milliseconds", False),
+    ("cpu_us_c1", "server CPU us per message", False),
+    ("cpu_us_c50", "server CPU us per message", False),
     ("idle_handshakes", "handshakes/s", True),
+    ("cpu_us_handshake", "server CPU us per handshake", False),
     ("idle_memory_per_socket", "bytes", False),
     ("broadcast", "deliveries/s", True),
     ("broadcast_cpu", "server CPU s per million deliveries", False),
@@ -601,7 +386,8 @@ WORKLOAD_OF = {
     "idle_handshakes": "idle",
     "broadcast": "broadcast",
 }
-NOT_CLIENT_BOUND = {"broadcast_cpu"}  # the server's own CPU time, whoever was the limit
+# the server's own CPU time, whoever was the limit
+NOT_CLIENT_BOUND = {"broadcast_cpu", "cpu_us_c1", "cpu_us_c50", "cpu_us_handshake"}
 WORKLOADS = ("echo_c1", "echo_c50", "idle", "broadcast")
 CLIENT_BOUND = 0.9  # a client CPU share from which the client may have been the limit
 
@@ -624,14 +410,18 @@ def is_client_bound(med: dict[str, dict[str, float]], name: str, ours: str, anch
 
 
 def measure_all(
-    rounds: int, duration: float, where: Placement, note: Callable[[str], None]
+    rounds: int,
+    duration: float,
+    where: Placement,
+    note: Callable[[str], None],
+    servers: tuple[str, ...] = SERVERS,
 ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, float]]]:
-    samples = Samples()
+    samples = Samples(servers)
     with tempfile.TemporaryDirectory(prefix="ws_bench_") as tmp:
         workdir = Path(tmp)
         for index in range(rounds):
-            shift = index % len(SERVERS)
-            for kind in SERVERS[shift:] + SERVERS[:shift]:
+            shift = index % len(servers)
+            for kind in servers[shift:] + servers[:shift]:
                 measure_server(kind, where, workdir, duration, samples)
             for path in sorted(workdir.glob("ours-*-*.stderr")):
                 if head := path.read_text(errors="replace").strip():
@@ -642,8 +432,8 @@ def measure_all(
     figures: dict[str, dict[str, Any]] = {}
     for name, unit, higher in QUANTITIES:
         key = SAMPLE_KEY.get(name, name)
-        for ours in OURS:
-            for anchor in ANCHORS:
+        for ours in (kind for kind in OURS if kind in servers):
+            for anchor in (kind for kind in ANCHORS if kind in servers):
                 figures[f"{name}_{ours}_vs_{anchor}"] = figure(
                     med[ours][key], med[anchor][key], unit, higher
                 )
@@ -658,8 +448,8 @@ def print_table(
     where: Placement,
 ) -> None:
     print(f"WebSocket bench, median of {rounds} round(s); echo runs of {duration:g} s")
-    print(f"{where.note}; client: node + ws (bench/ws_client/client.js)")
-    print("ours-*: bench/_ws_echo.py --ws *; --serve ours-*-broadcast for idle and broadcast")
+    print(f"{where.note}; client: node, plain sockets (bench/ws_client/client.js)")
+    print("ours-*: bench/_ws_echo.py --ws *; bench._ws_servers ours-*-broadcast for the rest")
     print(
         "bare: bench/baselines/wsproto_echo.py (trio + wsproto); trio_websocket: serve_websocket;"
     )
@@ -681,6 +471,14 @@ def print_table(
             f"{got['memory']:>9,.0f} {got['broadcast']:>10,.0f} {got['broadcast_cpu']:>8.2f}"
         )
     print("CPU s/M: the server's CPU seconds per million broadcast deliveries")
+    print()
+    print("server CPU microseconds per operation (the figures to trust on a shared machine)")
+    print(f"{'server':15} {'echo c1':>10} {'echo c50':>11} {'handshake':>10}")
+    for kind, got in med.items():
+        print(
+            f"{kind:15} {got['cpu_us_c1']:>10.1f} {got['cpu_us_c50']:>11.1f} "
+            f"{got['cpu_us_handshake']:>10.1f}"
+        )
     print()
     print("CPU share, client / server: CPU seconds over wall seconds (1.00 = one CPU")
     print("saturated); the client's over its measured window, the server's over the")
@@ -716,19 +514,22 @@ def main() -> None:
         "--duration", type=float, default=5, help="seconds per echo run (default 5)"
     )
     parser.add_argument("--rounds", type=int, default=1, help="rounds per figure (median)")
-    parser.add_argument("--serve", choices=SERVE_MODES, help="run one server (used by the bench)")
-    parser.add_argument("--port", type=int, default=9001, help="port for --serve")
+    parser.add_argument(
+        "--servers",
+        default=",".join(SERVERS),
+        help=f"comma-separated servers to run (default all: {','.join(SERVERS)})",
+    )
     args = parser.parse_args()
-    if args.serve:
-        serve(args.serve, args.port)
-        return
     if args.duration <= 0 or args.rounds < 1:
         parser.error("--duration must be positive and --rounds at least 1")
+    servers = tuple(kind for kind in args.servers.split(",") if kind)
+    if set(servers) - set(SERVERS) or not any(kind in OURS for kind in servers):
+        parser.error(f"--servers takes some of {','.join(SERVERS)}, one of ours among them")
     if (command := client_missing()) is not None:
         print(f"the load client is not installed; run:\n    {command}", file=sys.stderr)
         sys.exit(2)
     where = placement(PLACEMENT_NOTES)
-    figures, med = measure_all(args.rounds, args.duration, where, note)
+    figures, med = measure_all(args.rounds, args.duration, where, note, servers)
     if args.json:
         shares = [v for got in med.values() for k, v in got.items() if k.startswith("cpu_")]
         bound = ", ".join(client_bound(med)) or "none"

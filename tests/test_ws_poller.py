@@ -6,6 +6,8 @@ socket working."""
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
@@ -13,6 +15,7 @@ from typing import Any
 import pytest
 import trio
 import trio.testing
+from wsproto.events import TextMessage
 
 import actors
 import actors.lowlevel as ll
@@ -149,6 +152,23 @@ async def test_a_poller_that_keeps_dying_is_restarted_at_a_bounded_rate(
             assert actors.whereis(SUPERVISOR) is not None  # waiting, not given up
     finally:
         logging.getLogger("actors").disabled = False
+
+
+# -- the end of the stream -----------------------------------------------------------
+
+
+async def test_a_message_and_the_peers_hang_up_in_one_edge_end_the_socket_at_once() -> None:
+    """The epoll set is edge-triggered, and the end of the stream may come in
+    the same edge as the last bytes: the reader, told the peer hung up,
+    reads on to the end, so the socket closes now, not at the ping timeout
+    (30 s) as it would if it waited for an edge that never comes."""
+    async with echoing_sockets(1) as (clients, readers, _):
+        client = clients[0]
+        frame = client.conn.send(TextMessage(data="last words"))
+        # Both at once, with no checkpoint between: one edge for the two.
+        os.write(client.stream.socket.fileno(), frame)  # type: ignore[attr-defined]
+        client.stream.socket.shutdown(socket.SHUT_WR)  # type: ignore[attr-defined]
+        await assert_receive(("closed", readers[0]), timeout=5)
 
 
 # -- a reader's bug ------------------------------------------------------------------

@@ -36,7 +36,7 @@ from httpserver.lowlevel import ClientDisconnected, switch_protocols
 
 from . import _close_codes as close_codes
 from ._handshake import negotiate
-from ._reader import open_socket, run_socket
+from ._reader import _Reader, open_socket, serve_websocket
 from ._writer import writer_main
 from ._ws import by_handler
 
@@ -96,20 +96,17 @@ async def serve_asgi_websocket(
     inbound, sock, ws = open_socket(options, make_inbound, req, takeover, handshake, subprotocol)
     del handshake
     session.sock = sock
-    try:
+    # The app hears the end as websocket.disconnect: it is never ended for it.
+    reader = _Reader(replace(options, ws_autoexit=False))
+    reader.attach(sock, inbound, takeover.listener)
+
+    async def opened(reader: _Reader) -> None:
         sock.writer = actors.spawn(writer_main, sock, link=True)
         sock.handler = ws._handler = handler
         by_handler()[handler] = ws
         actors.send(handler, ("$asgi_opened", True))
-        # The app hears the end as websocket.disconnect: it is never ended for it.
-        reason = await run_socket(
-            replace(options, ws_autoexit=False), inbound, sock, takeover.listener
-        )
-    finally:
-        by_handler().pop(handler, None)
-        sock.release()
-    if reason != "normal":
-        raise actors.ProcessExit(reason)
+
+    await serve_websocket(reader, opened)
 
 
 class _Session:

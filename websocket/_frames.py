@@ -32,8 +32,15 @@ def _frame(first: int, payload: bytes) -> bytes:
 def frame(data: str | bytes) -> bytes:
     """A whole, final, unmasked frame: text for str, binary for bytes."""
     if isinstance(data, str):
-        return _frame(0x80 | TEXT, data.encode())
-    return _frame(0x80 | BINARY, bytes(data))
+        payload = data.encode()
+        first = 0x80 | TEXT
+    else:
+        payload = bytes(data)
+        first = 0x80 | BINARY
+    length = len(payload)
+    if length < 126:  # `_frame`, written out for the common case
+        return _SHORT.pack(first, length) + payload
+    return _frame(first, payload)
 
 
 def close_frame(code: int, reason: str = "") -> bytes:

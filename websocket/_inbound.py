@@ -4,7 +4,9 @@ interface, so the reader, writer and limits logic exist once.
 A backend is sans-IO: `receive_data(bytes)` buffers what the socket gave,
 and `events()` parses lazily, one event at a time, so the reader can stop
 between messages (ws_max_pending) without anything parsed ahead of it.
-Each event is one of:
+`message()` is the common case without a generator: the next message if
+the buffer begins with a whole short one, NOTHING if the buffer is empty,
+else None (and `events()` takes over). Each event is one of:
 
   str | bytes          a whole message (text or binary); `size` is its
                        payload in bytes (UTF-8, inflated), as ws_max_pending
@@ -33,11 +35,13 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 if TYPE_CHECKING:
     from ._limits import BoundedDeflate
 
-__all__ = ["CLOSED", "FAIL", "PING", "Inbound", "InboundFactory", "backend"]
+__all__ = ["CLOSED", "FAIL", "NOTHING", "PING", "Inbound", "InboundFactory", "backend"]
 
 PING: Final = 1
 CLOSED: Final = 2
 FAIL: Final = 3
+NOTHING: Final = ("$nothing",)
+"""From `message()`: no bytes are buffered."""
 
 
 class Inbound(Protocol):
@@ -49,6 +53,8 @@ class Inbound(Protocol):
     def receive_data(self, data: bytes | bytearray) -> None: ...
 
     def events(self) -> Iterator[Any]: ...
+
+    def message(self) -> Any: ...
 
 
 InboundFactory = Callable[[int, int, "BoundedDeflate | None", bytes], Inbound]

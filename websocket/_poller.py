@@ -23,7 +23,10 @@ price is that an edge comes only when new bytes arrive, so the poller keeps
 the sockets that had one while their reader was not asking (`_ready`), and a
 reader that stopped before it read everything (a full buffer, a pause) says
 so when it asks again (`more`): either way it is told at once, by a
-READABLE message.
+READABLE message. The end of the stream is an edge too, and it may come in
+the same edge as the last bytes: a reader is told when the peer has hung up
+(`hup`, READABLE_HUP), and then reads on until the end, which no later edge
+would announce.
 
 How the poller tells a reader: it calls the reader's `readable()`, in the
 poller's own task. A reader waiting in its mailbox with nothing else to do
@@ -69,6 +72,7 @@ import logging
 import os
 import select
 from collections import deque
+from collections.abc import Callable
 from typing import Any, Final, Protocol
 
 import trio
@@ -82,6 +86,7 @@ __all__ = [
     "HAVE_EPOLL",
     "PERIOD",
     "READABLE",
+    "READABLE_HUP",
     "RESTARTS",
     "Messenger",
     "Owner",
@@ -94,6 +99,10 @@ logger = logging.getLogger("websocket")
 
 READABLE: Final = ("$readable",)
 """To a reader: your socket is readable (read it, then `arm` again)."""
+
+READABLE_HUP: Final = ("$readable", "hup")
+"""To a reader: your socket is readable, and the peer has hung up: read
+until the end of the stream (no edge will come for it)."""
 
 CRASHED: Final = "$crash"
 """To a reader, as (CRASHED, exc): your `readable()` raised `exc`."""
@@ -114,10 +123,11 @@ class Owner(Protocol):
         """The reader's process, told by a READABLE message when its socket
         was readable already as it asked."""
 
-    def readable(self) -> None:
-        """The socket is readable: called once per `arm`, in the poller's
-        task; must not wait. If it raises, the reader is sent (CRASHED,
-        exc) and the poller goes on."""
+    def readable(self, hup: int) -> None:
+        """The socket is readable (`hup`, if true: and the peer has hung up, so read
+        until the end): called once per `arm`, in the poller's task; must
+        not wait. If it raises, the reader is sent (CRASHED, exc) and the
+        poller goes on."""
 
 
 class Messenger:
@@ -129,27 +139,41 @@ class Messenger:
     def __init__(self, pid: actors.Pid) -> None:
         self.pid = pid
 
-    def readable(self) -> None:
-        actors.send(self.pid, READABLE)
+    def readable(self, hup: int) -> None:
+        actors.send(self.pid, READABLE_HUP if hup else READABLE)
 
 
 _NAME: Final = "$websocket_poller"
 _SUP: Final = "$websocket_poller_sup"
 HAVE_EPOLL: Final = hasattr(select, "epoll")
 _MASK: Final = select.EPOLLIN | select.EPOLLRDHUP | select.EPOLLET if HAVE_EPOLL else 0
+_HUP: Final = select.EPOLLRDHUP | select.EPOLLHUP | select.EPOLLERR if HAVE_EPOLL else 0
 
 
 class Poller:
     """The epoll set of one node's plain-TCP WebSocket readers, and the
     processes that run it."""
 
-    __slots__ = ("_epoll", "_fds", "_owners", "_ready", "supervisor", "worker")
+    __slots__ = (
+        "_epoll",
+        "_fds",
+        "_hup",
+        "_now",
+        "_owners",
+        "_ready",
+        "supervisor",
+        "time",
+        "worker",
+    )
 
     def __init__(self) -> None:
+        self._now: Callable[[], float] = trio.lowlevel.current_clock().current_time
+        self.time = self._now()  # trio.current_time() as this batch of sockets began
         self._epoll = select.epoll()
         self._fds: set[int] = set()  # in the epoll set
         self._owners: dict[int, Owner] = {}  # fd -> the reader to tell
         self._ready: set[int] = set()  # had an edge while their reader was not asking
+        self._hup: set[int] = set()  # ... and the peer had hung up
         self.worker: actors.Pid | None = None  # the process running `run`
         self.supervisor: actors.Pid | None = None
 
@@ -166,7 +190,10 @@ class Poller:
                 self._epoll.register(fd, _MASK)
         elif more or fd in self._ready:
             self._ready.discard(fd)
-            actors.send(reader.pid, READABLE)
+            hup = fd in self._hup
+            if hup:
+                self._hup.discard(fd)
+            actors.send(reader.pid, READABLE_HUP if hup else READABLE)
             return
         self._owners[fd] = reader
 
@@ -174,6 +201,7 @@ class Poller:
         """Before the socket closes: its number may soon be another's."""
         self._owners.pop(fd, None)
         self._ready.discard(fd)
+        self._hup.discard(fd)
         if fd in self._fds:
             self._fds.discard(fd)
             with contextlib.suppress(OSError, ValueError):  # the set is closed
@@ -200,21 +228,26 @@ class Poller:
         epoll = self._epoll
         owners = self._owners
         ready_now = self._ready
+        hung_up = self._hup
+        now = self._now
         poll = epoll.poll
         try:
             while True:
                 await trio.lowlevel.wait_readable(epoll.fileno())
                 while True:
                     ready = poll(0, BATCH)
-                    for fd, _ in ready:
+                    self.time = now()  # one clock reading for the batch, not one a socket
+                    for fd, events in ready:
                         reader = owners.pop(fd, None)
                         if reader is not None:
                             try:
-                                reader.readable()
+                                reader.readable(events & _HUP)
                             except Exception as exc:  # that socket's bug, and its alone
                                 _tell(reader, (CRASHED, exc))
                         else:
                             ready_now.add(fd)
+                            if events & _HUP:
+                                hung_up.add(fd)
                     if len(ready) < BATCH:
                         break
                     await trio.lowlevel.checkpoint()

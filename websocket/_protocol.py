@@ -11,6 +11,7 @@ same reader, writer, limits, close codes and back-pressure.
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, Unpack
 
 from httpserver import HttpError
@@ -60,13 +61,15 @@ class WebSocketProtocol:
         ensure_fanout()
         _observe.register()
 
-    async def serve(self, req: Req) -> None:
-        """A misultin server's upgrade: the socket's handler is `ws_loop`."""
+    def serve(self, req: Req) -> Coroutine[Any, Any, None]:
+        """A misultin server's upgrade: the socket's handler is `ws_loop`.
+        (Not a coroutine itself but the one to await: a frame less on the
+        stack of every idle socket.)"""
         if self.options.ws_loop is None:
             raise HttpError(404, b"<h1>404 Not Found</h1>\r\nno WebSocket handler here")
-        from ._reader import serve_websocket
+        from ._reader import open_websocket
 
-        await serve_websocket(self.options, self.make_inbound, req)
+        return open_websocket(self.options, self.make_inbound, req)
 
     async def serve_asgi(self, req: Req, app: Any, scope: dict[str, Any]) -> None:
         """An ASGI server's upgrade: the app's websocket scope."""

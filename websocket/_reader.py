@@ -33,20 +33,33 @@ reset.
 from __future__ import annotations
 
 import math
+import os
 from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine
+from functools import partial
 from typing import TYPE_CHECKING, Any, Final
 
 import trio
 
 import actors
 import actors.lowlevel
+from actors.lowlevel import mailbox_len
 from httpserver.lowlevel import switch_protocols
 
 from . import _close_codes as close_codes
 from ._frames import ping_frame
 from ._handshake import negotiate
-from ._inbound import FAIL, PING, Inbound, InboundFactory
-from ._poller import HAVE_EPOLL, READABLE, Messenger, Poller, Pump, poller, read_now
+from ._inbound import FAIL, NOTHING, PING, Inbound, InboundFactory
+from ._poller import (
+    HAVE_EPOLL,
+    READABLE,
+    READABLE_HUP,
+    Messenger,
+    Poller,
+    Pump,
+    poller,
+    read_now,
+)
 from ._socket import Socket
 from ._writer import writer_main
 from ._ws import Ws, by_handler
@@ -58,7 +71,7 @@ if TYPE_CHECKING:
     from ._handshake import Handshake
     from ._options import WsOptions
 
-__all__ = ["open_socket", "run_socket", "serve_websocket"]
+__all__ = ["open_socket", "open_websocket", "serve_websocket"]
 
 CLOSE_TIMEOUT: Final = 5.0  # how long a closing handshake (or a drain) may take
 HANDLER_GRACE: Final = 1.0  # how long a closing socket waits for its handler
@@ -74,31 +87,31 @@ _PAUSED: Final = 1  # the handler has enough waiting
 _HELD: Final = 2  # an event for the reader's task (`held`), or a turn's worth of frames
 
 
-async def serve_websocket(options: WsOptions, make_inbound: InboundFactory, req: Req) -> None:
-    """Complete the handshake on `req`'s connection, then serve the socket
-    until it ends. Runs in the connection process; `make_inbound` is the
-    protocol backend the `ws` option chose (`_inbound.py`)."""
+def open_websocket(
+    options: WsOptions, make_inbound: InboundFactory, req: Req
+) -> Coroutine[Any, Any, None]:
+    """A misultin server's upgrade on `req`'s connection, in the connection
+    process: the handshake's checks now (a refusal raises its HttpError at
+    once), then the socket's whole life as one coroutine (`serve_websocket`).
+    `make_inbound` is the protocol backend the `ws` option chose (`_inbound.py`)."""
     handshake = negotiate(req, options)
+    return serve_websocket(_Reader(options), partial(_open, make_inbound, req, handshake))
+
+
+async def _open(
+    make_inbound: InboundFactory, req: Req, handshake: Handshake, reader: _Reader
+) -> None:
+    """The opening of a misultin socket: the 101, the socket's state, and
+    its writer and handler (`ws_loop(ws)`), linked to the reader."""
+    options = reader.options
+    assert options.ws_loop is not None
     takeover = await switch_protocols(req, handshake.headers)
     inbound, sock, ws = open_socket(options, make_inbound, req, takeover, handshake)
-    del handshake  # not kept for the socket's life (idle sockets are many)
-    assert options.ws_loop is not None
+    reader.attach(sock, inbound, takeover.listener)
     actors.trap_exits()
-    sockets = by_handler()
-    try:
-        sock.writer = actors.spawn(writer_main, sock, link=True)
-        sock.handler = ws._handler = actors.spawn(options.ws_loop, ws, link=True)
-        sockets[sock.handler] = ws
-        reader = _Reader(sock, inbound, options, takeover.listener)
-        reason = await reader.run()
-    finally:
-        if sock.handler is not None:
-            sockets.pop(sock.handler, None)
-        sock.release()
-    if reader.crash is not None:  # a bug of ours, in the poller's task: now it is closed
-        raise reader.crash
-    if reason != "normal":
-        raise actors.ProcessExit(reason)
+    sock.writer = actors.spawn(writer_main, sock, link=True)
+    sock.handler = ws._handler = actors.spawn(options.ws_loop, ws, link=True)
+    by_handler()[sock.handler] = ws
 
 
 def open_socket(
@@ -119,11 +132,62 @@ def open_socket(
     return inbound, sock, ws
 
 
-async def run_socket(
-    options: WsOptions, inbound: Inbound, sock: Socket, listener: actors.Pid
-) -> Any:
-    """The reader's loop, once its writer and handler are linked to it; its exit reason."""
-    return await _Reader(sock, inbound, options, listener).run()
+async def serve_websocket(
+    reader: _Reader, opening: Callable[[_Reader], Awaitable[None]] | None = None
+) -> None:
+    """A socket's whole life, in this one coroutine: `opening(reader)` (the
+    101, the socket's state, its writer and handler: its frame goes once it
+    is done), then the mailbox loop, then, however the socket ended, its
+    release. The loop waits here rather than in a method or a helper of its
+    own: every frame on an idle socket's stack costs it some 250 bytes, and
+    idle sockets are many. Returns when the socket is over; raises
+    ProcessExit with the reader's reason unless "normal", or what our code
+    raised in the poller's task (a crash report, once the socket is closed)."""
+    try:
+        if opening is not None:
+            await opening(reader)
+            opening = None  # and what it holds (the handshake) is not kept
+        if reader.fd < 0 and reader.pump is None:
+            # TLS, or no epoll: this same loop, beside a pump task that reads
+            # (`_poller.py`); plain TCP is read by the node's poller instead,
+            # with no nursery here (its exit method would be kept on the stack).
+            sock = reader.sock
+            async with trio.open_nursery() as nursery:
+                reader.pump = Pump(sock.stream, sock.reader, reader.recv_size)
+                nursery.start_soon(reader.pump.run)
+                try:
+                    await serve_websocket(reader)
+                finally:
+                    nursery.cancel_scope.cancel()
+            return
+        if reader.fd >= 0:
+            reader.poller = poller()
+        # Whatever came with the upgrade request is parsed first.
+        if await reader._parse():
+            reader._arm()
+        while not reader._done():
+            reader.parked = True
+            try:
+                msg = await actors.receive(timeout=reader._timeout())
+            except actors.ReceiveTimeout:
+                reader.parked = False
+                await reader._on_timeout()
+            else:
+                reader.parked = False
+                await reader._on_message(msg)
+        reader._tell_handler()
+    finally:
+        if reader.poller is not None:
+            reader.poller.forget(reader.fd)
+        if reader.attached:
+            sock = reader.sock
+            if sock.handler is not None:
+                by_handler().pop(sock.handler, None)
+            sock.release()
+    if reader.crash is not None:  # a bug of ours, in the poller's task: now it is closed
+        raise reader.crash
+    if reader.reason != "normal":
+        raise actors.ProcessExit(reader.reason)
 
 
 class _Reader:
@@ -131,6 +195,7 @@ class _Reader:
 
     __slots__ = (
         "armed",
+        "attached",
         "crash",
         "deadline",
         "drain_budget",
@@ -141,6 +206,7 @@ class _Reader:
         "got_close",
         "handler_told",
         "held",
+        "hup",
         "listener",
         "messenger",
         "options",
@@ -160,17 +226,13 @@ class _Reader:
         "unread",
     )
 
-    def __init__(
-        self,
-        sock: Socket,
-        stream_in: Inbound,
-        options: WsOptions,
-        listener: actors.Pid,
-    ) -> None:
-        self.sock = sock
-        self.stream_in = stream_in
+    sock: Socket  # these three once attached
+    stream_in: Inbound
+    listener: actors.Pid
+
+    def __init__(self, options: WsOptions) -> None:
         self.options = options
-        self.listener = listener
+        self.attached = False  # the socket's state is here (`attach`)
         self.sent_close = False  # our close frame is on the wire
         self.got_close = False  # the peer's close frame came (or we wait for none)
         self.failing = False
@@ -179,6 +241,7 @@ class _Reader:
         self.reading = "reading"  # then "draining" or "done"
         self.armed = False  # a notice of bytes is asked for
         self.unread = False  # the last read filled its buffer: more may be there
+        self.hup = False  # the peer hung up: read until the end (no edge will say)
         self.paused = False  # not reading: the handler has ws_max_pending waiting
         self.parked = False  # the task waits in its mailbox loop (see `readable`)
         self.held: Any = None  # a CLOSED or FAIL event parsed, for the task to act on
@@ -190,62 +253,35 @@ class _Reader:
         self.crash: Exception | None = None  # what our code raised in the poller's task
         self.sizes: deque[int] | None = None  # of the messages handed over, newest last
         self.sizes_total = 0
-        self.recv_size = DEFLATE_RECV_SIZE if sock.compressed else RECV_SIZE
-        stream = sock.stream
-        # Plain TCP is read by its number when the node's poller says so;
-        # anything else (TLS, or no epoll) by a pump task (`_poller.py`).
+        self.recv_size = RECV_SIZE
         self.fd = -1
-        if HAVE_EPOLL and isinstance(stream, trio.SocketStream):
-            self.fd = stream.socket.fileno()
         self.poller: Poller | None = None
         self.messenger: Messenger | None = None  # whom the poller tells after a crash
         self.pump: Pump | None = None
 
-    async def run(self) -> Any:
-        """Serve the socket until it ends; return the reader's exit reason.
-
-        The mailbox loop waits here, not in a method of its own: a coroutine
-        frame less for every idle socket. Whatever came with the upgrade
-        request is parsed first."""
-        if self.fd >= 0:
-            self.poller = poller()
-        elif self.pump is None:  # TLS: the loop runs beside its pump
-            return await self._run_with_pump()
-        try:
-            if await self._parse():
-                self._arm()
-            while not self._done():
-                self.parked = True
-                try:
-                    msg = await actors.receive(timeout=self._timeout())
-                except actors.ReceiveTimeout:
-                    self.parked = False
-                    await self._on_timeout()
-                else:
-                    self.parked = False
-                    await self._on_message(msg)
-            self._tell_handler()
-        finally:
-            if self.poller is not None:
-                self.poller.forget(self.fd)
-        return self.reason
-
-    async def _run_with_pump(self) -> Any:
-        self.pump = Pump(self.sock.stream, self.sock.reader, self.recv_size)
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(self.pump.run)
-            try:
-                return await self.run()
-            finally:
-                nursery.cancel_scope.cancel()
+    def attach(self, sock: Socket, stream_in: Inbound, listener: actors.Pid) -> None:
+        """The socket's state, once the 101 is out; `listener`: the server's,
+        whose end closes the socket (1001)."""
+        self.sock = sock
+        self.stream_in = stream_in
+        self.listener = listener
+        self.attached = True
+        self.recv_size = DEFLATE_RECV_SIZE if sock.compressed else RECV_SIZE
+        stream = sock.stream
+        # Plain TCP is read by its number when the node's poller says so;
+        # anything else (TLS, or no epoll) by a pump task (`_poller.py`).
+        if HAVE_EPOLL and isinstance(stream, trio.SocketStream):
+            self.fd = stream.socket.fileno()
 
     async def _on_message(self, msg: Any) -> None:
         """What the reader's mailbox says: bytes (from the poller or the
         pump), the writer, the handler's room, and the exits of the
         handler, the writer and the listener."""
         sock = self.sock
-        if msg is READABLE:
+        if msg is READABLE or msg is READABLE_HUP:
             self.armed = False
+            if msg is READABLE_HUP:
+                self.hup = True
             await self._read()
             return
         match msg:
@@ -306,13 +342,15 @@ class _Reader:
         return self.sock.reader
 
     def _read_now(self) -> bytes | None:
-        """`read_now` on the socket, noting whether it filled the buffer."""
+        """`read_now` on the socket, noting whether more may be there: it
+        filled the buffer, or the peer hung up and the end is still to read."""
         data = read_now(self.fd, self.recv_size)
-        self.unread = data is not None and len(data) == self.recv_size
+        self.unread = data is not None and (len(data) == self.recv_size or self.hup)
         return data
 
-    def readable(self) -> None:
-        """The poller says the socket is readable; in the poller's task.
+    def readable(self, hup: int = 0) -> None:
+        """The poller says the socket is readable (`hup`: and the peer hung
+        up); in the poller's task.
 
         A reader waiting in its mailbox, with nothing queued there, not
         pausing and no write under way (whose stall only the reader's own
@@ -322,30 +360,37 @@ class _Reader:
         the end of the stream as ("$data", b""). What it raises the poller
         sends back (`_crashed`)."""
         self.armed = False
+        if hup:
+            self.hup = True
         sock = self.sock
-        reader = sock.reader
-        if (
-            not self.parked
-            or sock.writing
-            or self.reading != "reading"
-            or actors.lowlevel.mailbox_len(reader)
-        ):
-            actors.send(reader, READABLE)
+        if not self.parked or sock.writing or self.reading != "reading" or mailbox_len(sock.reader):
+            actors.send(sock.reader, READABLE_HUP if self.hup else READABLE)
             return
-        data = self._read_now()
-        if data is None:  # nothing after all
-            self._arm()
+        # The message path: `_read_now` and `_arm` written out, a call less
+        # each, and the clock read once for the poller's whole batch.
+        poller = self.poller
+        assert poller is not None
+        try:
+            data = os.read(self.fd, self.recv_size)
+        except BlockingIOError:  # nothing after all
+            self.unread = False
+            self.armed = True
+            poller.arm(self.fd, self, False)
             return
+        except OSError:  # reset, and the like: as the end
+            data = b""
         if not data:
-            actors.send(reader, ("$data", data))
+            actors.send(sock.reader, ("$data", data))
             return
-        sock.last_seen = trio.current_time()
+        self.unread = self.hup or len(data) == self.recv_size
+        sock.last_seen = poller.time
         self.stream_in.receive_data(data)
         done = self._parse_now()
-        if done == _MORE:
-            self._arm()  # after a full read, at once (`unread`)
+        if done == _MORE:  # after a full read, or a hang-up, at once (`unread`)
+            self.armed = True
+            poller.arm(self.fd, self, self.unread)
         elif done == _HELD:
-            actors.send(reader, PARSE)
+            actors.send(sock.reader, PARSE)
 
     async def _crashed(self, exc: Exception) -> None:
         """Our `readable` raised `exc` in the poller's task: whatever the
@@ -372,7 +417,7 @@ class _Reader:
                 break
             if not await self._received(data):
                 return
-            if len(data) < size or actors.lowlevel.mailbox_len(self.sock.reader):
+            if (len(data) < size and not self.hup) or actors.lowlevel.mailbox_len(self.sock.reader):
                 break
             await trio.lowlevel.checkpoint()
         self._arm()
@@ -432,7 +477,17 @@ class _Reader:
         stream_in = self.stream_in
         handler = sock.handler
         max_messages, max_bytes = self.options.ws_max_pending
-        for parsed, event in enumerate(stream_in.events(), 1):
+        events = None  # the backend's event generator, once `message()` gives up
+        parsed = 0
+        while True:
+            event = stream_in.message() if events is None else None
+            if event is None:
+                if events is None:
+                    events = stream_in.events()
+                event = next(events, NOTHING)
+            if event is NOTHING:
+                return _MORE
+            parsed += 1
             kind = type(event)
             if kind is str or kind is bytes:
                 actors.send(handler, ("browser", event))
@@ -451,7 +506,6 @@ class _Reader:
                 return _HELD
             if parsed >= EVENTS_PER_CHECKPOINT:
                 return _HELD
-        return _MORE
 
     async def _peer_closed(self, code: int) -> None:
         self.reading = "done"  # nothing is read after a close frame

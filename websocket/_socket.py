@@ -99,7 +99,26 @@ class Socket:
         if not self.open:
             return
         outbound = self._outbound
-        self.push(frame(data) if outbound is None else bytes(outbound.send_data(data)))
+        if outbound is not None:
+            self.push(bytes(outbound.send_data(data)))
+            return
+        payload = frame(data)
+        # `push`, written out for the common case (a call less a message).
+        if (
+            self.corked is None
+            and self.queued == 0
+            and self._fd >= 0
+            and not self.writing
+            and self.pongs is None
+        ):
+            try:
+                written = os.write(self._fd, payload)
+            except OSError:  # full (BlockingIOError), or broken: the reader sees it
+                written = 0
+            if written != len(payload):
+                self.to_writer(payload[written:])
+            return
+        self.push(payload)
 
     def push(self, payload: bytes) -> None:
         """Send framed bytes: straight to the socket when the writer has

@@ -29,7 +29,7 @@ except ImportError:  # pragma: no cover - websockets built without its C extensi
     from websockets.utils import apply_mask
 
 from . import _close_codes as close_codes
-from ._inbound import CLOSED, FAIL, PING
+from ._inbound import CLOSED, FAIL, NOTHING, PING
 from ._limits import BYTES_PER_FRAGMENT, ControlFrameRate
 
 if TYPE_CHECKING:
@@ -113,6 +113,37 @@ class WebsocketsInbound:
         else:
             self._buf = self._buf[pos:] + data
         self._pos = 0
+
+    def message(self) -> Any:
+        """(`_inbound.py`) The next message if the buffer begins with a whole,
+        unfragmented, uncompressed data frame of under 126 bytes, valid,
+        with no message in progress: `events()`' short path for the most
+        common frame, without a generator. NOTHING if nothing is buffered;
+        else None, with nothing consumed (`events()` then parses, failures
+        included)."""
+        buf = self._buf
+        pos = self._pos
+        have = len(buf) - pos
+        if have < 6 or self._text is not None or self._done:
+            return NOTHING if have == 0 and not self._done else None
+        b0 = buf[pos]
+        length = buf[pos + 1] - 0x80  # masked, or not this path
+        start = pos + 6
+        end = start + length
+        if not 0 <= length < 126 or (b0 != 0x81 and b0 != 0x82) or end > len(buf):
+            return None
+        if length > self._max_message:
+            return None
+        payload = apply_mask(buf[start:end], buf[pos + 2 : start])
+        message: str | bytes = payload
+        if b0 == 0x81:
+            try:
+                message = payload.decode()
+            except UnicodeDecodeError:
+                return None  # events() fails it (1007)
+        self._pos = end
+        self.size = length
+        return message
 
     def events(self) -> Iterator[Any]:
         while not self._done:

@@ -65,6 +65,10 @@ class WsprotoInbound:
             conn = self._connect()
         conn.receive_data(data)  # type: ignore[arg-type]  # it takes a bytearray too
 
+    def message(self) -> Any:
+        """(`_inbound.py`) Never known here: `events()` parses everything."""
+        return None
+
     def events(self) -> Iterator[Any]:
         conn = self._conn
         if conn is None:

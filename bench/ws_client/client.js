@@ -1,10 +1,20 @@
 'use strict';
-// The load client of bench/ws_bench.py, on the `ws` package (one process,
-// one event loop: pinned to its own CPU by the bench).
+// The load client of bench/ws_bench.py and bench/ws_c50k.py: lean, so that
+// the server, not the client, is the limit. Plain TCP sockets (node's `net`,
+// no WebSocket library): one handshake request built once (a fixed key, its
+// Sec-WebSocket-Accept checked), every frame it sends built once and masked
+// with a fixed random key, and a frame parser that reads the server's frames
+// in place, answers pings, and compares echoes byte for byte. One process,
+// one event loop: pinned to its own CPU by the bench.
 //
-//   node client.js echo      --url U --sockets N --duration S --warmup W
+//   node client.js echo      --url U --sockets N --duration S --warmup W [--sync 1]
 //   node client.js idle      --url U --sockets N --concurrency C
 //   node client.js broadcast --url U --sockets N --messages M --bursts B --warmup-bursts K [--sync 1]
+//
+// Common options: --concurrency C (handshakes in flight, default 50),
+// --addresses K and --first-address A (the client's sockets are bound to
+// 127.0.0.A ... 127.0.0.(A+K-1) in turn, for more than one address's worth of
+// ports; default one, unbound), --timeout T (seconds the whole run may take).
 //
 // Every mode prints one JSON line on stdout (or {"error": ...} and exits 1).
 // cpu_share is this process's user+system CPU seconds over the wall seconds
@@ -13,22 +23,37 @@
 //
 // echo: N sockets, each sending a short text message and waiting for its
 //   echo before the next (closed loop); W seconds of warm-up, then S seconds
-//   counted: messages/s and latency percentiles.
+//   counted: messages/s and latency percentiles. With --sync 1 it prints
+//   {"phase": "window"} as the counted window starts, and its result as soon
+//   as the window ends (so the bench can read the server's CPU time around
+//   the window alone).
 // idle: open N sockets, at most C handshakes in flight; a socket counts as
 //   open at the 101; then wait for every socket's "ready" from the server
 //   (its handler is up), print, and hold them all open until stdin closes.
 // broadcast: open N sockets, wait for every "ready", then K + B times: send
 //   "go" on the first socket and time until every socket has received M
 //   messages; the K warm-up bursts are not reported. With --sync 1 it prints
-//   {"phase": "open"} once every socket is ready and waits for a line on
-//   stdin before the first burst (so the bench can read the server's CPU
-//   time around the bursts alone), and prints its result before closing.
+//   {"phase": "open", ...} (with the opening's figures, as idle's) once every
+//   socket is ready and waits for a line on stdin before the first burst (so
+//   the bench can read the server's memory and CPU time around the bursts
+//   alone), prints its result, and holds the sockets until stdin closes.
+//
+// Sockets end with a reset (no close handshake, no TIME_WAIT left behind:
+// a run of 50,000 sockets must not use up the next run's ports).
 
+const net = require('node:net');
+const crypto = require('node:crypto');
 const { performance } = require('node:perf_hooks');
-const WebSocket = require('ws');
 
 const ECHO_MESSAGE = 'trio-misultin echo bench payload';
-const READY = 'ready';
+const READY = Buffer.from('ready');
+const KEY = 'dGhlIHNhbXBsZSBub25jZQ=='; // RFC 6455's example key
+const ACCEPT = crypto
+  .createHash('sha1')
+  .update(KEY + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11')
+  .digest('base64')
+  .toLowerCase();
+const MASK = crypto.randomBytes(4);
 
 function parseArgs(argv) {
   const opts = {
@@ -43,6 +68,8 @@ function parseArgs(argv) {
     warmupBursts: 1,
     timeout: 60,
     sync: 0,
+    addresses: 0,
+    firstAddress: 1,
   };
   for (let i = 1; i < argv.length; i += 2) {
     const key = argv[i].replace(/^--/, '').replace(/-([a-z])/g, (_, c) => c.toUpperCase());
@@ -51,6 +78,10 @@ function parseArgs(argv) {
     }
     opts[key] = key === 'url' ? argv[i + 1] : Number(argv[i + 1]);
   }
+  const url = new URL(opts.url);
+  opts.host = url.hostname;
+  opts.port = Number(url.port);
+  opts.path = url.pathname + url.search;
   return opts;
 }
 
@@ -74,67 +105,186 @@ function window() {
   };
 }
 
-// Open `count` sockets, at most `concurrency` handshakes in flight. Resolves
-// with the sockets and the seconds until the last 101; with `waitReady`, only
-// once every socket has also received the server's "ready" as its first
-// message. `onMessage(index, data, isBinary)` gets every later message.
-function openAll(opts, count, concurrency, waitReady, onMessage) {
-  return new Promise((resolve) => {
-    const sockets = new Array(count);
-    const start = performance.now();
-    let started = 0;
-    let opened = 0;
-    let ready = 0;
-    let openSeconds = 0;
-    const finishIfDone = () => {
-      if (opened === count && (!waitReady || ready === count)) {
-        resolve({ sockets, openSeconds });
-      }
-    };
-    const startOne = () => {
-      const index = started++;
-      // No compression offered; no UTF-8 check of what comes in (the client's
-      // own cost is not what is measured, and every server sends ASCII).
-      const ws = new WebSocket(opts.url, { perMessageDeflate: false, skipUTF8Validation: true });
-      sockets[index] = ws;
-      let gotReady = !waitReady;
-      ws.on('open', () => {
-        opened += 1;
-        if (opened === count) openSeconds = (performance.now() - start) / 1000;
-        if (started < count) startOne();
-        finishIfDone();
-      });
-      ws.on('message', (data, isBinary) => {
-        if (!gotReady) {
-          if (isBinary || data.toString() !== READY) {
-            fail(`socket ${index}: expected "${READY}" first, got ${data.toString().slice(0, 80)}`);
-          }
-          gotReady = true;
-          ready += 1;
-          finishIfDone();
-          return;
-        }
-        onMessage(index, data, isBinary);
-      });
-      ws.on('error', (err) => fail(`socket ${index}: ${err.message}`));
-      ws.on('close', (code) => {
-        if (!closing) fail(`socket ${index} closed by the server (${code})`);
-      });
-    };
-    for (let i = 0; i < Math.min(concurrency, count); i++) startOne();
-  });
+// A client frame (masked with MASK), built once for each payload sent often.
+function clientFrame(opcode, payload) {
+  const length = payload.length;
+  const header = length < 126 ? 6 : 8;
+  const frame = Buffer.alloc(header + length);
+  frame[0] = 0x80 | opcode;
+  if (length < 126) {
+    frame[1] = 0x80 | length;
+  } else {
+    frame[1] = 0x80 | 126;
+    frame.writeUInt16BE(length, 2);
+  }
+  MASK.copy(frame, header - 4);
+  for (let i = 0; i < length; i++) frame[header + i] = payload[i] ^ MASK[i & 3];
+  return frame;
 }
 
-let closing = false;
+const ECHO_FRAME = clientFrame(0x1, Buffer.from(ECHO_MESSAGE));
+const ECHO_PAYLOAD = Buffer.from(ECHO_MESSAGE);
+const GO_FRAME = clientFrame(0x1, Buffer.from('go'));
 
-function closeAll(sockets) {
-  closing = true;
-  for (const ws of sockets) if (ws) ws.terminate();
+// One socket: its handshake, then the server's frames parsed in place.
+// onMessage(conn, buffer, start, end, opcode) gets each data frame's payload.
+class Conn {
+  constructor(index, sock) {
+    this.index = index;
+    this.sock = sock;
+    this.buf = null; // bytes not parsed yet
+    this.open = false; // the 101 came
+    this.ready = false;
+  }
+
+  feed(chunk, client) {
+    let buf = this.buf === null ? chunk : Buffer.concat([this.buf, chunk]);
+    let pos = 0;
+    if (!this.open) {
+      const end = buf.indexOf('\r\n\r\n');
+      if (end < 0) {
+        if (buf.length > 8192) fail(`socket ${this.index}: no end of the 101's head`);
+        this.buf = buf;
+        return;
+      }
+      const head = buf.toString('latin1', 0, end).toLowerCase();
+      if (!head.startsWith('http/1.1 101') || !head.includes(ACCEPT)) {
+        fail(`socket ${this.index}: not a 101 with the right accept: ${head.slice(0, 200)}`);
+      }
+      this.open = true;
+      pos = end + 4;
+      client.opened(this);
+    }
+    const length = buf.length;
+    while (length - pos >= 2) {
+      const b0 = buf[pos];
+      let size = buf[pos + 1] & 0x7f;
+      let header = 2;
+      if (size === 126) {
+        if (length - pos < 4) break;
+        size = buf.readUInt16BE(pos + 2);
+        header = 4;
+      } else if (size === 127) {
+        if (length - pos < 10) break;
+        size = Number(buf.readBigUInt64BE(pos + 2));
+        header = 10;
+      }
+      if (length - pos < header + size) break;
+      const start = pos + header;
+      const end = start + size;
+      pos = end;
+      const opcode = b0 & 0x0f;
+      if (opcode === 0x9) {
+        this.sock.write(clientFrame(0xa, buf.subarray(start, end)));
+      } else if (opcode === 0x8) {
+        if (!client.closing) fail(`socket ${this.index} closed by the server`);
+        return;
+      } else if (opcode === 0x1 || opcode === 0x2) {
+        if (!(b0 & 0x80)) fail(`socket ${this.index}: a fragmented message`);
+        if (!this.ready) {
+          if (size !== READY.length || buf.compare(READY, 0, READY.length, start, end) !== 0) {
+            fail(`socket ${this.index}: expected "ready" first`);
+          }
+          this.ready = true;
+          client.readied(this);
+        } else {
+          client.onMessage(this, buf, start, end, opcode);
+        }
+      }
+    }
+    this.buf = pos === length ? null : buf.subarray(pos);
+  }
+}
+
+// The sockets of one run, opened at most `concurrency` at a time.
+class Client {
+  constructor(opts, waitReady, onMessage) {
+    this.opts = opts;
+    this.waitReady = waitReady;
+    this.onMessage = onMessage;
+    this.conns = new Array(opts.sockets);
+    this.started = 0;
+    this.openCount = 0;
+    this.readyCount = 0;
+    this.openSeconds = 0;
+    this.closing = false;
+    this.request = Buffer.from(
+      `GET ${opts.path} HTTP/1.1\r\nHost: ${opts.host}:${opts.port}\r\n` +
+        `Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${KEY}\r\n` +
+        'Sec-WebSocket-Version: 13\r\n\r\n',
+    );
+  }
+
+  openAll() {
+    return new Promise((resolve) => {
+      this.start = performance.now();
+      this.done = resolve;
+      const first = Math.min(this.opts.concurrency, this.opts.sockets);
+      for (let i = 0; i < first; i++) this.startOne();
+    });
+  }
+
+  startOne() {
+    const index = this.started++;
+    const opts = this.opts;
+    const options = { host: opts.host, port: opts.port, noDelay: true };
+    if (opts.addresses > 0) {
+      options.localAddress = `127.0.0.${opts.firstAddress + (index % opts.addresses)}`;
+    }
+    const sock = net.connect(options);
+    const conn = new Conn(index, sock);
+    this.conns[index] = conn;
+    sock.on('connect', () => sock.write(this.request));
+    sock.on('data', (chunk) => conn.feed(chunk, this));
+    sock.on('error', (err) => {
+      if (!this.closing) fail(`socket ${index}: ${err.message}`);
+    });
+    sock.on('close', () => {
+      if (!this.closing) fail(`socket ${index} closed by the server`);
+    });
+  }
+
+  opened(conn) {
+    this.openCount += 1;
+    if (this.openCount === this.opts.sockets) {
+      this.openSeconds = (performance.now() - this.start) / 1000;
+    }
+    if (this.started < this.opts.sockets) this.startOne();
+    if (!this.waitReady) conn.ready = true;
+    this.finishIfDone();
+  }
+
+  readied() {
+    this.readyCount += 1;
+    this.finishIfDone();
+  }
+
+  finishIfDone() {
+    const n = this.opts.sockets;
+    if (this.done && this.openCount === n && (!this.waitReady || this.readyCount === n)) {
+      const done = this.done;
+      this.done = null;
+      done();
+    }
+  }
+
+  closeAll() {
+    this.closing = true;
+    for (const conn of this.conns) if (conn) conn.sock.resetAndDestroy();
+  }
 }
 
 function percentile(sorted, p) {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+function holdUntilStdinEnds(client) {
+  process.stdin.resume();
+  process.stdin.on('end', () => {
+    client.closeAll();
+    process.exit(0);
+  });
 }
 
 async function echo(opts) {
@@ -144,26 +294,32 @@ async function echo(opts) {
   let recording = false;
   let stopped = false;
   let messages = 0;
-  const onMessage = (index, data, isBinary) => {
+  const onMessage = (conn, buf, start, end, opcode) => {
     const now = performance.now();
-    if (isBinary || data.toString() !== ECHO_MESSAGE) {
-      fail(`socket ${index}: the echo differs from what was sent`);
+    if (
+      opcode !== 0x1 ||
+      end - start !== ECHO_PAYLOAD.length ||
+      buf.compare(ECHO_PAYLOAD, 0, ECHO_PAYLOAD.length, start, end) !== 0
+    ) {
+      fail(`socket ${conn.index}: the echo differs from what was sent`);
     }
     if (recording) {
-      latencies.push(now - sentAt[index]);
+      latencies.push(now - sentAt[conn.index]);
       messages += 1;
     }
     if (!stopped) {
-      sentAt[index] = performance.now();
-      sockets[index].send(ECHO_MESSAGE);
+      sentAt[conn.index] = performance.now();
+      conn.sock.write(ECHO_FRAME);
     }
   };
-  const { sockets } = await openAll(opts, count, opts.concurrency, false, onMessage);
-  for (let i = 0; i < count; i++) {
-    sentAt[i] = performance.now();
-    sockets[i].send(ECHO_MESSAGE);
+  const client = new Client(opts, false, onMessage);
+  await client.openAll();
+  for (const conn of client.conns) {
+    sentAt[conn.index] = performance.now();
+    conn.sock.write(ECHO_FRAME);
   }
   await new Promise((r) => setTimeout(r, opts.warmup * 1000));
+  if (opts.sync) report({ phase: 'window' });
   recording = true;
   const clock = window();
   await new Promise((r) => setTimeout(r, opts.duration * 1000));
@@ -171,7 +327,6 @@ async function echo(opts) {
   stopped = true;
   const { seconds, cpu_share } = clock();
   const sorted = Float64Array.from(latencies).sort();
-  closeAll(sockets);
   report({
     messages,
     seconds,
@@ -180,26 +335,29 @@ async function echo(opts) {
     p99_ms: percentile(sorted, 99),
     cpu_share,
   });
+  client.closeAll();
+}
+
+async function openReady(opts, onMessage) {
+  const clock = window();
+  const client = new Client(opts, true, onMessage);
+  await client.openAll();
+  const { cpu_share } = clock();
+  const opened = {
+    sockets: opts.sockets,
+    open_seconds: client.openSeconds,
+    handshakes_per_s: opts.sockets / client.openSeconds,
+    cpu_share,
+  };
+  return { client, opened };
 }
 
 async function idle(opts) {
-  const clock = window();
-  const { sockets, openSeconds } = await openAll(opts, opts.sockets, opts.concurrency, true, (i) =>
-    fail(`socket ${i}: an idle socket got a message`),
+  const { client, opened } = await openReady(opts, (conn) =>
+    fail(`socket ${conn.index}: an idle socket got a message`),
   );
-  const { cpu_share } = clock();
-  report({
-    sockets: opts.sockets,
-    open_seconds: openSeconds,
-    handshakes_per_s: opts.sockets / openSeconds,
-    cpu_share,
-  });
-  // Held open until the bench has read the server's memory and closes stdin.
-  process.stdin.resume();
-  process.stdin.on('end', () => {
-    closeAll(sockets);
-    process.exit(0);
-  });
+  report(opened);
+  holdUntilStdinEnds(client); // until the bench has read the server's memory
 }
 
 async function broadcast(opts) {
@@ -208,30 +366,31 @@ async function broadcast(opts) {
   let received = 0;
   let burstDone = null;
   let size = -1; // the broadcast message's length: every delivery must have it
-  const onMessage = (index, data, isBinary) => {
-    if (size < 0) size = data.length;
-    if (isBinary || data.length !== size) {
-      fail(`socket ${index}: unexpected message during a broadcast`);
+  const onMessage = (conn, buf, start, end, opcode) => {
+    if (size < 0) size = end - start;
+    if (opcode !== 0x1 || end - start !== size) {
+      fail(`socket ${conn.index}: unexpected message during a broadcast`);
     }
     received += 1;
     if (received === expected && burstDone) burstDone();
     else if (received > expected) fail(`more than ${expected} deliveries in a burst`);
   };
-  const { sockets } = await openAll(opts, count, opts.concurrency, true, onMessage);
+  const { client, opened } = await openReady(opts, onMessage);
   if (opts.sync) {
-    report({ phase: 'open' });
+    report({ phase: 'open', ...opened });
     await new Promise((resolve) => process.stdin.once('data', resolve));
   }
   const seconds = [];
   let cpuSeconds = 0;
   let wallSeconds = 0;
+  const first = client.conns[0].sock;
   for (let burst = 0; burst < opts.warmupBursts + opts.bursts; burst++) {
     received = 0;
     const done = new Promise((r) => {
       burstDone = r;
     });
     const clock = window();
-    sockets[0].send('go');
+    first.write(GO_FRAME);
     await done;
     const took = clock();
     if (burst >= opts.warmupBursts) {
@@ -247,7 +406,8 @@ async function broadcast(opts) {
     deliveries_per_s: seconds.map((s) => expected / s),
     cpu_share: cpuSeconds / wallSeconds,
   });
-  closeAll(sockets);
+  if (opts.sync) holdUntilStdinEnds(client);
+  else client.closeAll();
 }
 
 function main() {
@@ -258,7 +418,7 @@ function main() {
   timer.unref();
   modes[opts.mode](opts).then(
     () => {
-      if (opts.mode !== 'idle') process.exit(0);
+      if (opts.mode === 'echo' || (opts.mode === 'broadcast' && !opts.sync)) process.exit(0);
     },
     (err) => fail(String(err && err.stack ? err.stack : err)),
   );
