@@ -13,8 +13,9 @@ so a test knows what this node saw even while it was cut off:
     conflict NAME NODE/NUMBER     a global name went to that process
 
 Registered processes: "echo" (("ping", sender, x) -> ("pong", its pid, x)),
-"sink" (keeps each ("n", i); ("report", pid) -> ("got", list); answers
-pings), "watcher"
+"sink" (keeps each ("n", i); ("report", pid, node) -> ("got", list) once
+node's streamer has said ("end", node), which pair order puts after its
+last message; answers pings), "watcher"
 (traps exits; links and monitors what it is told; answers pings as echo
 does) and "agent", which does
 ("do", reply_to, tag, op, *args) and answers ("done", tag, result):
@@ -60,14 +61,23 @@ async def echo() -> None:
 async def sink() -> None:
     actors.trap_exits()  # a link's noconnection is news, not its end
     got: list[Any] = []
+    ended: set[str] = set()
+    asked: list[tuple[actors.Pid, str]] = []
     while True:
         match await actors.receive():
             case ("n", i):
                 got.append(i)
-            case ("report", pid):
-                actors.send(pid, ("got", got))
+            case ("end", node):
+                ended.add(node)
+            case ("report", pid, node):
+                asked.append((pid, node))
             case ("ping", sender, x):
                 actors.send(sender, ("pong", actors.self(), x))
+            case _:
+                pass
+        for pid, node in [a for a in asked if a[1] in ended]:
+            asked.remove((pid, node))
+            actors.send(pid, ("got", got))
 
 
 async def watcher() -> None:
@@ -145,6 +155,7 @@ async def streamer(dest: actors.Pid, pace: int, reply_to: actors.Pid, tag: objec
                 break
             match msg:
                 case "stop":
+                    actors.send(dest, ("end", me))  # after every message, by pair order
                     actors.send(reply_to, ("done", tag, (i, reported, relinked)))
                     return
                 case actors.Exit(pid, "noconnection") if pid == dest:
