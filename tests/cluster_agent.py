@@ -13,9 +13,9 @@ so a test knows what this node saw even while it was cut off:
     conflict NAME NODE/NUMBER     a global name went to that process
 
 Registered processes: "echo" (("ping", sender, x) -> ("pong", its pid, x)),
-"sink" (keeps each ("n", i); ("report", pid, node) -> ("got", list) once
-node's streamer has said ("end", node), which pair order puts after its
-last message; answers pings), "watcher"
+"sink" (keeps each ("n", i); ("report", pid) -> ("got", list) at once;
+("report", pid, node) -> the same once node's streamer has said
+("end", node), which pair order puts after its last message; answers pings), "watcher"
 (traps exits; links and monitors what it is told; answers pings as echo
 does) and "agent", which does
 ("do", reply_to, tag, op, *args) and answers ("done", tag, result):
@@ -69,6 +69,8 @@ async def sink() -> None:
                 got.append(i)
             case ("end", node):
                 ended.add(node)
+            case ("report", pid):  # from the sender itself: its pair order suffices
+                actors.send(pid, ("got", got))
             case ("report", pid, node):
                 asked.append((pid, node))
             case ("ping", sender, x):
