@@ -608,6 +608,8 @@ async def connection_main(server: Server, stream: trio.abc.Stream, peer: tuple[s
             del req
     finally:
         server.connections.pop(conn.pid, None)
+        if conn.upgraded:
+            server.switched -= 1
         if server.all_closed is not None and not server.connections:
             server.all_closed.set()
         if conn.req is not None:

@@ -30,7 +30,7 @@ import actors.lowlevel
 from . import _signals, _worker
 from ._asgi import AsgiHttp
 from ._connection import connection_main, watch_heads
-from ._fdlimit import connection_cap, raise_fd_limit
+from ._fdlimit import connection_cap, fd_room, raise_fd_limit
 from ._lifespan import STARTUP_FAILED, Lifespan
 from ._metrics import check_available, metrics_handler, node_requests
 from ._options import AppByName, Options
@@ -73,7 +73,10 @@ class Server:
         self.serving = True  # False once SIGHUP handed its share to a worker
         self.all_closed: trio.Event | None = None  # set when the last connection ends
         self.connections: dict[actors.Pid, Connection] = {}
-        self.max_connections = connection_cap(options.max_connections, raise_fd_limit())
+        fd_limit = raise_fd_limit()
+        self.max_connections = connection_cap(options.max_connections, fd_limit)
+        self.fd_room = fd_room(fd_limit)  # the fds connections may hold (None: no limit)
+        self.switched = 0  # connections handed to another protocol: one fd each, for good
         self.sessions: Sessions | RedisSessions = _sessions(options)
         self.trust = Trust(options.trusted_proxies)
         self.ssl_context = _ssl_context(options.ssl)
@@ -93,7 +96,13 @@ class Server:
 
     @property
     def overloaded(self) -> bool:
-        return len(self.connections) > self.max_connections
+        """Past max_connections, or past the fds the connections may need:
+        two for each still speaking HTTP, one for each switched."""
+        count = len(self.connections)
+        if count > self.max_connections:
+            return True
+        room = self.fd_room
+        return room is not None and 2 * count - self.switched > room
 
 
 _SERVERS: actors.lowlevel.NodeVar[dict[actors.Pid, Server]] = actors.lowlevel.NodeVar(

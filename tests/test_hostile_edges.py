@@ -131,8 +131,9 @@ def _open_fds() -> int:
 async def test_a_connection_sending_a_file_holds_at_most_two_fds_even_with_a_spooled_body(
     tmp_path: Path, body: int
 ) -> None:
-    """docs/guides/http.md / _fdlimit: "Each connection holds one fd, two while it sends a
-    file", and max_connections is capped at (limit - 64) / 2 on that basis.
+    """docs/guides/http.md / _fdlimit: "A connection speaking HTTP holds one fd, two
+    while it sends a file or spools a body to disk", and the server counts
+    two per HTTP connection against its fd limit on that basis.
     A GET to the static directory carrying a body over 64 KiB has the body
     spooled to a temporary file (auto_recv_body) that stays open until the
     response is done: the socket, the spool and the file are three fds, so

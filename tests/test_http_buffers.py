@@ -6,17 +6,20 @@ from __future__ import annotations
 
 import contextlib
 import resource
+import subprocess
 import time
 import tracemalloc
 from collections.abc import Iterator
 
 import pytest
 import trio
+from wsproto.events import AcceptConnection
 
 import actors
 import httpserver
 from httpserver._fdlimit import RESERVE, connection_cap
-from tests.http_helpers import fetch, http_server, multipart_body
+from tests.http_helpers import ROOT, _Running, fetch, http_server, multipart_body, python_argv
+from tests.ws_helpers import handshake
 
 MiB = 1024 * 1024
 
@@ -194,9 +197,62 @@ async def test_incomplete_proxy_lines_wait_without_burning_cpu() -> None:
 
 
 def test_max_connections_is_capped_by_the_fd_limit() -> None:
-    assert connection_cap(4096, 1024) == (1024 - RESERVE) // 2
+    assert connection_cap(4096, 1024) == 1024 - RESERVE  # one fd each, at least
     assert connection_cap(100, 1024) == 100
     assert connection_cap(4096, None) == 4096
+
+
+FD_LIMIT = 200  # room for (200 - RESERVE) / 2 = 68 HTTP connections, 136 WebSockets
+
+
+def _limit_fds() -> None:  # (in the server's process, before it execs)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (FD_LIMIT, FD_LIMIT))
+
+
+async def test_a_websocket_counts_one_fd_so_the_fd_limit_holds_twice_as_many() -> None:
+    """A connection speaking HTTP may need two fds (a file, a body on disk);
+    one switched to a WebSocket needs one for good. With a hard fd limit
+    of 200, a server holds 120 WebSockets (past the 68 that two fds each
+    would allow), then exactly 8 more HTTP connections: 2 x 128 - 120 = 136
+    fds, the room the limit leaves; the 9th is answered 503."""
+    room = FD_LIMIT - RESERVE
+    sockets = 120
+    http_fit = (room - sockets) // 2  # 2 * (sockets + h) - sockets <= room
+    argv = python_argv(
+        "-m", "httpserver", "examples.websocket_echo:no_http",
+        "--ws", "examples.websocket_echo:echo", "--ip", "127.0.0.1", "--port", "0",
+    )  # fmt: skip
+    process = await trio.lowlevel.open_process(
+        argv,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        preexec_fn=_limit_fds,
+    )
+    runner = _Running(process)
+    streams: list[trio.abc.Stream] = []
+    try:
+        with trio.fail_after(60):
+            await runner.wait_listening()
+            for _ in range(sockets):
+                stream, _, answer = await handshake(runner.port)
+                streams.append(stream)
+                assert isinstance(answer, AcceptConnection), (len(streams), answer)
+            statuses: list[int] = []
+            while not statuses or statuses[-1] == 404:  # each kept open, keep-alive
+                stream = await trio.open_tcp_stream("127.0.0.1", runner.port)
+                streams.append(stream)
+                await stream.send_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                head = b""
+                while b"\r\n" not in head:
+                    head += await stream.receive_some(1024)
+                statuses.append(int(head.split(b" ", 2)[1]))
+            assert statuses == [404] * http_fit + [503], statuses
+    finally:
+        for stream in streams:
+            await stream.aclose()
+        process.kill()
+        await process.wait()
 
 
 async def hello(req: httpserver.Req) -> None:
@@ -220,4 +276,4 @@ def test_the_server_raises_its_soft_fd_limit_to_the_hard_one() -> None:
         actors.run(main)
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
-    assert found == [hard, min(4096, (hard - RESERVE) // 2)]
+    assert found == [hard, min(4096, hard - RESERVE)]
