@@ -299,7 +299,7 @@ def serve(mode: str, port: int, messages: int, sockets: int) -> None:
     """Run the server `mode` until interrupted."""
     kind, _, workload = mode.rpartition("-")
     broadcast = workload == "broadcast"
-    raise_fd_limit(2 * fd_limit_for(sockets))  # twice: httpserver counts two per connection
+    raise_fd_limit(fd_limit_for(sockets))  # (httpserver counts one fd per WebSocket)
     ours = kind.removeprefix("ours-")
     if kind.startswith("ours-") and broadcast and ours in ("auto", "wsproto", "websockets"):
         serve_ours(port, cast("WsKind", ours), messages, sockets)
