@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import overload
 
-__all__ = ["Headers"]
+__all__ = ["Headers", "PackedHeaders", "packed"]
 
 
 class Headers:
@@ -12,7 +13,7 @@ class Headers:
 
     __slots__ = ("_raw",)
 
-    def __init__(self, raw: list[tuple[bytes, bytes]]) -> None:
+    def __init__(self, raw: Sequence[tuple[bytes, bytes]]) -> None:
         self._raw = raw
 
     def get(self, name: str, default: str | None = None) -> str | None:
@@ -52,4 +53,45 @@ class Headers:
     @property
     def raw(self) -> list[tuple[bytes, bytes]]:
         """The headers as h11 parsed them: lowercased names, bytes."""
-        return self._raw
+        raw = self._raw
+        return raw if type(raw) is list else list(raw)
+
+
+class PackedHeaders(Sequence[tuple[bytes, bytes]]):
+    """A request's header list packed into one bytes object, unpacked each
+    time it is read: for a request kept for a connection's life (a
+    WebSocket's handshake, which its `Ws` keeps), where a list of tuples of
+    bytes costs three to four times the memory, and idle sockets are many."""
+
+    __slots__ = ("_blob", "_count")
+
+    def __init__(self, blob: bytes, count: int) -> None:
+        self._blob = blob  # name NUL value NUL name ...: NUL is in no header (RFC 9110 5.5)
+        self._count = count
+
+    def _pairs(self) -> list[tuple[bytes, bytes]]:
+        if not self._count:
+            return []
+        parts = self._blob.split(b"\0")
+        return list(zip(parts[0::2], parts[1::2], strict=True))
+
+    def __iter__(self) -> Iterator[tuple[bytes, bytes]]:
+        return iter(self._pairs())
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[bytes, bytes]: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[tuple[bytes, bytes]]: ...
+    def __getitem__(self, index: int | slice) -> tuple[bytes, bytes] | list[tuple[bytes, bytes]]:
+        return self._pairs()[index]
+
+
+def packed(raw: Sequence[tuple[bytes, bytes]]) -> Sequence[tuple[bytes, bytes]]:
+    """`raw` as `PackedHeaders`, or as it is if a NUL in it (which the
+    parsers refuse anyway) would make the packing ambiguous."""
+    if type(raw) is not list or any(b"\0" in k or b"\0" in v for k, v in raw):
+        return raw
+    return PackedHeaders(b"\0".join([b"%s\0%s" % pair for pair in raw]), len(raw))

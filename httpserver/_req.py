@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, unquote
 from . import _body, _cookies, _files, _forms
 from ._compress import compress_body
 from ._errors import ResponseError
-from ._headers import Headers
+from ._headers import Headers, packed
 from ._response import (
     DEFAULT_TYPE,
     NO_BODY_STATUSES,
@@ -46,7 +46,7 @@ _NO_NAMES: Final[frozenset[str]] = frozenset()
 _METHODS: Final = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS")}
 
 
-def _header(raw: list[tuple[bytes, bytes]], name: bytes) -> str | None:
+def _header(raw: Sequence[tuple[bytes, bytes]], name: bytes) -> str | None:
     """The first value of header `name` (lowercase bytes) in `raw`, or None."""
     for key, value in raw:
         if key == name:
@@ -107,7 +107,7 @@ class Req:
         if host is not None:  # an absolute-form target's host replaces Host (RFC 9112 3.2.2)
             raw = [(k, v) for k, v in raw if k != b"host"]
             raw.append((b"host", host))
-        self._raw = raw
+        self._raw: Sequence[tuple[bytes, bytes]] = raw
         self._headers: Headers | None = None  # made when first asked for
         chunked = False
         if framing is not None:  # the parser read them on the way (never chunked)
@@ -154,6 +154,12 @@ class Req:
 
     def __repr__(self) -> str:
         return f"<Req {self.method} {self.uri} HTTP/{self.version}>"
+
+    def _kept(self) -> None:
+        """This request outlives its exchange (a switched connection keeps
+        it for its life): its header list packed, the Headers view dropped."""
+        self._raw = packed(self._raw)
+        self._headers = None
 
     # -- the request ----------------------------------------------------------
 

@@ -129,6 +129,7 @@ async def switch_protocols(req: Req, headers: Mapping[str, str]) -> Takeover:
     conn.parser = None  # HTTP is over: its parser is not kept
     conn.upgraded = True
     conn.server.switched += 1  # one fd for good: no file, no body on disk
+    req._kept()
     # Straight to a plain socket when it takes it all (it does, but for a
     # client that reads nothing), as every response is written; else under
     # send_timeout, as those are.

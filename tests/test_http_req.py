@@ -431,3 +431,18 @@ async def test_comet_sees_the_client_leave(autoexit: bool) -> None:
             while "handler ended" not in outcome:
                 await trio.testing.wait_all_tasks_blocked()
     assert outcome == (["handler ended"] if autoexit else ["closed", "handler ended"])
+
+
+def test_packed_headers_read_back_as_the_list_they_were() -> None:
+    from httpserver._headers import PackedHeaders, packed
+
+    raw = [(b"host", b"x"), (b"x-empty", b""), (b"x-twice", b"a"), (b"x-twice", b"b")]
+    kept = packed(raw)
+    assert isinstance(kept, PackedHeaders)
+    assert list(kept) == raw
+    assert len(kept) == 4
+    assert kept[1] == (b"x-empty", b"")
+    assert list(packed([])) == []
+    assert len(packed([])) == 0
+    with_nul = [(b"x", b"a\0b")]
+    assert packed(with_nul) is with_nul  # ambiguous packed: kept as it is

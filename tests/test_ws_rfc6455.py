@@ -133,6 +133,37 @@ async def test_rfc6455_4_2_2_subprotocol_by_server_preference_and_the_ws_api() -
     }
 
 
+async def test_a_handler_reads_every_handshake_header_as_sent_for_the_sockets_life() -> None:
+    """The request a socket keeps for its life holds its headers packed
+    (memory per idle socket): read back, each one is there, in order,
+    repeated and empty values included."""
+    sent = [
+        ("X-Empty", ""),
+        ("X-Twice", "a"),
+        ("X-Twice", "b c"),
+        ("User-Agent", "probe/1.0 (colon: inside)"),
+    ]
+    seen: list[Any] = []
+
+    async def record(ws: websocket.Ws) -> None:
+        await actors.receive(("browser", "read"))  # well after the switch
+        seen.extend([ws.headers.items(), ws.headers.getall("x-twice"), ws.headers.get("x-empty")])
+        ws.send("done")
+        await actors.receive("never")
+
+    async with actors.node(), ws_server(ws_loop=record) as port, open_ws(port, headers=sent) as ws:
+        await ws.send("read")
+        assert await ws.receive() == "done"
+    items, twice, empty = seen
+    assert [(k, v) for k, v in items if k.startswith("x-") or k == "user-agent"] == [
+        (k.lower(), v) for k, v in sent
+    ]
+    assert ("upgrade", "websocket") in items
+    assert ("host", "localhost") in items
+    assert twice == ["a", "b c"]
+    assert empty == ""
+
+
 @pytest.mark.parametrize("compress", [True, False])
 async def test_rfc7692_permessage_deflate_is_negotiated_when_offered(compress: bool) -> None:
     async with (
