@@ -353,13 +353,7 @@ async def receive(*patterns: object, timeout: float | None = None) -> Any:
             if timer is not None and timer.fired:
                 raise ReceiveTimeout(f"no matching message within {timeout} s")
     finally:
-        proc._waiter = None
-        proc._parked = False
-        proc._budget = _FAST_RECEIVES
-        if timer is not None:
-            timer.want = None  # the entry stays, for the next timed receive (_timers.py)
-        if proc._watches is not None:
-            proc.check_watches()
+        _unparked(proc, timer)
 
 
 async def receive_answer(proc: Process, task: Task, ref: Ref, timeout: float | None) -> Any:
@@ -424,13 +418,20 @@ async def receive_answer(proc: Process, task: Task, ref: Ref, timeout: float | N
             if timer is not None and timer.fired:
                 raise ReceiveTimeout(f"no answer within {timeout} s")
     finally:
-        proc._waiter = None
-        proc._parked = False
-        proc._budget = _FAST_RECEIVES
-        if timer is not None:
-            timer.want = None
-        if proc._watches is not None:
-            proc.check_watches()
+        _unparked(proc, timer)
+
+
+def _unparked(proc: Process, timer: Timer | None) -> None:
+    """The end of a receive that waited, however it ended: the mailbox free
+    for the next receive, the budget full, the timer's entry kept for the
+    next timed receive (_timers.py) but no longer wanted."""
+    proc._waiter = None
+    proc._parked = False
+    proc._budget = _FAST_RECEIVES
+    if timer is not None:
+        timer.want = None
+    if proc._watches is not None:
+        proc.check_watches()
 
 
 # -- the bookkeeping of links and monitors -------------------------------------
