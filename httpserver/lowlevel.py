@@ -127,8 +127,9 @@ async def switch_protocols(req: Req, headers: Mapping[str, str]) -> Takeover:
     parser = conn.parser
     leftover = parser.leftover() if parser is not None else b""
     conn.parser = None  # HTTP is over: its parser is not kept
-    conn.upgraded = True
-    conn.server.switched += 1  # one fd for good: no file, no body on disk
+    if not conn.upgraded:  # (counted once, as connection_main uncounts it)
+        conn.upgraded = True
+        conn.server.switched += 1  # one fd for good: no file, no body on disk
     req._kept()
     # Straight to a plain socket when it takes it all (it does, but for a
     # client that reads nothing), as every response is written; else under

@@ -225,6 +225,35 @@ async def test_rfc6455_5_5_2_a_ping_is_answered_with_its_payload() -> None:
         assert events[0].payload == b"are you there"  # type: ignore[attr-defined]
 
 
+async def test_rfc6455_5_5_2_a_ping_whose_payload_comes_in_a_later_read_is_a_ping() -> None:
+    """A control frame's header read alone, its payload in the next read:
+    the payload is the ping's, whatever it looks like (here, the bytes of
+    a whole masked text frame, sent with a zero mask so that they travel as
+    they are), and the frames after it are read in step."""
+    key = b"\x01\x02\x03\x04"
+    looks_like_a_frame = (
+        bytes([0x81, 0x86]) + key + bytes(b ^ key[i % 4] for i, b in enumerate(b"hello!"))
+    )
+    head = bytes([0x89, 0x80 | len(looks_like_a_frame)]) + bytes(4)
+    async with actors.node(), ws_server() as port, open_ws(port) as ws:
+        # The ping's header goes in one segment with a whole message: its
+        # echo says the server has read both.
+        await ws.send_raw(ws.conn.send(TextMessage(data="first")) + head)
+        assert await ws.receive() == "first"
+        await ws.send_raw(looks_like_a_frame)
+        await ws.send("after")
+        events: list[Any] = []
+        with trio.fail_after(5):
+            while not any(isinstance(e, TextMessage) for e in events):
+                data = await ws.stream.receive_some(65536)
+                assert data, events
+                ws.conn.receive_data(bytes(data))
+                events += list(ws.conn.events())
+    assert [type(e).__name__ for e in events] == ["Pong", "TextMessage"]
+    assert events[0].payload == looks_like_a_frame
+    assert events[1].data == "after"
+
+
 async def test_rfc6455_5_1_an_unmasked_client_frame_fails_with_1002() -> None:
     async with actors.node(), ws_server() as port, open_ws(port) as ws:
         await ws.send_raw(b"\x81\x02hi")  # no mask bit

@@ -117,14 +117,15 @@ class WebsocketsInbound:
     def message(self) -> Any:
         """(`_inbound.py`) The next message if the buffer begins with a whole,
         unfragmented, uncompressed data frame of under 126 bytes, valid,
-        with no message in progress: `events()`' short path for the most
-        common frame, without a generator. NOTHING if nothing is buffered;
-        else None, with nothing consumed (`events()` then parses, failures
-        included)."""
+        with no message in progress and no frame begun (a control frame's
+        header read, its payload still to come): `events()`' short path for
+        the most common frame, without a generator. NOTHING if nothing is
+        buffered; else None, with nothing consumed (`events()` then parses,
+        failures included)."""
         buf = self._buf
         pos = self._pos
         have = len(buf) - pos
-        if have < 6 or self._text is not None or self._done:
+        if have < 6 or self._need >= 0 or self._text is not None or self._done:
             return NOTHING if have == 0 and not self._done else None
         b0 = buf[pos]
         length = buf[pos + 1] - 0x80  # masked, or not this path
