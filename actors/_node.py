@@ -32,7 +32,7 @@ from ._timers import Timers
 if TYPE_CHECKING:
     from ._cluster import Cluster
 
-__all__ = ["LOCAL_NAME", "Node", "node", "run"]
+__all__ = ["LOCAL_NAME", "Node", "node", "run_node"]
 
 T = TypeVar("T")
 
@@ -391,7 +391,7 @@ def _default_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
-def run(
+def run_node(
     fn: Callable[..., Awaitable[T]],
     *args: Any,
     node: str | None = None,
@@ -399,14 +399,9 @@ def run(
     cookie: str | bytes | None = None,
     **cluster_options: Any,
 ) -> T:
-    """Run `fn(*args)` as the first process of a new node, like `trio.run`;
-    with `cluster=URL` the node joins that cluster (see `node()`).
-
-    If the program has not configured logging, the reports of `actors`
-    (and of the layers above) get a handler with time, level and logger
-    name first. Ctrl-C ends it with one line on the log and `Interrupted`,
-    a KeyboardInterrupt that, uncaught, exits with status 130 and no
-    traceback."""
+    """`actors.run` (`_terminate.run`, which adds SIGTERM's handling and
+    documents both) without SIGTERM: logging installed, the node run under
+    `trio.run`, Ctrl-C turned into one line and `Interrupted`."""
     open_node = globals()["node"]
     _logging.install()
 

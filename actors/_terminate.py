@@ -112,11 +112,11 @@ def run(
     options: dict[str, Any] = {"node": node, "cluster": cluster, "cookie": cookie}
     main = threading.current_thread() is threading.main_thread()
     if not main or signal.getsignal(signal.SIGTERM) not in (signal.SIG_DFL, None):
-        return _node.run(fn, *args, **options, **cluster_options)  # SIGTERM is not ours
+        return _node.run_node(fn, *args, **options, **cluster_options)  # SIGTERM is not ours
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     _early.clear()
     try:
-        result: T = _node.run(_until_sigterm, fn, args, **options, **cluster_options)
+        result: T = _node.run_node(_until_sigterm, fn, args, **options, **cluster_options)
     except _SigTerm:
         logger.warning("stopped: terminated (SIGTERM)")
         raise Terminated from None
