@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 import trio
 
 from httpserver import _cli
-from tests.http_helpers import ROOT, _Running, python_argv
+from tests.http_helpers import ROOT, _Running, listening, python_argv
 
 
 def environment(**variables: str) -> dict[str, str]:
@@ -25,28 +25,10 @@ async def command_line(*args: str, env: dict[str, str] | None = None) -> AsyncIt
     """Run `python -m httpserver ARGS --ip 127.0.0.1 --port 0` until it
     prints where it listens; yield it; then SIGTERM it, which drains the
     server, and check that it ended with status 0."""
-    argv = python_argv("-m", "httpserver", *args, "--ip", "127.0.0.1", "--port", "0")
-    process = await trio.lowlevel.open_process(
-        argv,
-        cwd=ROOT,
-        env=environment() if env is None else env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    runner = _Running(process)
-    try:
-        with trio.fail_after(30):
-            await runner.wait_listening()
+    argv = python_argv("-m", "httpserver", *args)
+    async with listening(argv, env=environment() if env is None else env) as runner:
         yield runner
-        process.send_signal(signal.SIGTERM)
-        with trio.fail_after(15):
-            while await runner._read_more():
-                pass
-            assert await process.wait() == 0, runner.output()
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+        assert await runner.ended_by(signal.SIGTERM) == 0, runner.output()
 
 
 async def run_command_line(

@@ -250,6 +250,41 @@ async def partial_run_process(
     )
 
 
+LOOPBACK_PORT_0 = ("--ip", "127.0.0.1", "--port", "0")
+
+
+@asynccontextmanager
+async def listening(
+    argv: list[str],
+    cwd: Path | str = ROOT,
+    env: dict[str, str] | None = None,
+    where: tuple[str, ...] = LOOPBACK_PORT_0,
+    **popen: Any,
+) -> AsyncIterator[_Running]:
+    """Run `argv` + `where` (a server's command line) until it prints where
+    it listens (within 30 s); yield it; kill it after if it still runs
+    (a test that stops it otherwise checks how, e.g. with `ended_by`)."""
+    import subprocess
+
+    process = await trio.lowlevel.open_process(
+        [*argv, *where],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        **popen,
+    )
+    runner = _Running(process)
+    try:
+        with trio.fail_after(30):
+            await runner.wait_listening()
+        yield runner
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
 class _Running:
     def __init__(self, process: trio.Process) -> None:
         self.process = process
@@ -279,3 +314,11 @@ class _Running:
 
     def output(self) -> str:
         return self._output.decode(errors="replace")
+
+    async def ended_by(self, sig: int, timeout: float = 15) -> int:
+        """Send `sig`, read the output to its end, and return the exit status."""
+        self.process.send_signal(sig)
+        with trio.fail_after(timeout):
+            while await self._read_more():
+                pass
+            return await self.process.wait()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import subprocess
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -22,7 +21,7 @@ from httpserver._options import _TABLE
 from httpserver._upgrades import shorthand_help, shorthand_rows
 from tests import cli_app
 from tests.cli_helpers import command_line, environment, run_command_line
-from tests.http_helpers import ROOT, _Running, fetch, python_argv
+from tests.http_helpers import ROOT, fetch, listening, python_argv
 from tests.ws_helpers import Closed, open_ws
 
 
@@ -97,25 +96,10 @@ async def test_ctrl_c_drains_and_ends_it_with_one_line() -> None:
         " sys.argv[0] = 'httpserver'; runpy.run_module('httpserver', run_name='__main__')"
     )
     argv = [sys.executable, "-u", "-c", boot, "examples.hello_world:handle_http"]
-    process = await trio.lowlevel.open_process(
-        [*argv, "--ip", "127.0.0.1", "--port", "0"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    runner = _Running(process)
-    try:
+    async with listening(argv) as runner:
         with trio.fail_after(30):
-            await runner.wait_listening()
             assert (await fetch(runner.port, "/")).status == 200
-            process.send_signal(signal.SIGINT)
-            while await runner._read_more():
-                pass
-            assert await process.wait() == 0  # drained: a clean stop, as on SIGTERM
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+        assert await runner.ended_by(signal.SIGINT) == 0  # drained: a clean stop, as on SIGTERM
     lines = runner.output().strip().splitlines()
     # where it listened, the request's access line, and that it stopped
     assert len(lines) == 3, runner.output()
@@ -413,21 +397,11 @@ async def test_fd_serves_an_inherited_listening_socket() -> None:
         port = sock.getsockname()[1]
         fd = sock.fileno()
         argv = python_argv("-m", "httpserver", HELLO, "--fd", str(fd))
-        process = await trio.lowlevel.open_process(
-            argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, pass_fds=(fd,)
-        )
-        runner = _Running(process)
-        try:
+        async with listening(argv, where=(), pass_fds=(fd,)) as runner:
+            assert runner.port == port
             with trio.fail_after(30):
-                await runner.wait_listening()
-                assert runner.port == port
                 assert (await fetch(port, "/")).text == "Hello World."
-                process.send_signal(signal.SIGTERM)
-                assert await process.wait() == 0
-        finally:
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
+            assert await runner.ended_by(signal.SIGTERM) == 0
 
 
 async def test_fd_that_is_no_listening_socket_is_one_line() -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,7 +15,7 @@ import h11
 import trio
 
 from tests.cli_helpers import environment, run_command_line, wait_gone
-from tests.http_helpers import _Running, fetch
+from tests.http_helpers import _Running, fetch, listening
 
 APP = """
 import os
@@ -36,28 +35,10 @@ async def reloading(directory: Path, *flags: str) -> AsyncIterator[_Running]:
     it once it listens; SIGTERM it after, which stops its server, and
     check that it ends with status 0."""
     argv = [sys.executable, "-u", "-m", "httpserver", "app:handle_http", "--reload", *flags]
-    process = await trio.lowlevel.open_process(
-        [*argv, "--ip", "127.0.0.1", "--port", "0"],
-        cwd=directory,
-        env=environment(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    runner = _Running(process)
-    try:
-        with trio.fail_after(30):
-            await runner.wait_listening()
+    async with listening(argv, cwd=directory, env=environment()) as runner:
         yield runner
-        if process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-            with trio.fail_after(20):
-                while await runner._read_more():
-                    pass
-                assert await process.wait() == 0, runner.output()
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+        if runner.process.returncode is None:
+            assert await runner.ended_by(signal.SIGTERM, timeout=20) == 0, runner.output()
 
 
 async def served(port: int, text: str, within: float = 5.0) -> set[str]:

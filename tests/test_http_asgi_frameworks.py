@@ -7,7 +7,6 @@ parsers (uvicorn then on the same one)."""
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -17,6 +16,7 @@ from typing import Any
 import pytest
 import trio
 
+from tests.cli_helpers import command_line
 from tests.conftest import _free_port
 from tests.http_helpers import ROOT, Response, _Running, fetch, python_argv
 from tests.ws_helpers import PROTOCOLS, Closed, open_ws
@@ -44,29 +44,6 @@ STARLETTE_REQUESTS: list[tuple[str, str, list[tuple[str, str]], bytes]] = [
     ("POST", "/upload", [], b"x" * 100_000),
     ("GET", "/upload", [], b""),  # 405
 ]
-
-
-@asynccontextmanager
-async def ours(app: str, *args: str) -> AsyncIterator[_Running]:
-    """`python -m httpserver APP ARGS` until it listens; SIGTERM after, status 0."""
-    argv = python_argv("-m", "httpserver", app, "--ip", "127.0.0.1", "--port", "0", *args)
-    process = await trio.lowlevel.open_process(
-        argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    runner = _Running(process)
-    try:
-        with trio.fail_after(30):
-            await runner.wait_listening()
-        yield runner
-        process.send_signal(signal.SIGTERM)
-        with trio.fail_after(15):
-            while await runner._read_more():
-                pass
-            assert await process.wait() == 0, runner.output()
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
 
 
 @asynccontextmanager
@@ -108,7 +85,7 @@ def summary(response: Response) -> tuple[int, dict[str, str | None], Any]:
 async def test_a_framework_app_answers_as_under_uvicorn_request_by_request(
     app: str, requests: list[tuple[str, str, list[tuple[str, str]], bytes]], http_parser: str
 ) -> None:
-    async with ours(app) as server, uvicorn(app, http_parser) as uvicorn_port:
+    async with command_line(app) as server, uvicorn(app, http_parser) as uvicorn_port:
         for method, path, headers, body in requests:
             mine = await fetch(server.port, path, method, headers, body)
             theirs = await fetch(uvicorn_port, path, method, headers, body)
@@ -125,7 +102,7 @@ async def test_the_http_scope_s_keys_agree_with_uvicorn_s_for_the_same_raw_reque
         ("/scope?a=1&b=%20x", [("X-Repeated", "1"), ("X-Repeated", "2")]),
         ("/scope/../scope", [("Cookie", "a=b")]),
     ]
-    async with ours(app) as server, uvicorn(app, http_parser) as uvicorn_port:
+    async with command_line(app) as server, uvicorn(app, http_parser) as uvicorn_port:
         for path, headers in sent:
             mine = json.loads((await fetch(server.port, path, headers=headers)).body)
             theirs = json.loads((await fetch(uvicorn_port, path, headers=headers)).body)
@@ -136,7 +113,7 @@ async def test_the_http_scope_s_keys_agree_with_uvicorn_s_for_the_same_raw_reque
 async def test_a_fastapi_websocket_route_echoes_and_closes_with_4001(ws: str) -> None:
     if ws == "websockets":
         pytest.importorskip("websockets")
-    async with ours("tests.asgi_fastapi_app:app", "--ws-protocol", ws) as server:
+    async with command_line("tests.asgi_fastapi_app:app", "--ws-protocol", ws) as server:
         async with open_ws(server.port, "/ws") as socket:
             await socket.send("hi")
             assert await socket.receive() == "echo hi"
@@ -148,7 +125,7 @@ async def test_a_fastapi_websocket_route_echoes_and_closes_with_4001(ws: str) ->
 
 
 async def test_a_starlette_app_under_two_workers() -> None:
-    async with ours("tests.asgi_starlette_app:app", "--workers", "2") as server:
+    async with command_line("tests.asgi_starlette_app:app", "--workers", "2") as server:
         for index in range(8):
             response = await fetch(server.port, f"/users/n{index}")
             assert response.status == 200

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import resource
-import subprocess
 import time
 import tracemalloc
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ from wsproto.events import AcceptConnection
 import actors
 import httpserver
 from httpserver._fdlimit import RESERVE, connection_cap
-from tests.http_helpers import ROOT, _Running, fetch, http_server, multipart_body, python_argv
+from tests.http_helpers import fetch, http_server, listening, multipart_body, python_argv
 from tests.ws_helpers import handshake
 
 MiB = 1024 * 1024
@@ -218,41 +217,29 @@ async def test_a_websocket_counts_one_fd_so_the_fd_limit_holds_twice_as_many() -
     room = FD_LIMIT - RESERVE
     sockets = 120
     http_fit = (room - sockets) // 2  # 2 * (sockets + h) - sockets <= room
-    argv = python_argv(
-        "-m", "httpserver", "examples.websocket_echo:no_http",
-        "--ws", "examples.websocket_echo:echo", "--ip", "127.0.0.1", "--port", "0",
-    )  # fmt: skip
-    process = await trio.lowlevel.open_process(
-        argv,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        preexec_fn=_limit_fds,
-    )
-    runner = _Running(process)
+    echo = "examples.websocket_echo"
+    argv = python_argv("-m", "httpserver", f"{echo}:no_http", "--ws", f"{echo}:echo")
     streams: list[trio.abc.Stream] = []
-    try:
-        with trio.fail_after(60):
-            await runner.wait_listening()
-            for _ in range(sockets):
-                stream, _, answer = await handshake(runner.port)
-                streams.append(stream)
-                assert isinstance(answer, AcceptConnection), (len(streams), answer)
-            statuses: list[int] = []
-            while not statuses or statuses[-1] == 404:  # each kept open, keep-alive
-                stream = await trio.open_tcp_stream("127.0.0.1", runner.port)
-                streams.append(stream)
-                await stream.send_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-                head = b""
-                while b"\r\n" not in head:
-                    head += await stream.receive_some(1024)
-                statuses.append(int(head.split(b" ", 2)[1]))
-            assert statuses == [404] * http_fit + [503], statuses
-    finally:
-        for stream in streams:
-            await stream.aclose()
-        process.kill()
-        await process.wait()
+    async with listening(argv, preexec_fn=_limit_fds) as runner:
+        try:
+            with trio.fail_after(60):
+                for _ in range(sockets):
+                    stream, _, answer = await handshake(runner.port)
+                    streams.append(stream)
+                    assert isinstance(answer, AcceptConnection), (len(streams), answer)
+                statuses: list[int] = []
+                while not statuses or statuses[-1] == 404:  # each kept open, keep-alive
+                    stream = await trio.open_tcp_stream("127.0.0.1", runner.port)
+                    streams.append(stream)
+                    await stream.send_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                    head = b""
+                    while b"\r\n" not in head:
+                        head += await stream.receive_some(1024)
+                    statuses.append(int(head.split(b" ", 2)[1]))
+                assert statuses == [404] * http_fit + [503], statuses
+        finally:
+            for stream in streams:
+                await stream.aclose()
 
 
 async def hello(req: httpserver.Req) -> None:

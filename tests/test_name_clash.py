@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from tests.http_helpers import ROOT, _Running, fetch
+from tests.http_helpers import ROOT, fetch, listening
 
 STAND_IN = '''"""A stand-in for websocket-client's top-level package."""
 
@@ -106,25 +106,9 @@ async def test_a_server_without_websockets_still_serves_from_the_command_line(
     shadowing: dict[str, str], tmp_path: Path
 ) -> None:
     argv = [sys.executable, "-u", "-m", "httpserver", "tests.cli_app:which_process"]
-    process = await trio.lowlevel.open_process(
-        [*argv, "--ip", "127.0.0.1", "--port", "0"],
-        cwd=tmp_path,
-        env=shadowing,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    runner = _Running(process)
-    try:
+    async with listening(argv, cwd=tmp_path, env=shadowing) as runner:
         with trio.fail_after(30):
-            await runner.wait_listening()
             response = await fetch(runner.port, "/")
-            assert response.status == 200
-            assert response.text == str(process.pid)
-            process.send_signal(signal.SIGTERM)
-            while await runner._read_more():
-                pass
-            assert await process.wait() == 0, runner.output()
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+        assert response.status == 200
+        assert response.text == str(runner.process.pid)
+        assert await runner.ended_by(signal.SIGTERM) == 0, runner.output()
