@@ -90,13 +90,8 @@ class Peer:
         `post`'s work is done here, in one call.)"""
         if not self.up:
             return
-        data = self._encode(msg)
+        data = self._bounded(msg)
         size = len(data)
-        if size > self._max_entry:
-            raise ValueError(
-                f"a message of {size} bytes cannot go to node {self.name}:"
-                f" more than max_entry ({self._max_entry})"
-            )
         if self.overflow is not None:
             return
         outbox = self.outbox
@@ -109,6 +104,17 @@ class Peer:
         if len(outbox) == 1:
             self.wake.set()
 
+    def _bounded(self, msg: Any) -> bytes:
+        """`msg` encoded; `ValueError` to the sender if it is bigger than
+        `max_entry`, never a silent drop."""
+        data = self._encode(msg)
+        if len(data) > self._max_entry:
+            raise ValueError(
+                f"a message of {len(data)} bytes cannot go to node {self.name}:"
+                f" more than max_entry ({self._max_entry})"
+            )
+        return data
+
     def send_name(self, name: object, prefix: bytes | None, msg: Any) -> None:
         """Queue `msg` for the process registered as `name` there (`(name,
         node)` as a destination): a str name travels before the message, as
@@ -118,14 +124,7 @@ class Peer:
         if prefix is None:
             self.control("send_name", name, msg)
             return
-        data = self._encode(msg)
-        size = len(data)
-        if size > self._max_entry:
-            raise ValueError(
-                f"a message of {size} bytes cannot go to node {self.name}:"
-                f" more than max_entry ({self._max_entry})"
-            )
-        self.post(send_name_frame(prefix, data))
+        self.post(send_name_frame(prefix, self._bounded(msg)))
 
     def control(self, *request: Any, lenient: bool = False) -> None:
         """Queue a control request (a link, a monitor, a reply...).
