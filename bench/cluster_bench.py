@@ -12,7 +12,9 @@ Figures (ours / anchor):
   a reply when all arrived), beside a bare coredis transfer of as many
   messages between the same two OS processes, pipelined XADD and XREAD
   BLOCK: with 1,000 pickled messages per stream entry (what our transport
-  does, without its signing and dispatch), and with one entry per message.
+  does, without its signing and dispatch), and with one entry per message;
+  and beside the same loop to a sink on node a itself (a local send: what
+  a message costs without the cluster, sender and receiver on one CPU).
 - latency p50 / p99: one message a -> b and its answer b -> a, one at a
   time, beside a bare XADD + XREAD BLOCK round trip between the same two
   processes (two streams); and a bare Redis PING for scale.
@@ -153,6 +155,19 @@ async def remote_send(n: int) -> float:
     return n / (time.perf_counter() - start)
 
 
+async def local_send(n: int) -> float:
+    """`remote_send` to a sink on this node."""
+    local = actors.spawn(sink)
+    start = time.perf_counter()
+    for i in range(n):
+        actors.send(local, ("n", i))
+    actors.send(local, ("done?", actors.self(), n))
+    await actors.receive(("done", actors.ANY), timeout=120)
+    rate = n / (time.perf_counter() - start)
+    actors.exit(local, "kill")
+    return rate
+
+
 async def bare_send(url: str, n: int, per_entry: int) -> float:
     """The same transfer with coredis alone: `per_entry` pickled messages
     per stream entry, entries XADDed in pipelines of 1,000, read on b by
@@ -278,16 +293,20 @@ async def measure(url: str, b_process: subprocess.Popen[bytes], args: argparse.N
     ):
         await wait_node("b", timeout=30)
         await remote_send(1000)  # warm up both sides
-        sends, batched, single = [], [], []
+        sends, batched, single, local = [], [], [], []
         for _ in range(3):
             sends.append(await remote_send(n))
             batched.append(await bare_send(url, n, 1000))
             single.append(await bare_send(url, n // 10, 1))
+            local.append(await local_send(n))
         figures["remote_send_vs_bare_batched"] = figure(
             statistics.median(sends), statistics.median(batched), "messages/s", True
         )
         figures["remote_send_vs_bare_per_message"] = figure(
             statistics.median(sends), statistics.median(single), "messages/s", True
+        )
+        figures["remote_send_vs_local_send"] = figure(
+            statistics.median(sends), statistics.median(local), "messages/s", True
         )
         ours = await latencies(rounds)
         bare = await bare_latencies(url, rounds)
