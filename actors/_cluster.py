@@ -37,7 +37,8 @@ from ._inbox import read_inbox
 from ._membership import Lost, beat_once, check, claim
 from ._peer import Peer
 from ._redis_reader import InboxReader
-from ._redis_target import RedisTarget, open_client, parse_url
+from ._redis_target import Address, RedisTarget, open_client, parse_url
+from ._redis_writer import EntryWriter, RedisReplyError
 from ._remote import RemoteProcess
 from ._wire import Decoder, Encoder, WireError
 
@@ -55,7 +56,6 @@ _RETRY: Final = (0.2, 5.0)  # reconnect back-off: first, last
 _MAX_NAME: Final = 255
 _SCRIPTS: Final = (
     "SET_IF",
-    "SEND",
     "BURY",
     "LEAVE",
     "GLOBAL_REGISTER",
@@ -137,6 +137,7 @@ class Cluster:
         self.up_waiters: dict[str, list[trio.Event]] = {}
         self.joined = False
         self.client: Any = None  # coredis, while connected
+        self.address: Address | None = None  # the server it is connected to
         self.session: trio.Nursery | None = None  # the tasks of one connection to Redis
         self._scope = trio.CancelScope(shield=True)  # all of run: only `stop` ends it
         self._scripts: dict[str, Any] = {}
@@ -262,6 +263,7 @@ class Cluster:
         """One connection to Redis: join, then run until it fails or we leave."""
         async with open_client(self.target) as (client, address):
             self.client = client
+            self.address = address
             self._scripts = {
                 name: client.register_script(getattr(scripts, name)) for name in _SCRIPTS
             }
@@ -439,39 +441,64 @@ class Cluster:
         )
         keys = [scripts.inbox_key(peer.name), scripts.node_key(peer.name)]
         batch_bytes = min(_BATCH_BYTES, self.max_entry)
+        assert self.address is not None
+        writer = EntryWriter(self.target, self.address, scripts.SEND)
         with trio.CancelScope() as scope:
             peer.scope = scope
-            while peer.up and peer.epoch == epoch:
-                if peer.overflow is not None:  # back at the next heartbeat, not at once
-                    self.disconnect(peer, peer.overflow, reconnect=False)
-                    return
-                if not peer.outbox and not peer.tick:
-                    if peer.drained is not None:
-                        peer.drained.set()
-                    peer.wake = trio.Event()
-                    await peer.wake.wait()
-                    continue
-                frames = peer.take(batch_bytes, _BATCH) if peer.outbox else []
-                peer.tick = False
-                entry = _entries.pack(self.key, head._replace(seq=peer.seq), frames)
-                peer.seq += 1
-                if not frames:
-                    peer.ticked = peer.seq
-                got = await self.run_script("SEND", keys, [peer.inbox_bound, entry])
-                if peer.epoch != epoch:
-                    return
-                if got == -1:
-                    peer.alive = False
-                    self.disconnect(peer, "it is gone (its heartbeat lapsed)", reconnect=False)
-                    return
-                if got == 0:  # back at the next heartbeat, if its inbox has room
-                    self.disconnect(
-                        peer,
-                        f"its inbox is full (stream_maxlen {peer.inbox_bound}):"
-                        " it reads too slowly",
-                        reconnect=False,
-                    )
-                    return
+            try:
+                await writer.connect()
+                await self._send_entries(peer, epoch, head, keys, batch_bytes, writer)
+            finally:
+                await writer.aclose()
+
+    async def _send_entries(
+        self,
+        peer: Peer,
+        epoch: int,
+        head: _entries.Head,
+        keys: list[str],
+        batch_bytes: int,
+        writer: EntryWriter,
+    ) -> None:
+        """`_send_to`'s loop, on its connection."""
+        words = [key.encode() for key in keys]
+        while peer.up and peer.epoch == epoch:
+            if peer.overflow is not None:  # back at the next heartbeat, not at once
+                self.disconnect(peer, peer.overflow, reconnect=False)
+                return
+            if not peer.outbox and not peer.tick:
+                if peer.drained is not None:
+                    peer.drained.set()
+                peer.wake = trio.Event()
+                await peer.wake.wait()
+                continue
+            frames = peer.take(batch_bytes, _BATCH) if peer.outbox else []
+            peer.tick = False
+            entry = _entries.pack(self.key, head._replace(seq=peer.seq), frames)
+            peer.seq += 1
+            if not frames:
+                peer.ticked = peer.seq
+            args = [b"%d" % peer.inbox_bound, entry]
+            try:
+                got = await writer.run(words, args)
+            except RedisReplyError as exc:
+                if not str(exc).startswith("WRONGTYPE"):
+                    raise
+                await self.repair(keys)  # anyone may write to Redis: garbage goes
+                got = await writer.run(words, args)
+            if peer.epoch != epoch:
+                return
+            if got == -1:
+                peer.alive = False
+                self.disconnect(peer, "it is gone (its heartbeat lapsed)", reconnect=False)
+                return
+            if got == 0:  # back at the next heartbeat, if its inbox has room
+                self.disconnect(
+                    peer,
+                    f"its inbox is full (stream_maxlen {peer.inbox_bound}): it reads too slowly",
+                    reconnect=False,
+                )
+                return
 
     # -- the inbox -----------------------------------------------------------------------------
 

@@ -5,6 +5,12 @@ a local Pid points at its process (or at None if it is gone), a remote one
 at the sender's proxy. So each handler here is the local half of what the
 sender did to a proxy: a send delivers, a link links the local process to
 the proxy, a local process's end goes back as `link_exit` and `down`.
+
+A node that is closing ends its processes without a word to their remote
+links and monitors: its bye ends the connection, and the other side tells
+them "noconnection". A link or monitor that arrives while it closes, for a
+process already gone, gets the same silence, not a "noproc" that would
+race the bye.
 """
 
 from __future__ import annotations
@@ -91,7 +97,8 @@ def _link(cluster: Cluster, peer: Peer, sender: Pid, to: Pid) -> None:
         return
     proc = _local(to)
     if proc is None:
-        remote.link_exit(to, "noproc")
+        if not cluster.node.closing:  # closing: its bye says "noconnection"
+            remote.link_exit(to, "noproc")
         return
     add_link(proc, remote)
 
@@ -120,7 +127,8 @@ def _monitor(cluster: Cluster, peer: Peer, ref: Ref, watcher: Pid, to: Pid) -> N
         return
     proc = _local(to)
     if proc is None:
-        remote.monitor_down(ref, to, "noproc")
+        if not cluster.node.closing:  # closing: its bye says "noconnection"
+            remote.monitor_down(ref, to, "noproc")
     else:
         add_monitor(remote, ref, proc)
 
@@ -131,7 +139,8 @@ def _monitor_name(cluster: Cluster, peer: Peer, ref: Ref, watcher: Pid, name: ob
         return
     proc = cluster.node.names.get(name)
     if proc is None:
-        remote.monitor_down(ref, (name, cluster.node.name), "noproc")
+        if not cluster.node.closing:  # closing: its bye says "noconnection"
+            remote.monitor_down(ref, (name, cluster.node.name), "noproc")
     else:
         add_monitor(remote, ref, proc)
 

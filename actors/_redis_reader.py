@@ -4,8 +4,8 @@ parsed as it arrives, so that no entry costs more memory than its bound.
 A client library reads each reply whole before anyone can look at it: an
 entry of 60 MB that anyone with access to Redis wrote into an inbox would
 be in memory before a size check could refuse it, and 64 of them at once.
-This reader speaks just enough RESP for its three commands (AUTH, SELECT,
-and XTRIM + XREAD in one write) and reads bulk strings by their announced
+This reader (a `RespConnection`: AUTH, SELECT, and XTRIM + XREAD in one
+write) reads bulk strings by their announced
 length: one bigger than `max_entry` is skipped as it streams past, a few
 KiB at a time, and the entries of one read stop being kept once they hold
 `budget` bytes (the rest are read again next time).
@@ -17,19 +17,12 @@ a live reader has not read is ever trimmed.
 
 from __future__ import annotations
 
-from typing import Final, NamedTuple
-
-import trio
+from typing import NamedTuple
 
 from ._redis_target import Address, RedisTarget
+from ._resp import RedisReplyError, RespConnection
 
 __all__ = ["Entry", "InboxReader", "RedisReplyError"]
-
-_CHUNK: Final = 64 * 1024
-
-
-class RedisReplyError(ConnectionError):
-    """Redis answered with an error, or something that is not RESP."""
 
 
 class Entry(NamedTuple):
@@ -41,48 +34,16 @@ class Entry(NamedTuple):
     size: int
 
 
-class InboxReader:
+class InboxReader(RespConnection):
     """One connection that reads one stream."""
 
     def __init__(
         self, target: RedisTarget, address: Address, key: str, max_entry: int, budget: int
     ) -> None:
-        self._target = target
-        self._address = address
+        super().__init__(target, address)
         self._key = key.encode()
         self.max_entry = max_entry
         self.budget = budget
-        self._stream: trio.abc.Stream | None = None
-        self._buffer = bytearray()
-
-    async def connect(self) -> None:
-        address = self._address
-        if address.path is not None:
-            stream: trio.abc.Stream = await trio.open_unix_socket(address.path)
-        else:
-            assert address.host is not None
-            stream = await trio.open_tcp_stream(address.host, address.port)
-        if self._target.tls is not None:
-            tls = trio.SSLStream(stream, self._target.tls, server_hostname=address.host)
-            await tls.do_handshake()
-            stream = tls
-        self._stream = stream
-        target = self._target
-        if target.password is not None:
-            auth = [b"AUTH", target.password.encode()]
-            if target.username:
-                auth.insert(1, target.username.encode())
-            await self._send([auth])
-            await self._expect_ok("AUTH")
-        if target.db:
-            await self._send([[b"SELECT", str(target.db).encode()]])
-            await self._expect_ok("SELECT")
-
-    async def aclose(self) -> None:
-        if self._stream is not None:
-            stream, self._stream = self._stream, None
-            with trio.CancelScope(shield=True):
-                await stream.aclose()
 
     async def read(
         self, after: bytes, count: int, block_ms: int, trim_below: bytes | None
@@ -112,81 +73,6 @@ class InboxReader:
                 await self._xread_reply()  # read it anyway: the replies stay in step
                 raise
         return await self._xread_reply()
-
-    # -- RESP ----------------------------------------------------------------------
-
-    async def _send(self, commands: list[list[bytes]]) -> None:
-        out = bytearray()
-        for words in commands:
-            out += b"*%d\r\n" % len(words)
-            for word in words:
-                out += b"$%d\r\n%s\r\n" % (len(word), word)
-        assert self._stream is not None
-        await self._stream.send_all(out)
-
-    async def _fill(self) -> None:
-        assert self._stream is not None
-        data = await self._stream.receive_some(_CHUNK)
-        if not data:
-            raise ConnectionError("Redis closed the inbox connection")
-        self._buffer += data
-
-    async def _line(self) -> bytes:
-        while True:
-            end = self._buffer.find(b"\r\n")
-            if end >= 0:
-                line = bytes(self._buffer[:end])
-                del self._buffer[: end + 2]
-                return line
-            if len(self._buffer) > _CHUNK:
-                raise RedisReplyError("a RESP line longer than 64 KiB")
-            await self._fill()
-
-    async def _bulk(self, length: int, keep: bool) -> bytes | None:
-        """The next `length` bytes and their CRLF; discarded as they come
-        unless `keep`."""
-        need = length + 2
-        if not keep:
-            while need > 0:
-                if not self._buffer:
-                    await self._fill()
-                taken = min(need, len(self._buffer))
-                del self._buffer[:taken]
-                need -= taken
-            return None
-        while len(self._buffer) < need:
-            await self._fill()
-        data = bytes(self._buffer[:length])
-        del self._buffer[:need]
-        return data
-
-    async def _header(self) -> tuple[bytes, int]:
-        line = await self._line()
-        if not line:
-            raise RedisReplyError("an empty RESP line")
-        kind, text = line[:1], line[1:]
-        if kind == b"-":
-            raise RedisReplyError(text.decode(errors="replace"))
-        if kind in (b"+",):
-            return kind, 0
-        try:
-            return kind, int(text)
-        except ValueError:
-            raise RedisReplyError(f"not RESP: {line[:40]!r}") from None
-
-    async def _expect_ok(self, what: str) -> None:
-        kind, _ = await self._header()
-        if kind != b"+":
-            raise RedisReplyError(f"{what} was not answered OK")
-
-    async def _value(self) -> None:
-        """Skip one whole value, whatever it is."""
-        kind, size = await self._header()
-        if kind == b"$" and size >= 0:
-            await self._bulk(size, keep=False)
-        elif kind == b"*":
-            for _ in range(max(size, 0)):
-                await self._value()
 
     async def _xread_reply(self) -> list[Entry]:
         kind, streams = await self._header()

@@ -5,6 +5,7 @@ twice, and each bad thing is logged once (DESIGN.md, the "trust" row)."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import pickle
 import signal
@@ -18,14 +19,15 @@ import trio
 import trio.lowlevel
 
 import actors
-from actors import ANY, _entries
+from actors import ANY, _cluster_scripts, _entries
 from actors._beats import parse_beat
-from actors.testing import assert_receive, wait_node
+from actors.testing import assert_receive, drain, wait_node
 from tests.cluster_helpers import COOKIE, FAST, agent_node, start_node
 
 pytestmark = pytest.mark.timeout(90)
 
 KEY = COOKIE.encode()
+SEND_SHA = hashlib.sha1(_cluster_scripts.SEND.encode(), usedforsecurity=False).hexdigest()
 Attack = Callable[[Any, trio.Event], Awaitable[None]]
 
 
@@ -179,6 +181,28 @@ async def test_a_forged_creation_never_splits_two_nodes(redis_url: str) -> None:
             actors.send(pid, ("n", "after the forgery"))
             actors.send(pid, ("report", actors.self()))
             assert await assert_receive(("got", ANY), timeout=5) == ("got", ["after the forgery"])
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_script_flush_costs_no_message_and_no_connection(redis_url: str) -> None:
+    # An operator's SCRIPT FLUSH (or a Redis that restarted, or a replica
+    # promoted) forgets the send script: the sender sends it whole again.
+    async with trio.open_nursery() as nursery:
+        await start_node(nursery, "b", redis_url, sink)
+        async with actors.node(name="a", cluster=redis_url, cookie=COOKIE, **FAST):
+            pid = await talking()
+            actors.monitor_node("b")
+            redis = coredis.Redis.from_url(redis_url)
+            async with redis:
+                await redis.script_flush()
+                assert await redis.script_exists([SEND_SHA]) == (False,)
+                for i in range(3):
+                    actors.send(pid, ("n", i))
+                actors.send(pid, ("report", actors.self()))
+                assert await assert_receive(("got", ANY), timeout=5) == ("got", [0, 1, 2])
+                assert await redis.script_exists([SEND_SHA]) == (True,)
+            assert await talking() == pid
+            assert await drain(actors.NodeDown("b")) == []  # the connection never dropped
         nursery.cancel_scope.cancel()
 
 
