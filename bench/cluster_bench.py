@@ -17,9 +17,11 @@ Figures (ours / anchor):
   a message costs without the cluster, sender and receiver on one CPU).
 - latency p50 / p99: one message a -> b and its answer b -> a, one at a
   time, beside a bare XADD + XREAD BLOCK round trip between the same two
-  processes (two streams); and a bare Redis PING for scale.
+  processes (two streams) with coredis, and with no client library at all
+  (RESP written on a socket: what Redis itself costs; coredis spends about
+  150 µs of CPU per command here); and a coredis PING for scale.
 - call: gen_server call round trips/s to a server on b, beside the bare
-  XADD + XREAD round trip rate.
+  XADD + XREAD round trip rates (coredis, and raw RESP).
 - group send: deliveries/s of messages sent to each member of a group of
   100 processes on b (pg's members from a's replica), beside remote send.
 - detection: seconds from kill -9 of node b to a monitor's
@@ -45,6 +47,7 @@ import trio
 
 import actors
 from bench._harness import figure, free_port, note, print_figures
+from bench._raw_resp import RawRedis
 
 HEARTBEAT = 1.0
 MISSED = 3
@@ -109,6 +112,9 @@ async def bare_side() -> None:
             case ("echo", url, n, pid):
                 await bare_echo(url, n)
                 actors.send(pid, "echoed")
+            case ("raw_echo", port, n, pid):
+                await raw_echo(port, n)
+                actors.send(pid, "echoed")
 
 
 async def bare_read(url: str, n: int) -> float:
@@ -141,6 +147,23 @@ async def bare_echo(url: str, n: int) -> None:
                 for entry in entries:
                     last = entry.identifier
                     await client.xadd("bare:pong", {"m": entry.field_values[b"m"]})
+
+
+async def raw_echo(port: int, n: int) -> None:
+    """`bare_echo` with no client library (`bench._raw_resp`)."""
+    redis = await RawRedis.connect("127.0.0.1", port)
+    last = b"0-0"
+    try:
+        for _ in range(n):
+            reply = await redis.command(
+                b"XREAD", b"COUNT", b"1", b"BLOCK", b"5000", b"STREAMS", b"raw:ping", last
+            )
+            for _stream, entries in reply or ():
+                for entry_id, fields in entries:
+                    last = entry_id
+                    await redis.command(b"XADD", b"raw:pong", b"*", b"m", fields[1])
+    finally:
+        await redis.aclose()
 
 
 # -- node a (this process) ---------------------------------------------------------
@@ -221,6 +244,31 @@ async def bare_latencies(url: str, rounds: int) -> list[float]:
                     break
             times.append(time.perf_counter() - start)
         await actors.receive("echoed", timeout=30)
+    return times
+
+
+async def raw_latencies(port: int, rounds: int) -> list[float]:
+    """`bare_latencies` with no client library: what Redis itself costs."""
+    redis = await RawRedis.connect("127.0.0.1", port)
+    times = []
+    try:
+        await redis.command(b"DEL", b"raw:ping", b"raw:pong")
+        actors.send(("bare", "b"), ("raw_echo", port, rounds, actors.self()))
+        last = b"0-0"
+        for i in range(rounds):
+            start = time.perf_counter()
+            await redis.command(b"XADD", b"raw:ping", b"*", b"m", pickle.dumps(i))
+            while True:
+                reply = await redis.command(
+                    b"XREAD", b"COUNT", b"1", b"BLOCK", b"5000", b"STREAMS", b"raw:pong", last
+                )
+                if reply:
+                    last = reply[0][1][0][0]
+                    break
+            times.append(time.perf_counter() - start)
+        await actors.receive("echoed", timeout=30)
+    finally:
+        await redis.aclose()
     return times
 
 
@@ -310,17 +358,24 @@ async def measure(url: str, b_process: subprocess.Popen[bytes], args: argparse.N
         )
         ours = await latencies(rounds)
         bare = await bare_latencies(url, rounds)
+        raw = await raw_latencies(args.port, rounds)
         pings = await ping_latencies(url, rounds)
         for q, label in ((0.5, "p50"), (0.99, "p99")):
             figures[f"latency_{label}_vs_bare_xadd_xread"] = figure(
                 pct(ours, q) * 1e3, pct(bare, q) * 1e3, "ms round trip", False
             )
+        figures["latency_p50_vs_raw_resp_xadd_xread"] = figure(
+            pct(ours, 0.5) * 1e3, pct(raw, 0.5) * 1e3, "ms round trip", False
+        )
         figures["latency_p50_vs_redis_ping"] = figure(
             pct(ours, 0.5) * 1e3, pct(pings, 0.5) * 1e3, "ms round trip", False
         )
         call_rate = statistics.median([await calls(rounds) for _ in range(3)])
         figures["call_vs_bare_round_trip"] = figure(
             call_rate, 1 / statistics.median(bare), "round trips/s", True
+        )
+        figures["call_vs_raw_resp_round_trip"] = figure(
+            call_rate, 1 / statistics.median(raw), "round trips/s", True
         )
         group_rate = statistics.median([await group_send(max(1, n // 100)) for _ in range(3)])
         figures["group_send_vs_remote_send"] = figure(
@@ -362,6 +417,7 @@ def main() -> None:
     else:
         note("one CPU (or no taskset): nodes and Redis share it")
     url = f"redis://127.0.0.1:{port}/0"
+    args.port = port
     try:
         wait_for_port(port)
         prefix = ["taskset", "-c", str(cpus[1])] if pin else []
