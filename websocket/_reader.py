@@ -8,8 +8,8 @@ failing the connection, pings for silent sockets, and the ends of the
 handler, the writer and the listener (it traps exits). Frames become
 ("browser", data) messages for the handler; while the handler has
 `ws_max_pending` waiting the reader asks for no more bytes, and TCP slows
-the client down. Every close frame goes out through the writer, behind
-what was already queued, so nothing sent before it is lost. However the
+the client down. Every close frame goes out behind what was already
+queued, so nothing sent before it is lost. However the
 socket ends, `serve_websocket` releases it last.
 
 On plain TCP the poller's notice is a call (`_Reader.readable`): while
@@ -61,7 +61,6 @@ from ._poller import (
     read_now,
 )
 from ._socket import Socket
-from ._writer import writer_main
 from ._ws import Ws, by_handler
 
 if TYPE_CHECKING:
@@ -102,14 +101,14 @@ async def _open(
     make_inbound: InboundFactory, req: Req, handshake: Handshake, reader: _Reader
 ) -> None:
     """The opening of a misultin socket: the 101, the socket's state, and
-    its writer and handler (`ws_loop(ws)`), linked to the reader."""
+    its handler (`ws_loop(ws)`), linked to the reader (the writer comes
+    when first needed: `Socket._writer`)."""
     options = reader.options
     assert options.ws_loop is not None
     takeover = await switch_protocols(req, handshake.headers)
     inbound, sock, ws = open_socket(options, make_inbound, req, takeover, handshake)
     reader.attach(sock, inbound, takeover.listener)
     actors.trap_exits()
-    sock.writer = actors.spawn(writer_main, sock, link=True)
     sock.handler = ws._handler = actors.spawn(options.ws_loop, ws, link=True)
     by_handler()[sock.handler] = ws
 
@@ -136,11 +135,11 @@ async def serve_websocket(
     reader: _Reader, opening: Callable[[_Reader], Awaitable[None]] | None = None
 ) -> None:
     """A socket's whole life, in this one coroutine: `opening(reader)` (the
-    101, the socket's state, its writer and handler: its frame goes once it
-    is done), then the mailbox loop, then, however the socket ended, its
-    release. The loop waits here rather than in a method or a helper of its
-    own: every frame on an idle socket's stack costs it some 250 bytes, and
-    idle sockets are many. Returns when the socket is over; raises
+    101, the socket's state, its handler: its frame goes once it is done),
+    then the mailbox loop, then, however the socket ended, its release. The
+    loop waits here rather than in a method or a helper of its own: every
+    frame on an idle socket's stack costs it some 250 bytes, and idle
+    sockets are many. Returns when the socket is over; raises
     ProcessExit with the reader's reason unless "normal", or what our code
     raised in the poller's task (a crash report, once the socket is closed)."""
     try:
@@ -644,7 +643,7 @@ class _Reader:
             return
         if now >= sock.last_seen + self.options.ws_ping_interval and sock.open:
             self.ping_sent_at = now
-            sock.to_writer(ping_frame(b"trio-misultin"))
+            sock.push(ping_frame(b"trio-misultin"))
 
 
 async def _room_at(handler: actors.Pid, waiting: int, reader: actors.Pid) -> None:
