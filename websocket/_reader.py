@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import math
 import os
-from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from functools import partial
 from typing import TYPE_CHECKING, Any, Final
@@ -250,7 +249,7 @@ class _Reader:
         self.handler_told = False
         self.reason: Any = "normal"  # the reader's own exit reason
         self.crash: Exception | None = None  # what our code raised in the poller's task
-        self.sizes: deque[int] | None = None  # of the messages handed over, newest last
+        self.sizes: list[int] | None = None  # of the messages handed over, newest last
         self.sizes_total = 0
         self.recv_size = RECV_SIZE
         self.fd = -1
@@ -381,13 +380,30 @@ class _Reader:
         if not data:
             actors.send(sock.reader, ("$data", data))
             return
-        self.unread = self.hup or len(data) == self.recv_size
+        self.unread = unread = self.hup or len(data) == self.recv_size
         sock.last_seen = poller.time
-        self.stream_in.receive_data(data)
-        done = self._parse_now()
+        stream_in = self.stream_in
+        event = stream_in.one(data)
+        if event is not None:  # the read was one whole message: `_parse_now`'s work, inline
+            actors.send(sock.handler, ("browser", event))
+            size = stream_in.size
+            sizes = self.sizes
+            if sizes is None:  # made on the first message: idle sockets are many
+                sizes = self.sizes = []
+            sizes.append(size)
+            total = self.sizes_total = self.sizes_total + size
+            max_messages, max_bytes = self.options.ws_max_pending
+            if (len(sizes) >= max_messages or total >= max_bytes) and self._pause():
+                return
+            done = _MORE
+        else:
+            done = self._parse_now()
         if done == _MORE:  # after a full read, or a hang-up, at once (`unread`)
             self.armed = True
-            poller.arm(self.fd, self, self.unread)
+            if unread:
+                poller.arm(self.fd, self, True)
+            else:  # `arm` with nothing to check: see `Poller.owners`
+                poller.owners[self.fd] = self
         elif done == _HELD:
             actors.send(sock.reader, PARSE)
 
@@ -493,7 +509,7 @@ class _Reader:
                 size = stream_in.size
                 sizes = self.sizes
                 if sizes is None:  # made on the first message: idle sockets are many
-                    sizes = self.sizes = deque()
+                    sizes = self.sizes = []
                 sizes.append(size)
                 self.sizes_total += size
                 if (len(sizes) >= max_messages or self.sizes_total >= max_bytes) and self._pause():
@@ -531,8 +547,9 @@ class _Reader:
         sizes = self.sizes
         assert sizes is not None
         waiting = actors.lowlevel.mailbox_len(handler)
-        while len(sizes) > waiting:
-            self.sizes_total -= sizes.popleft()
+        if len(sizes) > waiting:  # the oldest were taken
+            del sizes[: len(sizes) - waiting]
+            self.sizes_total = sum(sizes)
         if waiting == 0 or (waiting < max_messages and self.sizes_total < max_bytes):
             return False
         self.paused = True

@@ -20,7 +20,7 @@ import actors
 import actors.lowlevel
 
 from . import _close_codes as close_codes
-from ._frames import close_frame, frame, pong_frame
+from ._frames import TEXT_HEADERS, close_frame, frame, pong_frame, text_frame
 
 if TYPE_CHECKING:
     from ._limits import BoundedDeflate
@@ -106,7 +106,12 @@ class Socket:
         if outbound is not None:
             self.push(bytes(outbound.send_data(data)))
             return
-        payload = frame(data)
+        if type(data) is str:
+            payload = data.encode()  # `frame`, written out for the commonest message
+            size = len(payload)
+            payload = TEXT_HEADERS[size] + payload if size < 126 else text_frame(payload)
+        else:
+            payload = frame(data)
         # `push`, written out for the common case (a call less a message).
         if (
             self.corked is None

@@ -146,6 +146,38 @@ class WebsocketsInbound:
         self.size = length
         return message
 
+    def one(self, data: bytes) -> Any:
+        """(`_inbound.py`) The message `data` is when it is exactly one whole,
+        unfragmented, uncompressed data frame of under 126 bytes, valid,
+        and nothing else is buffered or in progress: `message()`'s path
+        without buffering `data` first (the commonest read, an echo's or a
+        chat's). Else None, with `data` buffered for `message()` and
+        `events()` (failures included)."""
+        size = len(data) - 6
+        if (
+            0 <= size < 126
+            and data[1] == 0x80 | size
+            and self._pos >= len(self._buf)
+            and self._need < 0
+            and self._text is None
+            and not self._done
+            and size <= self._max_message
+        ):
+            b0 = data[0]
+            if b0 == 0x82:
+                self.size = size
+                return apply_mask(data[6:], data[2:6])
+            if b0 == 0x81:
+                try:
+                    message = apply_mask(data[6:], data[2:6]).decode()
+                except UnicodeDecodeError:
+                    pass  # events() fails it (1007)
+                else:
+                    self.size = size
+                    return message
+        self.receive_data(data)
+        return None
+
     def events(self) -> Iterator[Any]:
         while not self._done:
             buf = self._buf
