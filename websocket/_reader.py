@@ -101,7 +101,7 @@ async def _open(
 ) -> None:
     """The opening of a misultin socket: the 101, the socket's state, and
     its handler (`ws_loop(ws)`), linked to the reader (the writer comes
-    when first needed: `Socket._writer`)."""
+    when first needed: `Socket._tell_writer`)."""
     options = reader.options
     assert options.ws_loop is not None
     takeover = await switch_protocols(req, handshake.headers)

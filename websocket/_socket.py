@@ -11,7 +11,7 @@ another client.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import trio
 from wsproto.frame_protocol import FrameProtocol
@@ -158,22 +158,26 @@ class Socket:
             if self.open:  # what is queued is dropped; the close goes out alone
                 self.open = False
                 self.purge = True
-                actors.send(self._writer(), (CLOSE, close_frame(*close_codes.CLIENT_NOT_READING)))
+                self._tell_writer((CLOSE, close_frame(*close_codes.CLIENT_NOT_READING)))
                 actors.send(self.reader, ("$overflow",))
             return
         self.queued = queued + len(payload)
-        actors.send(self._writer(), payload)
+        self._tell_writer(payload)
 
-    def _writer(self) -> actors.Pid:
-        """The writer process, started by the first bytes the socket could
-        not take at once: most sockets never need one (a process less per
-        socket, in memory and in the handshake's work)."""
+    def _tell_writer(self, msg: Any) -> None:
+        """Send `msg` to the writer process, started by the first bytes the
+        socket could not take at once: most sockets never need one (a
+        process less per socket, in memory and in the handshake's work)."""
         writer = self.writer
         if writer is None:
             from ._writer import writer_main
 
-            writer = self.writer = actors.spawn(writer_main, self)
-        return writer
+            try:
+                writer = self.writer = actors.spawn(writer_main, self)
+            except RuntimeError:  # the node is shutting down: nothing goes out any more
+                self.open = False
+                return
+        actors.send(writer, msg)
 
     def _idle(self) -> bool:
         """Whether bytes may go straight to the socket: a plain one, with
@@ -202,7 +206,7 @@ class Socket:
                     self.to_writer(rest)
                 return
             self.pongs = [payload]
-            actors.send(self._writer(), PONG)
+            self._tell_writer(PONG)
         elif len(pongs) < MAX_PONGS:
             pongs.append(payload)
         else:
@@ -228,7 +232,7 @@ class Socket:
                 if not data:
                     actors.send(self.reader, ("$close_sent",))
                     return
-            actors.send(self._writer(), (CLOSE, data))
+            self._tell_writer((CLOSE, data))
 
     # -- the end ---------------------------------------------------------------------
 

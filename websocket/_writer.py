@@ -4,7 +4,7 @@ It takes everything waiting in its mailbox at once and writes it with one
 send, so a burst costs one syscall. A (CLOSE, frame) message sends the
 close frame behind all that was queued before it; the writer then tells
 the reader and ends. It is started by the first bytes the socket could not
-take at once (`Socket._writer`) and links itself to the reader. After an
+take at once (`Socket._tell_writer`) and links itself to the reader. After an
 overflow (`Socket.purge`) what is queued is dropped and the close frame
 (1008, queued by `Socket.to_writer`) goes out alone.
 """
