@@ -99,7 +99,7 @@ class WebsocketsInbound:
         self._declared = 0
         self._fragments = 0
         # Control frames in the current one-second window:
-        self._rate = ControlFrameRate()
+        self._rate: ControlFrameRate | None = None  # made by the first ping: idle sockets are many
         # permessage-deflate, when agreed: we inflate with the largest window,
         # which reads any smaller one.
         self._with_deflate = deflate is not None
@@ -336,8 +336,12 @@ class WebsocketsInbound:
         self._opcode = opcode
         self._fin = bool(b0 & 0x80)
         if opcode >= _CLOSE:
-            if opcode != _CLOSE and self._rate.over():
-                return self._fail(close_codes.TOO_MANY_PINGS)
+            if opcode != _CLOSE:
+                rate = self._rate
+                if rate is None:
+                    rate = self._rate = ControlFrameRate()
+                if rate.over():
+                    return self._fail(close_codes.TOO_MANY_PINGS)
             return None
         first = opcode != _CONT
         declared = length + (0 if first else self._declared)
