@@ -26,6 +26,7 @@ from tests.test_ws_rfc6455 import ws_server
 from tests.ws_helpers import Closed, WsClient, open_ws
 from tests.ws_helpers import ws_protocol as ws_protocol
 from websocket import _poller
+from websocket._inbound import backend
 from websocket._reader import _Reader
 
 pytestmark = pytest.mark.usefixtures("ws_protocol")
@@ -185,6 +186,18 @@ def fails_for(victims: set[actors.Pid], method: Callable[..., Any]) -> Callable[
     return buggy
 
 
+def fails_on(word: str, method: Callable[..., Any]) -> Callable[..., Any]:
+    """`method` of a protocol backend, raising when it parsed `word`."""
+
+    def buggy(self: Any, *args: Any) -> Any:
+        got = method(self, *args)
+        if got == word:
+            raise RuntimeError("a bug in one reader")
+        return got
+
+    return buggy
+
+
 @pytest.mark.parametrize("where", ["readable", "_parse_now"])
 async def test_a_readers_bug_in_the_pollers_task_fails_that_socket_alone_with_1011(
     where: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
@@ -194,6 +207,10 @@ async def test_a_readers_bug_in_the_pollers_task_fails_that_socket_alone_with_10
     crashes with a crash report; the poller and the other sockets go on."""
     victims: set[actors.Pid] = set()
     monkeypatch.setattr(_Reader, where, fails_for(victims, getattr(_Reader, where)))
+    if where == "_parse_now":  # a whole short message alone is parsed by the backend's `one`
+        for kind in ("wsproto", "auto"):  # auto: websockets, where installed
+            inbound: Any = backend(kind)[1]
+            monkeypatch.setattr(inbound, "one", fails_on("boom", inbound.one))
     async with echoing_sockets(10) as (clients, readers, _):
         poller = actors.whereis(POLLER)
         victims.add(readers[3])

@@ -7,7 +7,16 @@ from __future__ import annotations
 import struct
 from typing import Final
 
-__all__ = ["BINARY", "TEXT", "close_frame", "frame", "ping_frame", "pong_frame"]
+__all__ = [
+    "BINARY",
+    "TEXT",
+    "TEXT_HEADERS",
+    "close_frame",
+    "frame",
+    "ping_frame",
+    "pong_frame",
+    "text_frame",
+]
 
 TEXT: Final = 0x1
 BINARY: Final = 0x2
@@ -16,6 +25,9 @@ _PING: Final = 0x9
 _PONG: Final = 0xA
 
 _SHORT = struct.Struct("!BB")
+TEXT_HEADERS: Final = tuple(bytes((0x80 | TEXT, n)) for n in range(126))
+"""The header of a whole text frame of n < 126 bytes, by n: framing the
+commonest message is one lookup and one concatenation."""
 _MEDIUM = struct.Struct("!BBH")
 _LONG = struct.Struct("!BBQ")
 
@@ -41,6 +53,11 @@ def frame(data: str | bytes) -> bytes:
     if length < 126:  # `_frame`, written out for the common case
         return _SHORT.pack(first, length) + payload
     return _frame(first, payload)
+
+
+def text_frame(payload: bytes) -> bytes:
+    """A whole, final, unmasked text frame of UTF-8 `payload`."""
+    return _frame(0x80 | TEXT, payload)
 
 
 def close_frame(code: int, reason: str = "") -> bytes:

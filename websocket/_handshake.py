@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from wsproto.utilities import generate_accept_token
 
@@ -55,9 +55,30 @@ def _valid_key(key: str) -> bool:
         return False
 
 
-def _one(req: Req, name: str) -> str | None:
+_WANTED: Final = (
+    b"connection",
+    b"upgrade",
+    b"sec-websocket-version",
+    b"sec-websocket-key",
+    b"origin",
+    b"sec-websocket-protocol",
+    b"sec-websocket-extensions",
+)
+
+
+def _read(req: Req) -> dict[bytes, list[str]]:
+    """The values of the headers the handshake reads, by name, in one pass
+    over the request's headers (a lookup each walked them all, seven times)."""
+    found: dict[bytes, list[str]] = {name: [] for name in _WANTED}
+    for name, value in req.headers.raw:
+        values = found.get(name)
+        if values is not None:
+            values.append(value.decode("latin-1"))
+    return found
+
+
+def _one(values: list[str], name: str) -> str | None:
     """The single value of header `name`; 400 if it was sent more than once."""
-    values = req.headers.getall(name)
     if len(values) > 1:
         raise _refuse(400, f"{name} must be sent once")
     return values[0] if values else None
@@ -112,21 +133,22 @@ def _negotiate_deflate(values: list[str]) -> tuple[BoundedDeflate, str] | None:
 
 def negotiate(req: Req, options: WsOptions) -> Handshake:
     """Check the upgrade request; agree on subprotocol and extensions."""
-    headers = req.headers
+    headers = _read(req)
     if req.method != "GET" or req.version != "1.1":
         raise _refuse(400, "a WebSocket handshake is a GET over HTTP/1.1")
-    if "upgrade" not in [t.lower() for t in _tokens(headers.getall("connection"))]:
+    if "upgrade" not in [t.lower() for t in _tokens(headers[b"connection"])]:
         raise _refuse(400, "Connection must include Upgrade")
-    if "websocket" not in [t.lower() for t in _tokens(headers.getall("upgrade"))]:
+    if "websocket" not in [t.lower() for t in _tokens(headers[b"upgrade"])]:
         raise _refuse(400, "Upgrade must be websocket")
-    if _one(req, "sec-websocket-version") != "13":
+    if _one(headers[b"sec-websocket-version"], "sec-websocket-version") != "13":
         refusal = _refuse(426, "this server speaks WebSocket version 13 (RFC 6455)")
         refusal.headers = {"Sec-WebSocket-Version": "13", "Upgrade": "websocket"}
         raise refusal
-    key = _one(req, "sec-websocket-key") or ""
+    key = _one(headers[b"sec-websocket-key"], "sec-websocket-key") or ""
     if not _valid_key(key):
         raise _refuse(400, "Sec-WebSocket-Key must be 16 bytes in base64, sent once")
-    origin = headers.get("origin")
+    origins = headers[b"origin"]
+    origin = origins[0] if origins else None
     if options.ws_origins is not None and origin not in options.ws_origins:
         raise _refuse(403, f"origin {origin!r} is not allowed")
 
@@ -136,7 +158,7 @@ def negotiate(req: Req, options: WsOptions) -> Handshake:
         "Sec-WebSocket-Accept": generate_accept_token(key.encode("ascii")).decode("ascii"),
     }
     subprotocol = None
-    offered = _tokens(headers.getall("sec-websocket-protocol"))
+    offered = _tokens(headers[b"sec-websocket-protocol"])
     for mine in options.ws_subprotocols:
         if mine in offered:
             subprotocol = mine
@@ -145,7 +167,7 @@ def negotiate(req: Req, options: WsOptions) -> Handshake:
 
     deflate = None
     if options.ws_compress:
-        agreed = _negotiate_deflate(headers.getall("sec-websocket-extensions"))
+        agreed = _negotiate_deflate(headers[b"sec-websocket-extensions"])
         if agreed is not None:
             deflate, answer["Sec-WebSocket-Extensions"] = agreed
     return Handshake(answer, subprotocol, deflate)

@@ -6,7 +6,9 @@ and `events()` parses lazily, one event at a time, so the reader can stop
 between messages (ws_max_pending) without anything parsed ahead of it.
 `message()` is the common case without a generator: the next message if
 the buffer begins with a whole short one, NOTHING if the buffer is empty,
-else None (and `events()` takes over). Each event is one of:
+else None (and `events()` takes over). `one(data)` is the commonest read
+of all, a whole short message and nothing else: `receive_data(data)` and
+`message()` at once, or None with `data` buffered. Each event is one of:
 
   str | bytes          a whole message (text or binary); `size` is its
                        payload in bytes (UTF-8, inflated), as ws_max_pending
@@ -55,6 +57,8 @@ class Inbound(Protocol):
     def events(self) -> Iterator[Any]: ...
 
     def message(self) -> Any: ...
+
+    def one(self, data: bytes) -> Any: ...
 
 
 InboundFactory = Callable[[int, int, "BoundedDeflate | None", bytes], Inbound]

@@ -159,8 +159,8 @@ class Poller:
         "_fds",
         "_hup",
         "_now",
-        "_owners",
         "_ready",
+        "owners",
         "supervisor",
         "time",
         "worker",
@@ -171,7 +171,10 @@ class Poller:
         self.time = self._now()  # trio.current_time() as this batch of sockets began
         self._epoll = select.epoll()
         self._fds: set[int] = set()  # in the epoll set
-        self._owners: dict[int, Owner] = {}  # fd -> the reader to tell
+        # fd -> the reader to tell. A reader told by `readable()` may ask
+        # again by setting its own entry (its fd is registered, and is not
+        # in `_ready`: the edge was the one it was told of), a call less.
+        self.owners: dict[int, Owner] = {}
         self._ready: set[int] = set()  # had an edge while their reader was not asking
         self._hup: set[int] = set()  # ... and the peer had hung up
         self.worker: actors.Pid | None = None  # the process running `run`
@@ -195,11 +198,11 @@ class Poller:
                 self._hup.discard(fd)
             actors.send(reader.pid, READABLE_HUP if hup else READABLE)
             return
-        self._owners[fd] = reader
+        self.owners[fd] = reader
 
     def forget(self, fd: int) -> None:
         """Before the socket closes: its number may soon be another's."""
-        self._owners.pop(fd, None)
+        self.owners.pop(fd, None)
         self._ready.discard(fd)
         self._hup.discard(fd)
         if fd in self._fds:
@@ -219,14 +222,14 @@ class Poller:
                 epoll.register(fd, _MASK)
             except OSError:  # not an open socket: its reader finds out by reading
                 self._fds.discard(fd)
-                reader = self._owners.pop(fd, None)
+                reader = self.owners.pop(fd, None)
                 if reader is not None:
                     _tell(reader, READABLE)
 
     async def run(self) -> None:
         """The poll loop: the body of "$websocket_poller"."""
         epoll = self._epoll
-        owners = self._owners
+        owners = self.owners
         ready_now = self._ready
         hung_up = self._hup
         now = self._now

@@ -8,8 +8,8 @@ failing the connection, pings for silent sockets, and the ends of the
 handler, the writer and the listener (it traps exits). Frames become
 ("browser", data) messages for the handler; while the handler has
 `ws_max_pending` waiting the reader asks for no more bytes, and TCP slows
-the client down. Every close frame goes out through the writer, behind
-what was already queued, so nothing sent before it is lost. However the
+the client down. Every close frame goes out behind what was already
+queued, so nothing sent before it is lost. However the
 socket ends, `serve_websocket` releases it last.
 
 On plain TCP the poller's notice is a call (`_Reader.readable`): while
@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import math
 import os
-from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from functools import partial
 from typing import TYPE_CHECKING, Any, Final
@@ -61,7 +60,6 @@ from ._poller import (
     read_now,
 )
 from ._socket import Socket
-from ._writer import writer_main
 from ._ws import Ws, by_handler
 
 if TYPE_CHECKING:
@@ -102,14 +100,14 @@ async def _open(
     make_inbound: InboundFactory, req: Req, handshake: Handshake, reader: _Reader
 ) -> None:
     """The opening of a misultin socket: the 101, the socket's state, and
-    its writer and handler (`ws_loop(ws)`), linked to the reader."""
+    its handler (`ws_loop(ws)`), linked to the reader (the writer comes
+    when first needed: `Socket._tell_writer`)."""
     options = reader.options
     assert options.ws_loop is not None
     takeover = await switch_protocols(req, handshake.headers)
     inbound, sock, ws = open_socket(options, make_inbound, req, takeover, handshake)
     reader.attach(sock, inbound, takeover.listener)
     actors.trap_exits()
-    sock.writer = actors.spawn(writer_main, sock, link=True)
     sock.handler = ws._handler = actors.spawn(options.ws_loop, ws, link=True)
     by_handler()[sock.handler] = ws
 
@@ -136,11 +134,11 @@ async def serve_websocket(
     reader: _Reader, opening: Callable[[_Reader], Awaitable[None]] | None = None
 ) -> None:
     """A socket's whole life, in this one coroutine: `opening(reader)` (the
-    101, the socket's state, its writer and handler: its frame goes once it
-    is done), then the mailbox loop, then, however the socket ended, its
-    release. The loop waits here rather than in a method or a helper of its
-    own: every frame on an idle socket's stack costs it some 250 bytes, and
-    idle sockets are many. Returns when the socket is over; raises
+    101, the socket's state, its handler: its frame goes once it is done),
+    then the mailbox loop, then, however the socket ended, its release. The
+    loop waits here rather than in a method or a helper of its own: every
+    frame on an idle socket's stack costs it some 250 bytes, and idle
+    sockets are many. Returns when the socket is over; raises
     ProcessExit with the reader's reason unless "normal", or what our code
     raised in the poller's task (a crash report, once the socket is closed)."""
     try:
@@ -251,7 +249,7 @@ class _Reader:
         self.handler_told = False
         self.reason: Any = "normal"  # the reader's own exit reason
         self.crash: Exception | None = None  # what our code raised in the poller's task
-        self.sizes: deque[int] | None = None  # of the messages handed over, newest last
+        self.sizes: list[int] | None = None  # of the messages handed over, newest last
         self.sizes_total = 0
         self.recv_size = RECV_SIZE
         self.fd = -1
@@ -382,13 +380,30 @@ class _Reader:
         if not data:
             actors.send(sock.reader, ("$data", data))
             return
-        self.unread = self.hup or len(data) == self.recv_size
+        self.unread = unread = self.hup or len(data) == self.recv_size
         sock.last_seen = poller.time
-        self.stream_in.receive_data(data)
-        done = self._parse_now()
+        stream_in = self.stream_in
+        event = stream_in.one(data)
+        if event is not None:  # the read was one whole message: `_parse_now`'s work, inline
+            actors.send(sock.handler, ("browser", event))
+            size = stream_in.size
+            sizes = self.sizes
+            if sizes is None:  # made on the first message: idle sockets are many
+                sizes = self.sizes = []
+            sizes.append(size)
+            total = self.sizes_total = self.sizes_total + size
+            max_messages, max_bytes = self.options.ws_max_pending
+            if (len(sizes) >= max_messages or total >= max_bytes) and self._pause():
+                return
+            done = _MORE
+        else:
+            done = self._parse_now()
         if done == _MORE:  # after a full read, or a hang-up, at once (`unread`)
             self.armed = True
-            poller.arm(self.fd, self, self.unread)
+            if unread:
+                poller.arm(self.fd, self, True)
+            else:  # `arm` with nothing to check: see `Poller.owners`
+                poller.owners[self.fd] = self
         elif done == _HELD:
             actors.send(sock.reader, PARSE)
 
@@ -494,7 +509,7 @@ class _Reader:
                 size = stream_in.size
                 sizes = self.sizes
                 if sizes is None:  # made on the first message: idle sockets are many
-                    sizes = self.sizes = deque()
+                    sizes = self.sizes = []
                 sizes.append(size)
                 self.sizes_total += size
                 if (len(sizes) >= max_messages or self.sizes_total >= max_bytes) and self._pause():
@@ -532,8 +547,9 @@ class _Reader:
         sizes = self.sizes
         assert sizes is not None
         waiting = actors.lowlevel.mailbox_len(handler)
-        while len(sizes) > waiting:
-            self.sizes_total -= sizes.popleft()
+        if len(sizes) > waiting:  # the oldest were taken
+            del sizes[: len(sizes) - waiting]
+            self.sizes_total = sum(sizes)
         if waiting == 0 or (waiting < max_messages and self.sizes_total < max_bytes):
             return False
         self.paused = True
@@ -644,7 +660,7 @@ class _Reader:
             return
         if now >= sock.last_seen + self.options.ws_ping_interval and sock.open:
             self.ping_sent_at = now
-            sock.to_writer(ping_frame(b"trio-misultin"))
+            sock.push(ping_frame(b"trio-misultin"))
 
 
 async def _room_at(handler: actors.Pid, waiting: int, reader: actors.Pid) -> None:

@@ -11,7 +11,7 @@ another client.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import trio
 from wsproto.frame_protocol import FrameProtocol
@@ -20,16 +20,20 @@ import actors
 import actors.lowlevel
 
 from . import _close_codes as close_codes
-from ._frames import frame
+from ._frames import TEXT_HEADERS, close_frame, frame, pong_frame, text_frame
 
 if TYPE_CHECKING:
     from ._limits import BoundedDeflate
     from ._ws import Ws
 
-__all__ = ["MAX_CORKED", "MAX_PONGS", "PONG", "Socket"]
+__all__ = ["CLOSE", "MAX_CORKED", "MAX_PONGS", "PONG", "Socket"]
 
 PONG: Final = ("$pong",)
 """To the writer: send the pongs `Socket.pongs` holds now (see `answer_ping`)."""
+
+CLOSE: Final = "$close"
+"""To the writer, as (CLOSE, bytes): the close frame (or what is left of
+it), after everything queued before it; nothing goes out after it."""
 
 MAX_CORKED: Final = 1024
 """Frames held for one write at most: past it they go out at once."""
@@ -102,7 +106,12 @@ class Socket:
         if outbound is not None:
             self.push(bytes(outbound.send_data(data)))
             return
-        payload = frame(data)
+        if type(data) is str:
+            payload = data.encode()  # `frame`, written out for the commonest message
+            size = len(payload)
+            payload = TEXT_HEADERS[size] + payload if size < 126 else text_frame(payload)
+        else:
+            payload = frame(data)
         # `push`, written out for the common case (a call less a message).
         if (
             self.corked is None
@@ -149,13 +158,39 @@ class Socket:
             if self.open:  # what is queued is dropped; the close goes out alone
                 self.open = False
                 self.purge = True
-                assert self.writer is not None
-                actors.send(self.writer, ("$close", *close_codes.CLIENT_NOT_READING))
+                self._tell_writer((CLOSE, close_frame(*close_codes.CLIENT_NOT_READING)))
                 actors.send(self.reader, ("$overflow",))
             return
         self.queued = queued + len(payload)
-        assert self.writer is not None
-        actors.send(self.writer, payload)
+        self._tell_writer(payload)
+
+    def _tell_writer(self, msg: Any) -> None:
+        """Send `msg` to the writer process, started by the first bytes the
+        socket could not take at once: most sockets never need one (a
+        process less per socket, in memory and in the handshake's work)."""
+        writer = self.writer
+        if writer is None:
+            from ._writer import writer_main
+
+            try:
+                writer = self.writer = actors.spawn(writer_main, self)
+            except RuntimeError:  # the node is shutting down: nothing goes out any more
+                self.open = False
+                return
+        actors.send(writer, msg)
+
+    def _idle(self) -> bool:
+        """Whether bytes may go straight to the socket: a plain one, with
+        nothing queued at the writer (pongs included) and no write under way."""
+        return self.queued == 0 and self._fd >= 0 and not self.writing and self.pongs is None
+
+    def _write_now(self, payload: bytes) -> bytes:
+        """Write what the non-blocking socket takes now; what is left."""
+        try:
+            written = os.write(self._fd, payload)
+        except OSError:  # full (BlockingIOError), or broken: the reader sees it
+            written = 0
+        return payload[written:] if written else payload
 
     def answer_ping(self, payload: bytes) -> None:
         """Queue a pong. At most MAX_PONGS wait at the writer; past that a
@@ -165,9 +200,13 @@ class Socket:
             return
         pongs = self.pongs
         if pongs is None:
+            if self.corked is None and self._idle():  # at once, as `push` would
+                rest = self._write_now(pong_frame(payload))
+                if rest:
+                    self.to_writer(rest)
+                return
             self.pongs = [payload]
-            assert self.writer is not None
-            actors.send(self.writer, PONG)
+            self._tell_writer(PONG)
         elif len(pongs) < MAX_PONGS:
             pongs.append(payload)
         else:
@@ -187,8 +226,13 @@ class Socket:
         if self.open:
             self.uncork()
             self.open = False
-            assert self.writer is not None
-            actors.send(self.writer, ("$close", code, reason))
+            data = close_frame(code, reason)
+            if self._idle():  # at once: the reader hears it as from the writer
+                data = self._write_now(data)
+                if not data:
+                    actors.send(self.reader, ("$close_sent",))
+                    return
+            self._tell_writer((CLOSE, data))
 
     # -- the end ---------------------------------------------------------------------
 

@@ -99,7 +99,7 @@ class WebsocketsInbound:
         self._declared = 0
         self._fragments = 0
         # Control frames in the current one-second window:
-        self._rate = ControlFrameRate()
+        self._rate: ControlFrameRate | None = None  # made by the first ping: idle sockets are many
         # permessage-deflate, when agreed: we inflate with the largest window,
         # which reads any smaller one.
         self._with_deflate = deflate is not None
@@ -145,6 +145,38 @@ class WebsocketsInbound:
         self._pos = end
         self.size = length
         return message
+
+    def one(self, data: bytes) -> Any:
+        """(`_inbound.py`) The message `data` is when it is exactly one whole,
+        unfragmented, uncompressed data frame of under 126 bytes, valid,
+        and nothing else is buffered or in progress: `message()`'s path
+        without buffering `data` first (the commonest read, an echo's or a
+        chat's). Else None, with `data` buffered for `message()` and
+        `events()` (failures included)."""
+        size = len(data) - 6
+        if (
+            0 <= size < 126
+            and data[1] == 0x80 | size
+            and self._pos >= len(self._buf)
+            and self._need < 0
+            and self._text is None
+            and not self._done
+            and size <= self._max_message
+        ):
+            b0 = data[0]
+            if b0 == 0x82:
+                self.size = size
+                return apply_mask(data[6:], data[2:6])
+            if b0 == 0x81:
+                try:
+                    message = apply_mask(data[6:], data[2:6]).decode()
+                except UnicodeDecodeError:
+                    pass  # events() fails it (1007)
+                else:
+                    self.size = size
+                    return message
+        self.receive_data(data)
+        return None
 
     def events(self) -> Iterator[Any]:
         while not self._done:
@@ -304,8 +336,12 @@ class WebsocketsInbound:
         self._opcode = opcode
         self._fin = bool(b0 & 0x80)
         if opcode >= _CLOSE:
-            if opcode != _CLOSE and self._rate.over():
-                return self._fail(close_codes.TOO_MANY_PINGS)
+            if opcode != _CLOSE:
+                rate = self._rate
+                if rate is None:
+                    rate = self._rate = ControlFrameRate()
+                if rate.over():
+                    return self._fail(close_codes.TOO_MANY_PINGS)
             return None
         first = opcode != _CONT
         declared = length + (0 if first else self._declared)

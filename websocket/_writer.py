@@ -1,11 +1,12 @@
 """The writer process: the one task that writes a socket's queued frames.
 
 It takes everything waiting in its mailbox at once and writes it with one
-send, so a burst costs one syscall. A ("$close", code, reason) message sends
-the close frame behind all that was queued before it; the writer then tells
-the reader and ends. After an overflow (`Socket.purge`) what is queued is
-dropped and the close frame (1008, queued by `Socket.to_writer`) goes out
-alone.
+send, so a burst costs one syscall. A (CLOSE, frame) message sends the
+close frame behind all that was queued before it; the writer then tells
+the reader and ends. It is started by the first bytes the socket could not
+take at once (`Socket._tell_writer`) and links itself to the reader. After an
+overflow (`Socket.purge`) what is queued is dropped and the close frame
+(1008, queued by `Socket.to_writer`) goes out alone.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import trio
 
 import actors
 
-from ._frames import close_frame, pong_frame
+from ._frames import pong_frame
 from ._socket import PONG
 
 if TYPE_CHECKING:
@@ -28,8 +29,9 @@ WRITE_PIECE: Final = 256 * 1024
 
 
 async def writer_main(sock: Socket) -> None:
+    actors.link(sock.reader)  # a reader already gone ends it ("noproc")
     stream = sock.stream
-    closing: tuple[int, str] | None = None
+    closing: bytes | None = None
     while closing is None:
         batch = [await actors.receive()]
         while True:  # whatever else is already here goes in the same write
@@ -46,8 +48,8 @@ async def writer_main(sock: Socket) -> None:
             elif item is PONG:
                 data.extend(pong_frame(payload) for payload in sock.pongs or ())
                 sock.pongs = None
-            else:  # ("$close", code, reason): nothing after it goes out
-                closing = (item[1], item[2])
+            else:  # (CLOSE, frame): nothing after it goes out
+                closing = item[1]
                 break
         if sock.purge:  # overflow: the close frame goes out alone
             data = []
@@ -55,7 +57,7 @@ async def writer_main(sock: Socket) -> None:
             if not await _write(sock, stream, b"".join(data)):
                 return
             sock.queued -= counted
-    if not await _write(sock, stream, close_frame(*closing)):
+    if not await _write(sock, stream, closing):
         return
     actors.send(sock.reader, ("$close_sent",))
 

@@ -69,6 +69,11 @@ class WsprotoInbound:
         """(`_inbound.py`) Never known here: `events()` parses everything."""
         return None
 
+    def one(self, data: bytes) -> Any:
+        """(`_inbound.py`) `data` buffered; never a message here."""
+        self.receive_data(data)
+        return None
+
     def events(self) -> Iterator[Any]:
         conn = self._conn
         if conn is None:
