@@ -37,6 +37,7 @@ from httpserver.lowlevel import ClientDisconnected, switch_protocols
 from . import _close_codes as close_codes
 from ._handshake import negotiate
 from ._reader import _Reader, open_socket, serve_websocket
+from ._writer import writer_main
 from ._ws import by_handler
 
 if TYPE_CHECKING:
@@ -100,6 +101,7 @@ async def serve_asgi_websocket(
     reader.attach(sock, inbound, takeover.listener)
 
     async def opened(reader: _Reader) -> None:
+        sock.writer = actors.spawn(writer_main, sock, link=True)
         sock.handler = ws._handler = handler
         by_handler()[handler] = ws
         actors.send(handler, ("$asgi_opened", True))

@@ -60,6 +60,7 @@ from ._poller import (
     read_now,
 )
 from ._socket import Socket
+from ._writer import writer_main
 from ._ws import Ws, by_handler
 
 if TYPE_CHECKING:
@@ -108,6 +109,7 @@ async def _open(
     inbound, sock, ws = open_socket(options, make_inbound, req, takeover, handshake)
     reader.attach(sock, inbound, takeover.listener)
     actors.trap_exits()
+    sock.writer = actors.spawn(writer_main, sock, link=True)
     sock.handler = ws._handler = actors.spawn(options.ws_loop, ws, link=True)
     by_handler()[sock.handler] = ws
 
@@ -134,8 +136,8 @@ async def serve_websocket(
     reader: _Reader, opening: Callable[[_Reader], Awaitable[None]] | None = None
 ) -> None:
     """A socket's whole life, in this one coroutine: `opening(reader)` (the
-    101, the socket's state, its handler: its frame goes once it is done),
-    then the mailbox loop, then, however the socket ended, its release. The
+    101, the socket's state, its writer and handler: its frame goes once it
+    is done), then the mailbox loop, then, however the socket ended, its release. The
     loop waits here rather than in a method or a helper of its own: every
     frame on an idle socket's stack costs it some 250 bytes, and idle
     sockets are many. Returns when the socket is over; raises

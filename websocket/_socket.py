@@ -165,9 +165,10 @@ class Socket:
         self._tell_writer(payload)
 
     def _tell_writer(self, msg: Any) -> None:
-        """Send `msg` to the writer process, started by the first bytes the
-        socket could not take at once: most sockets never need one (a
-        process less per socket, in memory and in the handshake's work)."""
+        """Send `msg` to the writer process. The reader spawns it with the
+        handler (DESIGN: reader, handler and writer, linked); one is
+        started here only for a socket whose opening did not (none such
+        today), and none once the node is shutting down."""
         writer = self.writer
         if writer is None:
             from ._writer import writer_main
