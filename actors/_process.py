@@ -184,7 +184,7 @@ class Process:
         queue.append(msg)
         if self._parked:
             self._parked = False
-            reschedule(self._waiter)  # type: ignore[arg-type]
+            reschedule(self._waiter, _WOKEN)  # type: ignore[arg-type]
 
     def mailbox_len(self) -> int:
         return len(self._queue) if self._queue else 0
@@ -214,7 +214,7 @@ class Process:
         """Wake the receiver if it is parked (a timer fired)."""
         if self._parked:
             self._parked = False
-            reschedule(self._waiter)  # type: ignore[arg-type]
+            reschedule(self._waiter, _WOKEN)  # type: ignore[arg-type]
 
     def check_watches(self) -> None:
         """Set the events of the mailbox watches whose condition now holds."""
@@ -437,7 +437,14 @@ async def receive_answer(proc: Process, task: Task, ref: Ref, timeout: float | N
             if timer is not None and timer.fired:
                 raise ReceiveTimeout(f"no answer within {timeout} s")
     finally:
-        _unparked(proc, timer)
+        # _unparked, inline: a call ends here every time.
+        proc._waiter = None
+        proc._parked = False
+        proc._budget = _FAST_RECEIVES
+        if timer is not None:
+            timer.want = None
+        if proc._watches is not None:
+            proc.check_watches()
 
 
 def _unparked(proc: Process, timer: Timer | None) -> None:
@@ -573,6 +580,22 @@ def own_scope(task: Task) -> trio.CancelScope:
 # to trio is not public either: without it, `_park` is trio's own wait.
 
 
+class _Woken:
+    """What `deliver` and `wake` reschedule a parked receive with: one
+    object, sent again and again, where trio's default builds an
+    `outcome.Value(None)` (an attrs frozen class) that the wait then
+    unwraps, once only. A wait only calls `unwrap` on what it is sent, so
+    this is one to `wait_task_rescheduled` too."""
+
+    __slots__ = ()
+
+    def unwrap(self) -> None:
+        """Nothing to return or raise: a message came, or a timer fired."""
+
+
+_WOKEN: Final[Any] = _Woken()
+
+
 @types.coroutine
 def _park_fast(proc: Process) -> Generator[Any, Any, None]:
     """Wait until `deliver`, `wake` or a cancellation reschedules `proc`'s
@@ -580,7 +603,9 @@ def _park_fast(proc: Process) -> Generator[Any, Any, None]:
     trap = proc._trap
     if trap is None:
         trap = proc._trap = WaitTaskRescheduled(proc._abort)
-    (yield trap).unwrap()
+    woken = yield trap
+    if woken is not _WOKEN:
+        woken.unwrap()  # a cancellation: raise it
 
 
 async def _park_trio(proc: Process) -> None:
