@@ -375,7 +375,10 @@ async def receive(*patterns: object, timeout: float | None = None) -> Any:
         _unparked(proc, timer)
 
 
-async def receive_answer(proc: Process, task: Task, ref: Ref, timeout: float | None) -> Any:
+@types.coroutine
+def receive_answer(
+    proc: Process, task: Task, ref: Ref, timeout: float | None
+) -> Generator[Any, Any, Any]:
     """`receive` of the answer to a call (actors._call): `(ref, value)` or
     a `Down` of `ref`, for the process `proc` whose task `task` calls.
 
@@ -384,7 +387,9 @@ async def receive_answer(proc: Process, task: Task, ref: Ref, timeout: float | N
     inline: a call waits once per request, and its predicate reached through
     `matches_any`, `_find_fresh` and `_pop` on every wake-up. (This, with the
     inline monitor and the timers' direct clock, took 8% off a call's
-    instructions: callgrind.)
+    instructions: callgrind.) A generator, not a coroutine, so that it
+    yields its trap to trio itself rather than through `_park_fast`: one
+    frame and one object less on each call's wait.
     """
     if proc._waiter is not None:
         raise trio.BusyResourceError(
@@ -394,12 +399,12 @@ async def receive_answer(proc: Process, task: Task, ref: Ref, timeout: float | N
     if queue:
         if not proc._budget:
             proc._budget = _FAST_RECEIVES
-            await checkpoint()
-            return await receive_answer(proc, task, ref, timeout)
+            yield from checkpoint().__await__()  # noqa: ASYNC105 - awaited: a generator-based coroutine
+            return (yield from receive_answer(proc, task, ref, timeout))
         index = find_answer(queue, ref, 0)
         if index >= 0:
             proc._budget -= 1
-            await checkpoint_if_cancelled()
+            yield from checkpoint_if_cancelled().__await__()  # noqa: ASYNC105 - as above
             msg = pop_at(queue, index)
             if proc._watches is not None:
                 proc.check_watches()
@@ -407,7 +412,7 @@ async def receive_answer(proc: Process, task: Task, ref: Ref, timeout: float | N
     if timeout is None:
         timer = None
     elif timeout <= 0:
-        await checkpoint()
+        yield from checkpoint().__await__()  # noqa: ASYNC105 - as above
         raise ReceiveTimeout("no matching message in the mailbox")
     else:
         timer = proc.node.timers.start(proc, timeout)
@@ -418,7 +423,15 @@ async def receive_answer(proc: Process, task: Task, ref: Ref, timeout: float | N
             proc._parked = True
             if proc._watches is not None:
                 proc.check_watches()
-            await _park(proc)
+            if _park is _park_fast:  # _park_fast, inline
+                trap = proc._trap
+                if trap is None:
+                    trap = proc._trap = WaitTaskRescheduled(proc._abort)
+                woken = yield trap
+                if woken is not _WOKEN:
+                    woken.unwrap()
+            else:
+                yield from _park(proc).__await__()
             queue = proc._queue
             if queue:
                 scanned = proc._scanned

@@ -164,3 +164,35 @@ async def test_the_first_exit_signal_wins() -> None:
         actors.exit(pid, "first")
         actors.exit(pid, "second")
         assert await wait_down(pid) == "first"
+
+
+class Sleeper(actors.GenServer):
+    async def handle_call(self, request: object, from_: actors.From) -> object:
+        await trio.sleep_forever()
+
+
+async def test_a_call_whose_server_is_killed_ends_with_call_exit() -> None:
+    async with actors.node():
+        pid = await Sleeper.start()
+
+        async def killer() -> None:
+            await trio.testing.wait_all_tasks_blocked()
+            actors.exit(pid, "kill")
+
+        actors.spawn(killer)
+        with pytest.raises(actors.CallExit) as info:
+            await actors.call(pid, "hang", timeout=None)
+        assert info.value.reason == "killed"
+
+
+async def test_a_caller_killed_while_it_waits_for_an_answer_dies() -> None:
+    async with actors.node():
+        server = await Sleeper.start()
+
+        async def caller() -> None:
+            await actors.call(server, "hang", timeout=None)
+
+        pid = actors.spawn(caller)
+        await trio.testing.wait_all_tasks_blocked()
+        actors.exit(pid, "kill")
+        assert await wait_down(pid) == "killed"
