@@ -412,3 +412,26 @@ async def test_a_call_after_a_run_of_ready_receives_yields_first_and_keeps_the_r
         assert [await actors.receive() for _ in range(64)] == list(range(64))
         assert await actors.call(pid, "get") == 5
         assert [await actors.receive(timeout=0) for _ in range(6)] == list(range(64, 70))
+
+
+class Hangs(GenServer):
+    async def handle_call(self, request: Any, from_: From) -> Any:
+        await trio.sleep_forever()
+
+
+async def test_calls_still_waiting_when_the_node_ends_end_quietly(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The node's end cancels servers and callers in no set order: a caller
+    # whose server ended first finds its monitor still on (no Down goes out
+    # while the node closes) and must not trip on it.
+    caplog.set_level(logging.ERROR, logger="actors")
+
+    async def caller(server: actors.Pid) -> None:
+        await actors.call(server, "hang", timeout=None)
+
+    async with actors.node():
+        for _ in range(30):
+            actors.spawn(caller, await Hangs.start())
+        await trio.testing.wait_all_tasks_blocked()
+    assert not caplog.records
