@@ -21,7 +21,7 @@ from trio.lowlevel import current_task
 from ._api import demonitor_from, monitor_process, resolve
 from ._errors import CallExit, CallTimeout, NotInProcess, ReceiveTimeout
 from ._ids import Down, Pid, Ref
-from ._process import add_monitor, by_task, current, receive_answer
+from ._process import by_task, current, receive_answer
 from ._wire import register_tag
 
 __all__ = ["CALL", "CAST", "From", "Marker", "call", "cast", "reply"]
@@ -90,8 +90,16 @@ async def call(dest: Pid | object, request: Any, timeout: float | None = 5.0) ->
     if server is caller:
         raise CallExit("calling_self")
     ref = Ref()
-    if server is not None and server.alive and not server.remote:
-        add_monitor(caller, ref, server)  # monitor_process's local case, inline
+    local = server is not None and server.alive and not server.remote
+    if local:  # monitor_process's local case, and add_monitor, inline
+        monitors = caller._monitors
+        if monitors is None:
+            monitors = caller._monitors = {}
+        watchers = server._watchers
+        if watchers is None:
+            watchers = server._watchers = {}
+        monitors[ref] = server
+        watchers[ref] = caller
     else:
         monitor_process(caller, server, dest, ref)
     try:
@@ -102,7 +110,14 @@ async def call(dest: Pid | object, request: Any, timeout: float | None = 5.0) ->
         except ReceiveTimeout:
             raise CallTimeout(f"no reply to {request!r} within {timeout} s") from None
     finally:
-        demonitor_from(caller, ref, flush=True)
+        monitors = caller._monitors
+        if local and not caller._queue and monitors and monitors.pop(ref, None) is server:
+            # demonitor_from's usual case, inline: the monitor on, nothing to flush
+            watchers = server._watchers
+            if watchers:  # None once the server has ended (the node closing)
+                watchers.pop(ref, None)
+        else:
+            demonitor_from(caller, ref, flush=True)
     if type(answer) is Down:
         raise CallExit(answer.reason)
     return answer[1]

@@ -391,3 +391,47 @@ async def test_a_call_from_a_helper_while_its_process_receives_is_refused() -> N
             assert actors.process_info(me)["monitors"] == []  # type: ignore[index]
             nursery.cancel_scope.cancel()
         assert await actors.call(server, "get") == 0
+
+
+async def test_a_call_with_timeout_0_polls_once_and_times_out() -> None:
+    async with actors.node():
+        pid = await Counter.start(0)
+        with pytest.raises(actors.CallTimeout):
+            await actors.call(pid, "get", timeout=0)
+        assert await actors.call(pid, "get") == 0
+
+
+async def test_a_call_after_a_run_of_ready_receives_yields_first_and_keeps_the_rest() -> None:
+    # 64 ready receives in a row spend the receive budget: the call's wait
+    # starts with a schedule point, then leaves the other messages queued.
+    async with actors.node():
+        pid = await Counter.start(5)
+        me = actors.self()
+        for i in range(70):
+            actors.send(me, i)
+        assert [await actors.receive() for _ in range(64)] == list(range(64))
+        assert await actors.call(pid, "get") == 5
+        assert [await actors.receive(timeout=0) for _ in range(6)] == list(range(64, 70))
+
+
+class Hangs(GenServer):
+    async def handle_call(self, request: Any, from_: From) -> Any:
+        await trio.sleep_forever()
+
+
+async def test_calls_still_waiting_when_the_node_ends_end_quietly(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The node's end cancels servers and callers in no set order: a caller
+    # whose server ended first finds its monitor still on (no Down goes out
+    # while the node closes) and must not trip on it.
+    caplog.set_level(logging.ERROR, logger="actors")
+
+    async def caller(server: actors.Pid) -> None:
+        await actors.call(server, "hang", timeout=None)
+
+    async with actors.node():
+        for _ in range(30):
+            actors.spawn(caller, await Hangs.start())
+        await trio.testing.wait_all_tasks_blocked()
+    assert not caplog.records
