@@ -26,7 +26,7 @@ from ._errors import ClusterError, Interrupted, ProcessExit
 from ._ids import Pid
 from ._inspect_agent import start_inspector
 from ._observed import Observed
-from ._process import RUNNING, SLIDE_IN, Process, by_task, node_tasks
+from ._process import RUNNING, Process, by_task, node_tasks
 from ._timers import Timers
 
 if TYPE_CHECKING:
@@ -169,33 +169,24 @@ class Node:
 async def _process_main(proc: Process, args: tuple[Any, ...]) -> None:
     """The body of every spawned process's trio task.
 
-    No cancel scope is entered here: `Process.die` slides one in under the
-    task's own when something ends the process from outside, and then this
-    leaves it (`actors._process.own_scope`). With a trio where that cannot
-    be done, a scope is entered here, by hand, not with `with`: a `with`
+    Its cancel scope is entered and left by hand, not with `with`: a `with`
     keeps the bound `__exit__` on the frame's stack for as long as the
     process lives, one more object per idle process for the cyclic
     collector to walk again and again (gc census of 100k idle processes).
     """
     task = current_task()
     by_task[task] = proc
-    proc.task = task
     try:
-        if not SLIDE_IN:
-            proc.scope = trio.CancelScope()
-            proc.scope.__enter__()
+        proc.scope.__enter__()
         try:
             if proc.reason is RUNNING:  # killed before it ever ran: it never runs
                 await proc.fn(*args)
         except BaseException as exc:
-            scope = proc.scope
-            if scope is None or not scope.__exit__(type(exc), exc, exc.__traceback__):
+            if not proc.scope.__exit__(type(exc), exc, exc.__traceback__):
                 raise
         else:
-            if proc.scope is not None:
-                proc.scope.__exit__(None, None, None)
+            proc.scope.__exit__(None, None, None)
     except BaseException as exc:
-        proc.task = None  # its body is over: `die` slides no scope in now
         reason = _reason_of(proc, exc)
         if reason is _FOREIGN:  # KeyboardInterrupt, or the node's own cancellation
             proc.node.exited(proc, "shutdown" if isinstance(exc, trio.Cancelled) else "killed")
@@ -204,7 +195,6 @@ async def _process_main(proc: Process, args: tuple[Any, ...]) -> None:
             crash_report(proc, exc)
         proc.node.exited(proc, reason)
     else:
-        proc.task = None
         proc.node.exited(proc, "normal" if proc.reason is RUNNING else proc.reason)
     finally:
         by_task.pop(task, None)
@@ -343,7 +333,6 @@ async def _open_node(
                 the_node.shutdown()  # the timer task too: nothing ran yet
                 raise
         proc = the_node.new_process(node)
-        proc.scope = trio.CancelScope()  # this task's own: entered below
         start_inspector(the_node)  # after the first process: that one is <0.0.0>
         task = current_task()
         enclosing = by_task.get(task)  # a node opened inside a process of another

@@ -31,11 +31,6 @@ from trio.lowlevel import (
     wait_task_rescheduled,
 )
 
-try:
-    from trio._core._traps import WaitTaskRescheduled
-except ImportError:  # pragma: no cover - another trio's layout
-    WaitTaskRescheduled = None  # type: ignore[assignment, misc]
-
 from ._errors import NotInProcess, ProcessExit, ReceiveTimeout
 from ._ids import Down, Exit, Pid, Ref
 from ._search import find, find_answer, find_fresh, pop_at
@@ -145,10 +140,7 @@ class Process:
         self.node = node
         self.pid = Pid(node.name, number, self, node.creation)
         self.fn = fn
-        # Its own cancel scope, made only when something ends it from
-        # outside (`die`, `own_scope`); its task, once that has started.
-        self.scope: trio.CancelScope | None = None
-        self.task: Task | None = None
+        self.scope = trio.CancelScope()
         self.alive = True
         self.reason: Any = RUNNING
         self.trap = False
@@ -159,7 +151,6 @@ class Process:
         self._parked = False
         self._scanned = 0  # how many messages, oldest first, a parked receive has looked at
         self._budget = _FAST_RECEIVES
-        self._trap: Any = None  # what `_park` yields to trio, made on the first wait
         self._timer: Timer | None = None  # its entry on the node's timer heap (_timers.py)
         # Links and monitors name Processes, or RemoteProcesses (actors._remote).
         self._links: set[Any] | None = None
@@ -271,13 +262,7 @@ class Process:
         """
         if self.reason is RUNNING:  # the first exit signal wins
             self.reason = reason
-            scope = self.scope
-            if scope is None and self.task is not None:
-                # A task that has not started yet needs none: its first
-                # step sees `reason` and never runs the body.
-                scope = self.scope = own_scope(self.task)
-            if scope is not None:
-                scope.cancel()
+            self.scope.cancel()
         if find_current() is self:
             raise ProcessExit(self.reason)
 
@@ -328,7 +313,7 @@ async def receive(*patterns: object, timeout: float | None = None) -> Any:
                 proc._parked = True
                 if proc._watches is not None:
                     proc.check_watches()
-                await _park(proc)
+                await wait_task_rescheduled(proc._abort)
                 queue = proc._queue
                 if queue:
                     return queue.popleft()
@@ -358,7 +343,7 @@ async def receive(*patterns: object, timeout: float | None = None) -> Any:
             proc._parked = True
             if proc._watches is not None:
                 proc.check_watches()
-            await _park(proc)
+            await wait_task_rescheduled(proc._abort)
             queue = proc._queue
             if queue:
                 if not patterns:
@@ -387,9 +372,8 @@ def receive_answer(
     inline: a call waits once per request, and its predicate reached through
     `matches_any`, `_find_fresh` and `_pop` on every wake-up. (This, with the
     inline monitor and the timers' direct clock, took 8% off a call's
-    instructions: callgrind.) A generator, not a coroutine, so that it
-    yields its trap to trio itself rather than through `_park_fast`: one
-    frame and one object less on each call's wait.
+    instructions: callgrind.) A generator, not a coroutine: one
+    frame less on each call's wait.
     """
     if proc._waiter is not None:
         raise trio.BusyResourceError(
@@ -423,15 +407,7 @@ def receive_answer(
             proc._parked = True
             if proc._watches is not None:
                 proc.check_watches()
-            if _park is _park_fast:  # _park_fast, inline
-                trap = proc._trap
-                if trap is None:
-                    trap = proc._trap = WaitTaskRescheduled(proc._abort)
-                woken = yield trap
-                if woken is not _WOKEN:
-                    woken.unwrap()
-            else:
-                yield from _park(proc).__await__()
+            yield from wait_task_rescheduled(proc._abort).__await__()  # noqa: ASYNC105 - as above
             queue = proc._queue
             if queue:
                 scanned = proc._scanned
@@ -525,93 +501,15 @@ class MailboxWatch:
         return False
 
 
-# -- a cancel scope made when a process is ended from outside -----------------
-# Entering a trio cancel scope in each process as it starts cost a fifth of
-# a spawn, most of it in the cyclic collector walking the scope's status and
-# its two sets (100k idle processes: 2.8 s against 2.2 s without). Almost
-# no process is ever ended from outside (a node's end cancels its nursery),
-# so `die` makes one only then, under every scope the process entered
-# itself: the same tree trio builds when `nursery.start` moves a task, and
-# after that the process unwinds exactly as if it had been there all along
-# (level-triggered, shields kept, its helper tasks cancelled too). This
-# reaches into trio's cancel-status tree, which is not public: `SLIDE_IN`
-# says whether this trio is a tested version with the parts it needs, and
-# without them each process enters a scope of its own as it starts, as before.
-
-
-def _trio_tested() -> bool:
-    """Whether this trio is one whose private parts the fast paths below
-    were tested against (the suite's `test_actors_kill` runs both ways): on
-    any other, whatever its parts look like, the public ways are taken."""
-    try:
-        major, minor = (int(part) for part in trio.__version__.split(".")[:2])
-    except ValueError:  # pragma: no cover - a version string of another shape
-        return False
-    return (0, 35) <= (major, minor) < (0, 36)
-
-
-def _can_slide_in() -> bool:
-    if not _trio_tested():
-        return False
-    try:
-        from trio._core._run import CancelStatus
-    except ImportError:  # pragma: no cover - another trio's layout
-        return False
-    task_fields = {field.name for field in getattr(Task, "__attrs_attrs__", ())}
-    scope_fields = {field.name for field in getattr(trio.CancelScope, "__attrs_attrs__", ())}
-    parent = getattr(CancelStatus, "parent", None)
-    return (
-        "_cancel_status" in task_fields
-        and {"_cancel_status", "_has_been_entered"} <= scope_fields
-        and isinstance(parent, property)
-        and parent.fset is not None
-        and callable(getattr(Task, "_activate_cancel_status", None))
-    )
-
-
-SLIDE_IN: Final = _can_slide_in()
-
-
-def own_scope(task: Task) -> trio.CancelScope:
-    """A new cancel scope for the process task `task` alone, as if the task
-    had entered it first thing: below its nursery's, above every scope the
-    task (or a nursery of its) has entered since. Its `_process_main`
-    leaves it when the body ends."""
-    from trio._core._run import CancelStatus
-
-    scope = trio.CancelScope()
-    nursery = task.parent_nursery
-    assert nursery is not None  # a process task is always the node nursery's child
-    outer = nursery.cancel_scope._cancel_status
-    status = CancelStatus(scope=scope, parent=outer)
-    scope._cancel_status = status
-    scope._has_been_entered = True
-    inner = task._cancel_status
-    if inner is outer:  # no scope entered: the task itself moves in
-        task._activate_cancel_status(status)
-    else:  # the outermost scope the task entered moves under this one
-        while inner._parent is not outer and inner._parent is not None:
-            inner = inner._parent
-        inner.parent = status
-    return scope
-
-
-# -- parking a receive -----------------------------------------------------------
-# `wait_task_rescheduled(abort)` is one coroutine more on every wait, and
-# makes a new WaitTaskRescheduled (an attrs frozen class: slow to build)
-# each time. A receive yields the same thing to trio straight from the
-# receiving frame, and each process keeps its one WaitTaskRescheduled: a
-# ping-pong round trip went from 0.91x to 1.02x of the lowlevel anchor's
-# (the anchor waits with wait_task_rescheduled). The message a task yields
-# to trio is not public either: without it, `_park` is trio's own wait.
+# -- waking a parked receive ---------------------------------------------------
 
 
 class _Woken:
     """What `deliver` and `wake` reschedule a parked receive with: one
     object, sent again and again, where trio's default builds an
     `outcome.Value(None)` (an attrs frozen class) that the wait then
-    unwraps, once only. A wait only calls `unwrap` on what it is sent, so
-    this is one to `wait_task_rescheduled` too."""
+    unwraps, once only. `wait_task_rescheduled` only calls `unwrap` on
+    what it is sent."""
 
     __slots__ = ()
 
@@ -620,32 +518,6 @@ class _Woken:
 
 
 _WOKEN: Final[Any] = _Woken()
-
-
-@types.coroutine
-def _park_fast(proc: Process) -> Generator[Any, Any, None]:
-    """Wait until `deliver`, `wake` or a cancellation reschedules `proc`'s
-    task: `wait_task_rescheduled(proc._abort)`, a level shallower."""
-    trap = proc._trap
-    if trap is None:
-        trap = proc._trap = WaitTaskRescheduled(proc._abort)
-    woken = yield trap
-    if woken is not _WOKEN:
-        woken.unwrap()  # a cancellation: raise it
-
-
-async def _park_trio(proc: Process) -> None:
-    await wait_task_rescheduled(proc._abort)
-
-
-def _can_park_fast() -> bool:
-    if not _trio_tested():
-        return False
-    fields = getattr(WaitTaskRescheduled, "__attrs_attrs__", ())
-    return [field.name for field in fields] == ["abort_func"]
-
-
-_park: Final = _park_fast if _can_park_fast() else _park_trio
 
 
 def _is(reason: Any, name: str) -> bool:

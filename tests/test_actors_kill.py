@@ -1,14 +1,5 @@
-"""Ending a process from outside, wherever it waits.
-
-A process gets its own cancel scope only when something ends it from
-outside (`actors._process.own_scope` slides it in under the scopes the
-process entered itself); these check that it then unwinds as if the scope
-had been there from its start: in any await, inside scopes and nurseries
-of its own, shields kept, level-triggered. Each runs three ways: with the
-scope slid in, with one entered as each process starts, and with that and
-receives that wait with trio's `wait_task_rescheduled` (the fallbacks for
-a trio without the parts `own_scope` and `_park_fast` need).
-"""
+"""Ending a process from outside, wherever it waits: in any await, inside
+scopes and nurseries of its own, shields kept, level-triggered."""
 
 from __future__ import annotations
 
@@ -17,28 +8,7 @@ import trio
 import trio.testing
 
 import actors
-import actors._node
-import actors._process
 from tests.conftest import wait_down
-
-
-@pytest.fixture(autouse=True, params=["slid_in", "entered_at_start", "trio_wait"])
-def scope_kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    if request.param != "slid_in":
-        monkeypatch.setattr(actors._node, "SLIDE_IN", False)
-    if request.param == "trio_wait":
-        monkeypatch.setattr(actors._process, "_park", actors._process._park_trio)
-    return str(request.param)
-
-
-def test_this_trio_has_what_the_fast_paths_need() -> None:
-    # Without them every process pays for a scope of its own as it starts,
-    # and every receive that waits for a coroutine more. A trio outside the
-    # tested versions fails here: test the fast paths on it, then widen
-    # `_trio_tested`.
-    assert actors._process._trio_tested(), f"trio {trio.__version__}: not tested"
-    assert actors._process._can_slide_in()
-    assert actors._process._can_park_fast()
 
 
 async def test_kill_ends_a_process_asleep_inside_scopes_of_its_own() -> None:
