@@ -126,11 +126,25 @@ async def ring(kind: type[Mailbox], size: int, laps: int) -> float:
     return elapsed
 
 
-async def idle_tasks(kind: type[Mailbox], count: int, ready: trio.Event) -> None:
-    """Start `count` tasks each parked on its own mailbox; set `ready`."""
+async def get_in_own_scope(box: Mailbox) -> Any:
+    """`box.get()` inside a cancel scope of this task's own: on public trio,
+    the least a task costs that something else can cancel alone (as a
+    process can be killed alone)."""
+    with trio.CancelScope():
+        return await box.get()
+
+
+async def idle_tasks(
+    kind: type[Mailbox], count: int, ready: trio.Event, own_scope: bool = False
+) -> None:
+    """Start `count` tasks each parked on its own mailbox (each in a cancel
+    scope of its own with `own_scope`); set `ready`."""
     async with trio.open_nursery() as nursery:
         for _ in range(count):
-            nursery.start_soon(kind().get)
+            if own_scope:
+                nursery.start_soon(get_in_own_scope, kind())
+            else:
+                nursery.start_soon(kind().get)
         await trio.testing.wait_all_tasks_blocked()
         ready.set()
         await trio.sleep_forever()

@@ -6,7 +6,10 @@ Figures: ping-pong round trips/s between two processes; a ring of 10,000
 processes passing a token 100 times (messages/s); spawning 100,000 processes
 that wait in receive (seconds, and bytes per process from VmRSS, each
 measured in a fresh interpreter). Anchors: the same workload on bare trio
-with memory channels, and with a deque and lowlevel park/reschedule.
+with memory channels, and with a deque and lowlevel park/reschedule; spawn
+also beside lowlevel tasks that each enter a cancel scope of their own, the
+least a task costs on public trio that can be cancelled alone, as a process
+can be killed alone.
 Then a selective receive whose match comes behind 50,000 non-matching
 messages, each sent while the receiver is parked so that each wakes it,
 beside 50,000 plain receives of the same sends (seconds; a receive that
@@ -238,8 +241,8 @@ def idle_child(kind: str, count: int) -> dict[str, float]:
                     result["seconds"] = now() - start
                     result["bytes"] = (vm_rss() - before) / count
             else:
-                box = BareMailbox if kind == "lowlevel" else ChannelMailbox
-                nursery.start_soon(idle_tasks, box, count, ready)
+                box = ChannelMailbox if kind == "channels" else BareMailbox
+                nursery.start_soon(idle_tasks, box, count, ready, kind == "scoped")
                 await ready.wait()
                 result["seconds"] = now() - start
                 result["bytes"] = (vm_rss() - before) / count
@@ -326,7 +329,12 @@ def measure_all(rounds: int, quick: bool, cpu: bool = False) -> dict[str, dict[s
         statistics.median(ours) * 1e6, statistics.median(bare) * 1e6, "microseconds", False
     )
 
-    idle: dict[str, list[dict[str, float]]] = {"actors": [], "lowlevel": [], "channels": []}
+    idle: dict[str, list[dict[str, float]]] = {
+        "actors": [],
+        "lowlevel": [],
+        "scoped": [],
+        "channels": [],
+    }
     for _ in range(rounds):
         for kind in idle:
             idle[kind].append(run_idle(kind, idle_count, cpu))
@@ -337,6 +345,9 @@ def measure_all(rounds: int, quick: bool, cpu: bool = False) -> dict[str, dict[s
     label = f"spawn_{idle_count // 1000}k"
     figures[f"{label}_vs_lowlevel"] = figure(
         med_of("actors", "seconds"), med_of("lowlevel", "seconds"), "seconds", False
+    )
+    figures[f"{label}_vs_lowlevel_in_own_scopes"] = figure(
+        med_of("actors", "seconds"), med_of("scoped", "seconds"), "seconds", False
     )
     figures[f"{label}_vs_channels"] = figure(
         med_of("actors", "seconds"), med_of("channels", "seconds"), "seconds", False
