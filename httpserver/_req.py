@@ -126,12 +126,12 @@ class Req:
                 elif name == b"expect":
                     expect = value.lower() == b"100-continue"
         self.expect_continue = expect
-        if tokens:
-            self._upgrade = b"upgrade" in tokens
+        if tokens:  # (`find`: `in` tries bytes as an int first, a TypeError raised and cleared)
+            self._upgrade = tokens.find(b"upgrade") >= 0
             if version == b"1.1":
-                self._keep_alive = b"close" not in tokens
+                self._keep_alive = tokens.find(b"close") < 0
             else:
-                self._keep_alive = b"keep-alive" in tokens
+                self._keep_alive = tokens.find(b"keep-alive") >= 0
         else:
             self._upgrade = False
             self._keep_alive = version == b"1.1"
