@@ -128,7 +128,7 @@ def open_socket(
         options.ws_max_message, options.ws_max_fragments, handshake.deflate, takeover.leftover
     )
     sock = Socket(takeover.stream, handshake.deflate, options.ws_max_queue)
-    ws = sock.handle = Ws(sock, req, takeover, subprotocol or handshake.subprotocol)
+    ws = sock.handle = Ws(sock, req, subprotocol or handshake.subprotocol)
     return inbound, sock, ws
 
 

@@ -18,10 +18,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import actors
+from httpserver.lowlevel import request_session, save_request_session
 
 if TYPE_CHECKING:
     from httpserver import Headers, Req
-    from httpserver.lowlevel import Takeover
 
     from ._socket import Socket
 
@@ -32,12 +32,11 @@ class Ws:
     """One WebSocket. Its handler gets `("browser", data)` messages and
     answers with `send`; `pid` is the handler's Pid."""
 
-    __slots__ = ("_handler", "_req", "_sock", "_takeover", "subprotocol")
+    __slots__ = ("_handler", "_req", "_sock", "subprotocol")
 
-    def __init__(self, sock: Socket, req: Req, takeover: Takeover, subprotocol: str | None) -> None:
+    def __init__(self, sock: Socket, req: Req, subprotocol: str | None) -> None:
         self._sock: Socket | None = sock
-        self._req = req  # answered: read-only from here on
-        self._takeover = takeover
+        self._req = req  # answered: read-only from here on (and it reaches the sessions)
         self._handler: actors.Pid | None = None
         self.subprotocol = subprotocol
 
@@ -120,14 +119,14 @@ class Ws:
     async def session(self) -> tuple[str, Any]:
         """(id, state) of the HTTP session of the upgrade request. A socket
         cannot set cookies: without a session, LookupError."""
-        found = await self._takeover.session(self._req)
+        found = await request_session(self._req)
         if found is None:
             raise LookupError("this WebSocket's request has no HTTP session")
         return found
 
     async def save_session_state(self, session_id: str, state: Any) -> None:
         """Store `state` for the session; ValueError if the id is unknown."""
-        await self._takeover.save_session(self._req, session_id, state)
+        await save_request_session(self._req, session_id, state)
 
 
 _BY_HANDLER: actors.lowlevel.NodeVar[dict[actors.Pid, Ws]] = actors.lowlevel.NodeVar(
