@@ -66,9 +66,15 @@ class PackedHeaders(Sequence[tuple[bytes, bytes]]):
 
     __slots__ = ("_blob", "_count")
 
-    def __init__(self, blob: bytes, count: int) -> None:
+    def __init__(self, blob: bytes, count: int | None = None) -> None:
         self._blob = blob  # name NUL value NUL name ...: NUL is in no header (RFC 9110 5.5)
-        self._count = count
+        # (2n - 1 NULs for n headers: no header has an empty name)
+        self._count = (blob.count(b"\0") + 1) // 2 if count is None else count
+
+    @property
+    def blob(self) -> bytes:
+        """The packed bytes: `PackedHeaders(blob)` reads them back."""
+        return self._blob
 
     def _pairs(self) -> list[tuple[bytes, bytes]]:
         if not self._count:
