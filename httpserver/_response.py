@@ -124,7 +124,8 @@ def encode_headers(headers: HeadersArg) -> tuple[list[bytes], set[str]]:
     """
     if headers is None:
         return [], set()
-    items = headers.items() if isinstance(headers, Mapping) else headers
+    # (a dict, the usual headers, without the ABC's isinstance check)
+    items = headers.items() if type(headers) is dict or isinstance(headers, Mapping) else headers
     lines = []
     names = set()
     for name, value in items:
