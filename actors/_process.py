@@ -222,7 +222,12 @@ class Process:
         for watch in watches or ():
             watch.event.set()
 
-    def _abort(self, _raise_cancel: object) -> Abort:
+    def __call__(self, _raise_cancel: object) -> Abort:
+        """The abort function of a receive parked in trio's
+        `wait_task_rescheduled` (a cancellation): the process itself, where
+        its bound `_abort` was an object made at every wait and kept by
+        every parked process, for the cyclic collector to walk again and
+        again (three per open WebSocket)."""
         self._parked = False
         return Abort.SUCCEEDED
 
@@ -313,7 +318,7 @@ async def receive(*patterns: object, timeout: float | None = None) -> Any:
                 proc._parked = True
                 if proc._watches is not None:
                     proc.check_watches()
-                await wait_task_rescheduled(proc._abort)
+                await wait_task_rescheduled(proc)
                 queue = proc._queue
                 if queue:
                     return queue.popleft()
@@ -343,7 +348,7 @@ async def receive(*patterns: object, timeout: float | None = None) -> Any:
             proc._parked = True
             if proc._watches is not None:
                 proc.check_watches()
-            await wait_task_rescheduled(proc._abort)
+            await wait_task_rescheduled(proc)
             queue = proc._queue
             if queue:
                 if not patterns:
@@ -407,7 +412,7 @@ def receive_answer(
             proc._parked = True
             if proc._watches is not None:
                 proc.check_watches()
-            yield from wait_task_rescheduled(proc._abort).__await__()  # noqa: ASYNC105 - as above
+            yield from wait_task_rescheduled(proc).__await__()  # noqa: ASYNC105 - as above
             queue = proc._queue
             if queue:
                 scanned = proc._scanned

@@ -320,8 +320,11 @@ def end_process(pid: Pid, reason: Any) -> None:
 
 def mailbox_len(pid: Pid) -> int:
     """How many messages wait in `pid`'s mailbox (0 for a dead process)."""
-    target = _process_of(pid)
-    return target.mailbox_len() if target is not None else 0
+    # `_process_of`, written out: a WebSocket's reader asks once a message.
+    target: _Process | None = pid._proc
+    if target is None or not target.alive:
+        return 0
+    return target.mailbox_len()
 
 
 async def wait_idle(pid: Pid) -> None:

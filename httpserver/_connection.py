@@ -111,7 +111,7 @@ class Connection:
         )
         self.sent_body = 0
         self.body_waited = 0.0  # seconds spent waiting for this request's body
-        self._ahead: list[bytes] = []  # what the comet watcher read ahead
+        self._ahead: list[bytes] | None = None  # what the comet watcher read ahead
         self._ahead_size = 0
         self._watcher: actors.Pid | None = None
 
@@ -320,7 +320,7 @@ class Connection:
         if self._ahead:  # a pipelined request came while the handler ran
             assert self.parser is not None
             self.parser.receive_data(b"".join(self._ahead))
-            self._ahead = []
+            self._ahead = None
             self._ahead_size = 0
 
     # -- the request loop -------------------------------------------------------
@@ -547,6 +547,8 @@ async def _watch(conn: Connection) -> None:
         if not data:
             conn.client_gone()
             return
+        if conn._ahead is None:  # made when first needed: a connection mostly has none
+            conn._ahead = []
         conn._ahead.append(bytes(data))  # a pipelined request: kept for later
         conn._ahead_size += len(data)
         if conn._ahead_size > limit:
@@ -569,6 +571,12 @@ async def watch_heads(server: Server) -> None:
             if conn.head_by != math.inf and not conn.armed:
                 conn.armed = True
                 conn.scope.deadline = conn.head_by
+
+
+_SPENT: Final = trio.CancelScope()
+"""What an upgraded connection holds as its `scope`, once it has left its
+own for good: never entered, and nothing reads it (a switched connection
+waits for no head, so `watch_heads` passes it by)."""
 
 
 async def connection_main(server: Server, stream: trio.abc.Stream, peer: tuple[str, int]) -> None:
@@ -596,6 +604,7 @@ async def connection_main(server: Server, stream: trio.abc.Stream, peer: tuple[s
             # thousands of them has that much less for the collector to walk.
             protocol, conn.upgrade_protocol = conn.upgrade_protocol, None
             assert protocol is not None
+            conn.scope = _SPENT  # its scope is left for good: one object less per socket
             try:
                 if server.asgi is None:
                     await protocol.serve(req)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from itertools import chain
 from typing import overload
 
 __all__ = ["Headers", "PackedHeaders", "packed"]
@@ -65,9 +66,15 @@ class PackedHeaders(Sequence[tuple[bytes, bytes]]):
 
     __slots__ = ("_blob", "_count")
 
-    def __init__(self, blob: bytes, count: int) -> None:
+    def __init__(self, blob: bytes, count: int | None = None) -> None:
         self._blob = blob  # name NUL value NUL name ...: NUL is in no header (RFC 9110 5.5)
-        self._count = count
+        # (2n - 1 NULs for n headers: no header has an empty name)
+        self._count = (blob.count(b"\0") + 1) // 2 if count is None else count
+
+    @property
+    def blob(self) -> bytes:
+        """The packed bytes: `PackedHeaders(blob)` reads them back."""
+        return self._blob
 
     def _pairs(self) -> list[tuple[bytes, bytes]]:
         if not self._count:
@@ -91,7 +98,13 @@ class PackedHeaders(Sequence[tuple[bytes, bytes]]):
 
 def packed(raw: Sequence[tuple[bytes, bytes]]) -> Sequence[tuple[bytes, bytes]]:
     """`raw` as `PackedHeaders`, or as it is if a NUL in it (which the
-    parsers refuse anyway) would make the packing ambiguous."""
-    if type(raw) is not list or any(b"\0" in k or b"\0" in v for k, v in raw):
+    parsers refuse anyway) would make the packing ambiguous: the blob then
+    holds more NULs than the separators. (One join and one count: `b"\0" in
+    value` tried the byte as an int first, and raised and cleared a
+    TypeError for each name and value.)"""
+    if type(raw) is not list:
         return raw
-    return PackedHeaders(b"\0".join([b"%s\0%s" % pair for pair in raw]), len(raw))
+    blob = b"\0".join(chain.from_iterable(raw))
+    if raw and blob.count(b"\0") != 2 * len(raw) - 1:
+        return raw
+    return PackedHeaders(blob, len(raw))

@@ -19,7 +19,7 @@ limit (`_chunks`), before its data comes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Final, Protocol
 
@@ -267,7 +267,19 @@ def new_parser(kind: str, max_head: int, max_body: int) -> Parser:
     """A parser of `kind` ("h11" or "httptools") for one connection: heads
     up to `max_head` bytes, chunked bodies refused past `max_body`."""
     if kind == "httptools":
-        from ._llhttp import FastParser
-
-        return FastParser(max_head, max_body)
+        return (_fast_parser or _import_fast_parser())(max_head, max_body)
     return H11Parser(max_head, max_body)
+
+
+_fast_parser: Callable[[int, int], Parser] | None = None
+"""`_llhttp.FastParser`, once the first connection imported it (with
+httptools): a `from` import in `new_parser` cost each connection an
+AttributeError (the module's `__path__`)."""
+
+
+def _import_fast_parser() -> Callable[[int, int], Parser]:
+    global _fast_parser
+    from ._llhttp import FastParser
+
+    _fast_parser = FastParser
+    return FastParser

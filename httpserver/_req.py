@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, unquote
 from . import _body, _cookies, _files, _forms
 from ._compress import compress_body
 from ._errors import ResponseError
-from ._headers import Headers, packed
+from ._headers import Headers, PackedHeaders, packed
 from ._response import (
     DEFAULT_TYPE,
     NO_BODY_STATUSES,
@@ -66,6 +66,7 @@ class Req:
     """One HTTP request. Read it; answer it once."""
 
     __slots__ = (
+        "_blob",
         "_body",
         "_body_file",
         "_body_left",
@@ -108,6 +109,7 @@ class Req:
             raw = [(k, v) for k, v in raw if k != b"host"]
             raw.append((b"host", host))
         self._raw: Sequence[tuple[bytes, bytes]] = raw
+        self._blob: bytes | None = None  # the headers packed, once the request is kept
         self._headers: Headers | None = None  # made when first asked for
         chunked = False
         if framing is not None:  # the parser read them on the way (never chunked)
@@ -126,12 +128,12 @@ class Req:
                 elif name == b"expect":
                     expect = value.lower() == b"100-continue"
         self.expect_continue = expect
-        if tokens:
-            self._upgrade = b"upgrade" in tokens
+        if tokens:  # (`find`: `in` tries bytes as an int first, a TypeError raised and cleared)
+            self._upgrade = tokens.find(b"upgrade") >= 0
             if version == b"1.1":
-                self._keep_alive = b"close" not in tokens
+                self._keep_alive = tokens.find(b"close") < 0
             else:
-                self._keep_alive = b"keep-alive" in tokens
+                self._keep_alive = tokens.find(b"keep-alive") >= 0
         else:
             self._upgrade = False
             self._keep_alive = version == b"1.1"
@@ -157,8 +159,14 @@ class Req:
 
     def _kept(self) -> None:
         """This request outlives its exchange (a switched connection keeps
-        it for its life): its header list packed, the Headers view dropped."""
-        self._raw = packed(self._raw)
+        it for its life): its header list packed into bytes, which the
+        cyclic collector does not track (a PackedHeaders kept would be one
+        object more per open WebSocket for every full pass to walk), the
+        Headers view dropped and no longer kept."""
+        kept = packed(self._raw)
+        if type(kept) is PackedHeaders:
+            self._blob = kept.blob
+            self._raw = ()
         self._headers = None
 
     # -- the request ----------------------------------------------------------
@@ -168,6 +176,9 @@ class Req:
         """The request's headers (names lowercased), read as str."""
         headers = self._headers
         if headers is None:
+            blob = self._blob
+            if blob is not None:  # kept for a connection's life: made on each read
+                return Headers(PackedHeaders(blob))
             headers = self._headers = Headers(self._raw)
         return headers
 

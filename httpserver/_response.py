@@ -47,6 +47,8 @@ _STATUS_LINES: dict[int, bytes] = {
 }
 _BAD_HEADER: Final = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]|[^\x00-\xff]")
 _TOKEN: Final = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_TOKENS_SEEN: Final[set[str]] = set()  # header names that passed _TOKEN (a regex a name)
+_TOKENS_SEEN_MAX: Final = 1024
 
 
 def reason(status: int) -> str:
@@ -122,14 +124,19 @@ def encode_headers(headers: HeadersArg) -> tuple[list[bytes], set[str]]:
     """
     if headers is None:
         return [], set()
-    items = headers.items() if isinstance(headers, Mapping) else headers
+    # (a dict, the usual headers, without the ABC's isinstance check)
+    items = headers.items() if type(headers) is dict or isinstance(headers, Mapping) else headers
     lines = []
     names = set()
     for name, value in items:
         value = str(value)
-        if not _TOKEN.match(name):
-            raise ValueError(f"invalid response header name {name!r}: it must be a token")
-        bad = _BAD_HEADER.search(value)
+        if name not in _TOKENS_SEEN:
+            if not _TOKEN.match(name):
+                raise ValueError(f"invalid response header name {name!r}: it must be a token")
+            if len(_TOKENS_SEEN) < _TOKENS_SEEN_MAX:
+                _TOKENS_SEEN.add(name)
+        # Printable ASCII (the usual value) has nothing the regex looks for.
+        bad = None if value.isascii() and value.isprintable() else _BAD_HEADER.search(value)
         if bad is not None:
             why = "a control character" if bad.group() < "\x80" else "a character beyond latin-1"
             raise ValueError(

@@ -228,3 +228,30 @@ async def test_the_parsers_answer_fuzzed_heads_alike() -> None:
         for _ in range(300):
             data = _fuzzed(rng)
             assert await reply(fast_port, data) == await reply(h11_port, data), data
+
+
+@needs_httptools
+def test_llhttp_fast_head_check_agrees_with_head_scan() -> None:
+    """Wherever the few passes of `plain_lines` accept a head, HEAD_SCAN's
+    first match is the same blank line (preceded by its CR); where they
+    refuse, the parser asks HEAD_SCAN itself. Seeded fragments, CR, LF,
+    SP, HTAB and control characters among them."""
+    from httpserver._framing import HEAD_SCAN
+    from httpserver._llhttp import plain_lines
+
+    pieces = [b"a", b":", b" ", b"\t", b"\r", b"\n", b"\r\n", b"\r\n", b"\x01", b"\x7f", b"\xff"]
+    pieces += [b"\x0b", b"\x0c", b"\x1f", b"\n\n", b"\r\n\r\n", b"Host: x"]
+    rng = random.Random(6455)
+    accepted = 0
+    for _ in range(50_000):
+        middle = b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 8)))
+        buf = b"GET / HTTP/1.1\r\n" + middle + rng.choice([b"\r\n\r\n", b"\r\n", b""]) + b"zz"
+        blank = buf.find(b"\r\n\r\n")
+        if blank < 0 or not plain_lines(buf[: blank + 2]):
+            continue
+        accepted += 1
+        found = HEAD_SCAN.search(buf)
+        assert found is not None, buf
+        seen = (found.group(), found.end(), buf[found.start() - 1])
+        assert seen == (b"\n\r\n", blank + 4, 13), buf
+    assert accepted > 1_000

@@ -164,6 +164,39 @@ async def test_a_handler_reads_every_handshake_header_as_sent_for_the_sockets_li
     assert empty == ""
 
 
+async def test_a_socket_reads_and_saves_the_http_session_of_its_request() -> None:
+    """`Ws.session` is the session the upgrade request's cookie names (a
+    socket cannot set cookies: without one, LookupError); what
+    `save_session_state` stores, the next request of that session reads."""
+
+    async def counter(req: httpserver.Req) -> None:
+        session_id, state = await req.session()
+        await req.save_session_state(session_id, state or 0)
+        await req.ok(str(state or 0))
+
+    async def bump(ws: websocket.Ws) -> None:
+        try:
+            session_id, state = await ws.session()
+        except LookupError:
+            ws.send("no session")
+        else:
+            await ws.save_session_state(session_id, state + 1)
+            ws.send(f"bumped {state}")
+        await actors.receive("never")
+
+    async with actors.node(), ws_server(loop=counter, ws_loop=bump) as port:
+        first = await fetch(port)
+        cookie = first.header("set-cookie")
+        assert cookie is not None
+        session = cookie.split(";")[0]
+        async with open_ws(port) as ws:
+            assert await ws.receive() == "no session"
+        async with open_ws(port, headers=[("Cookie", session)]) as ws:
+            assert await ws.receive() == "bumped 0"
+        again = await fetch(port, headers=[("Cookie", session)])
+        assert again.text == "1"
+
+
 @pytest.mark.parametrize("compress", [True, False])
 async def test_rfc7692_permessage_deflate_is_negotiated_when_offered(compress: bool) -> None:
     async with (

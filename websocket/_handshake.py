@@ -9,7 +9,6 @@ next offer, if any, is considered: the socket then opens uncompressed.
 
 from __future__ import annotations
 
-import base64
 import binascii
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
@@ -50,31 +49,48 @@ def _refuse(status: int, why: str) -> HttpError:
 
 def _valid_key(key: str) -> bool:
     try:
-        return len(base64.b64decode(key, validate=True)) == 16
+        # (base64.b64decode(key, validate=True), without its Python wrapper)
+        return len(binascii.a2b_base64(key, strict_mode=True)) == 16
     except (binascii.Error, ValueError):
         return False
 
 
-_WANTED: Final = (
-    b"connection",
-    b"upgrade",
-    b"sec-websocket-version",
-    b"sec-websocket-key",
-    b"origin",
-    b"sec-websocket-protocol",
-    b"sec-websocket-extensions",
+_WANTED: Final = frozenset(
+    {
+        b"connection",
+        b"upgrade",
+        b"sec-websocket-version",
+        b"sec-websocket-key",
+        b"origin",
+        b"sec-websocket-protocol",
+        b"sec-websocket-extensions",
+    }
 )
+_NONE: Final[list[str]] = []  # the values of a header not sent (never mutated)
 
 
 def _read(req: Req) -> dict[bytes, list[str]]:
     """The values of the headers the handshake reads, by name, in one pass
-    over the request's headers (a lookup each walked them all, seven times)."""
-    found: dict[bytes, list[str]] = {name: [] for name in _WANTED}
+    over the request's headers (a lookup each walked them all, seven times);
+    a name not sent is not there (`_NONE`)."""
+    found: dict[bytes, list[str]] = {}
     for name, value in req.headers.raw:
-        values = found.get(name)
-        if values is not None:
-            values.append(value.decode("latin-1"))
+        if name in _WANTED:
+            values = found.get(name)
+            if values is None:
+                found[name] = [value.decode("latin-1")]
+            else:
+                values.append(value.decode("latin-1"))
     return found
+
+
+def _has_token(values: list[str], token: str) -> bool:
+    """Whether `token` (lowercase) is among the comma-separated values."""
+    for value in values:
+        for item in value.split(","):
+            if item.strip().lower() == token:
+                return True
+    return False
 
 
 def _one(values: list[str], name: str) -> str | None:
@@ -136,18 +152,18 @@ def negotiate(req: Req, options: WsOptions) -> Handshake:
     headers = _read(req)
     if req.method != "GET" or req.version != "1.1":
         raise _refuse(400, "a WebSocket handshake is a GET over HTTP/1.1")
-    if "upgrade" not in [t.lower() for t in _tokens(headers[b"connection"])]:
+    if not _has_token(headers.get(b"connection", _NONE), "upgrade"):
         raise _refuse(400, "Connection must include Upgrade")
-    if "websocket" not in [t.lower() for t in _tokens(headers[b"upgrade"])]:
+    if not _has_token(headers.get(b"upgrade", _NONE), "websocket"):
         raise _refuse(400, "Upgrade must be websocket")
-    if _one(headers[b"sec-websocket-version"], "sec-websocket-version") != "13":
+    if _one(headers.get(b"sec-websocket-version", _NONE), "sec-websocket-version") != "13":
         refusal = _refuse(426, "this server speaks WebSocket version 13 (RFC 6455)")
         refusal.headers = {"Sec-WebSocket-Version": "13", "Upgrade": "websocket"}
         raise refusal
-    key = _one(headers[b"sec-websocket-key"], "sec-websocket-key") or ""
+    key = _one(headers.get(b"sec-websocket-key", _NONE), "sec-websocket-key") or ""
     if not _valid_key(key):
         raise _refuse(400, "Sec-WebSocket-Key must be 16 bytes in base64, sent once")
-    origins = headers[b"origin"]
+    origins = headers.get(b"origin", _NONE)
     origin = origins[0] if origins else None
     if options.ws_origins is not None and origin not in options.ws_origins:
         raise _refuse(403, f"origin {origin!r} is not allowed")
@@ -158,16 +174,17 @@ def negotiate(req: Req, options: WsOptions) -> Handshake:
         "Sec-WebSocket-Accept": generate_accept_token(key.encode("ascii")).decode("ascii"),
     }
     subprotocol = None
-    offered = _tokens(headers[b"sec-websocket-protocol"])
-    for mine in options.ws_subprotocols:
-        if mine in offered:
-            subprotocol = mine
-            answer["Sec-WebSocket-Protocol"] = mine
-            break
+    if options.ws_subprotocols:
+        offered = _tokens(headers.get(b"sec-websocket-protocol", _NONE))
+        for mine in options.ws_subprotocols:
+            if mine in offered:
+                subprotocol = mine
+                answer["Sec-WebSocket-Protocol"] = mine
+                break
 
     deflate = None
     if options.ws_compress:
-        agreed = _negotiate_deflate(headers[b"sec-websocket-extensions"])
+        agreed = _negotiate_deflate(headers.get(b"sec-websocket-extensions", _NONE))
         if agreed is not None:
             deflate, answer["Sec-WebSocket-Extensions"] = agreed
     return Handshake(answer, subprotocol, deflate)

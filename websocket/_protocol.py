@@ -25,10 +25,25 @@ if TYPE_CHECKING:
 
     from httpserver import Req
 
+    from ._inbound import InboundFactory
     from ._protocol_options import ProtocolOptions
     from ._ws import Ws
 
 __all__ = ["WebSocketProtocol", "protocol"]
+
+
+_open_websocket: Callable[[WsOptions, InboundFactory, Req], Coroutine[Any, Any, None]] | None = None
+"""`_reader.open_websocket`, once the first upgrade imported it: `import
+websocket` leaves the reader (and its imports) out, and a `from` import in
+`serve` cost each upgrade an AttributeError (the module's `__path__`)."""
+
+
+def _import_reader() -> Callable[[WsOptions, InboundFactory, Req], Coroutine[Any, Any, None]]:
+    global _open_websocket
+    from ._reader import open_websocket
+
+    _open_websocket = open_websocket
+    return open_websocket
 
 
 class WebSocketProtocol:
@@ -67,9 +82,7 @@ class WebSocketProtocol:
         stack of every idle socket.)"""
         if self.options.ws_loop is None:
             raise HttpError(404, b"<h1>404 Not Found</h1>\r\nno WebSocket handler here")
-        from ._reader import open_websocket
-
-        return open_websocket(self.options, self.make_inbound, req)
+        return (_open_websocket or _import_reader())(self.options, self.make_inbound, req)
 
     async def serve_asgi(self, req: Req, app: Any, scope: dict[str, Any]) -> None:
         """An ASGI server's upgrade: the app's websocket scope."""

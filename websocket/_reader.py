@@ -109,7 +109,7 @@ async def _open(
     inbound, sock, ws = open_socket(options, make_inbound, req, takeover, handshake)
     reader.attach(sock, inbound, takeover.listener)
     actors.trap_exits()
-    sock.writer = actors.spawn(writer_main, sock, link=True)
+    sock.writer = actors.spawn(writer_main, sock, True, link=True)
     sock.handler = ws._handler = actors.spawn(options.ws_loop, ws, link=True)
     by_handler()[sock.handler] = ws
 
@@ -128,7 +128,7 @@ def open_socket(
         options.ws_max_message, options.ws_max_fragments, handshake.deflate, takeover.leftover
     )
     sock = Socket(takeover.stream, handshake.deflate, options.ws_max_queue)
-    ws = sock.handle = Ws(sock, req, takeover, subprotocol or handshake.subprotocol)
+    ws = sock.handle = Ws(sock, req, subprotocol or handshake.subprotocol)
     return inbound, sock, ws
 
 
@@ -270,7 +270,7 @@ class _Reader:
         stream = sock.stream
         # Plain TCP is read by its number when the node's poller says so;
         # anything else (TLS, or no epoll) by a pump task (`_poller.py`).
-        if HAVE_EPOLL and isinstance(stream, trio.SocketStream):
+        if HAVE_EPOLL and type(stream) is trio.SocketStream:
             self.fd = stream.socket.fileno()
 
     async def _on_message(self, msg: Any) -> None:

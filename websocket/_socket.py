@@ -71,7 +71,7 @@ class Socket:
     ) -> None:
         self.stream = stream
         # A plain TCP socket is written at once when nothing waits (no task hop).
-        self._fd = stream.socket.fileno() if isinstance(stream, trio.SocketStream) else -1
+        self._fd = stream.socket.fileno() if type(stream) is trio.SocketStream else -1
         self._outbound = FrameProtocol(False, [deflate]) if deflate is not None else None
         self.max_queue = max_queue
         self.queued = 0  # bytes handed to the writer and not yet written
