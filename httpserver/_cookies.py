@@ -10,7 +10,7 @@ from urllib.parse import quote, unquote
 
 __all__ = ["format_set_cookie", "parse"]
 
-_TOKEN: Final = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_TOKEN: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # fullmatch: `$` passes a final LF
 # RFC 6265 cookie-octets, minus '%' so that quoting stays reversible.
 _SAFE: Final = "!#$&'()*+-./:<=>?@[]^_`{|}~"
 _ATTRIBUTE_BAD: Final = re.compile(r"[;\r\n\x00]")
@@ -43,7 +43,7 @@ def format_set_cookie(
     same_site: str | None,
 ) -> bytes:
     """One `Set-Cookie:` header line; the value is percent-quoted."""
-    if not _TOKEN.match(name):
+    if not _TOKEN.fullmatch(name):
         raise ValueError(f"invalid cookie name {name!r}")
     parts = [f"{name}={quote(value, safe=_SAFE)}"]
     if max_age is not None:

@@ -46,7 +46,7 @@ _STATUS_LINES: dict[int, bytes] = {
     code: f"HTTP/1.1 {code} {phrase}\r\n".encode() for code, phrase in _PHRASES.items()
 }
 _BAD_HEADER: Final = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]|[^\x00-\xff]")
-_TOKEN: Final = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_TOKEN: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # fullmatch: `$` passes a final LF
 _TOKENS_SEEN: Final[set[str]] = set()  # header names that passed _TOKEN (a regex a name)
 _TOKENS_SEEN_MAX: Final = 1024
 
@@ -131,7 +131,7 @@ def encode_headers(headers: HeadersArg) -> tuple[list[bytes], set[str]]:
     for name, value in items:
         value = str(value)
         if name not in _TOKENS_SEEN:
-            if not _TOKEN.match(name):
+            if not _TOKEN.fullmatch(name):
                 raise ValueError(f"invalid response header name {name!r}: it must be a token")
             if len(_TOKENS_SEEN) < _TOKENS_SEEN_MAX:
                 _TOKENS_SEEN.add(name)

@@ -167,6 +167,8 @@ def test_cookie_parsing_and_formatting() -> None:
     assert line.endswith(b"; Max-Age=60; Path=/; SameSite=Lax; Secure; HttpOnly\r\n")
     with pytest.raises(ValueError, match="cookie name"):
         format_set_cookie("bad name", "v", None, None, None, False, False, None)
+    with pytest.raises(ValueError, match="cookie name"):
+        format_set_cookie("k\n", "v", None, None, None, False, False, None)
     with pytest.raises(ValueError, match="Path"):
         format_set_cookie("k", "v", None, "/\r\nX: y", None, False, False, None)
 

@@ -248,6 +248,23 @@ async def test_answering_twice_is_an_error_that_says_so() -> None:
     assert "already sent" in str(errors[0])
 
 
+@pytest.mark.parametrize("name", ["X-Evil\n", "X-Evil\r\n", "X-Evil\nSet-Cookie"])
+async def test_a_response_header_name_with_a_line_break_is_refused(name: str) -> None:
+    refused: list[str] = []
+
+    async def injects(req: httpserver.Req) -> None:
+        try:
+            await req.ok("x", {name: "1"})
+        except ValueError as exc:
+            refused.append(str(exc))
+            await req.ok("refused")
+
+    async with actors.node(), http_server(loop=injects) as port:
+        response = await fetch(port)
+    assert response.text == "refused"
+    assert refused and "must be a token" in refused[0]
+
+
 async def test_response_header_injection_is_refused() -> None:
     async def injects(req: httpserver.Req) -> None:
         try:
