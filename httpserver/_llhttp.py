@@ -170,7 +170,10 @@ class FastParser:
             return None if self._eof else NEED_DATA
         if buf[0] < 0x21 or self._eof:
             return self._to_h11()  # h11 refuses a blank line first at once
-        blank = buf.find(b"\r\n\r\n")
+        # From where the last search stopped (less the three bytes of a blank
+        # line it may have cut): a head that comes a byte at a time costs its
+        # length once, not once a byte.
+        blank = buf.find(b"\r\n\r\n", max(0, self._scan - 3))
         if blank >= 0 and plain_lines(buf[: blank + 2]):  # else HEAD_SCAN says what came first
             end = blank + 4
             head = self._parse(buf, end)

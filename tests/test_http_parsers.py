@@ -255,3 +255,43 @@ def test_llhttp_fast_head_check_agrees_with_head_scan() -> None:
         seen = (found.group(), found.end(), buf[found.start() - 1])
         assert seen == (b"\n\r\n", blank + 4, 13), buf
     assert accepted > 1_000
+
+
+@needs_httptools
+def test_llhttp_finds_a_head_sent_a_byte_at_a_time_as_when_sent_whole() -> None:
+    """The search for a head's end goes on from where it stopped: a head
+    that comes a byte at a time is found at the same blank line, and one
+    with obs-fold or a control character is still handed to h11 (after
+    which the connection's check_head refuses it)."""
+    from httpserver._errors import ProtocolError
+    from httpserver._llhttp import FastParser
+    from httpserver._parsing import NEED_DATA
+
+    def parse(data: bytes, step: int) -> object:
+        parser = FastParser(16_384, 1_000_000)
+        for start in range(0, len(data), step):
+            parser.receive_data(data[start : start + step])
+            try:
+                head = parser.next_request()
+            except ProtocolError as exc:
+                return ("refused", exc.status)
+            if head is not NEED_DATA:
+                assert head is not None
+                handed = parser.head_bytes() is not None  # to h11, and check_head
+                return (head.method, head.target, list(head.headers), handed)
+        return NEED_DATA
+
+    heads = [
+        b"GET /a HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n\r\nNEXT",
+        b"POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi",
+        b"GET / HTTP/1.1\r\nHost: x\r\nX-Fold: a\r\n b\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: x\r\nX-Bad: a\x01b\r\n\r\n",
+    ]
+    for data in heads:
+        whole = parse(data, len(data))
+        assert whole is not NEED_DATA, data
+        for step in (1, 2, 3, 5):
+            assert parse(data, step) == whole, (data, step)
+    results = [parse(data, 1) for data in heads]
+    assert results[0] == (b"GET", b"/a", [(b"host", b"x"), (b"x-a", b"1")], False)
+    assert [result[-1] for result in results] == [False, False, True, True]  # type: ignore[index]
