@@ -180,7 +180,9 @@ async def _process_main(proc: Process, args: tuple[Any, ...]) -> None:
         proc.scope.__enter__()
         try:
             if proc.reason is RUNNING:  # killed before it ever ran: it never runs
-                await proc.fn(*args)
+                body = proc.fn(*args)
+                args = ()  # the body has them: no tuple for the collector to walk all its life
+                await body
         except BaseException as exc:
             if not proc.scope.__exit__(type(exc), exc, exc.__traceback__):
                 raise
