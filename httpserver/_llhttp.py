@@ -174,23 +174,18 @@ class FastParser:
         # line it may have cut): a head that comes a byte at a time costs its
         # length once, not once a byte.
         blank = buf.find(b"\r\n\r\n", max(0, self._scan - 3))
-        if blank >= 0 and plain_lines(buf[: blank + 2]):  # else HEAD_SCAN says what came first
+        if blank >= 0 and plain_lines(buf[: blank + 2]):
             end = blank + 4
-            head = self._parse(buf, end)
-            if head is None:
-                return self._to_h11()
-            self._buf = buf[end:]
-            self._head_size = end
-            return head
-        found = HEAD_SCAN.search(buf, self._scan)
-        if found is None:
-            if len(buf) > self._max_head:
-                return self._to_h11()
-            self._scan = max(0, len(buf) - 2)
-            return NEED_DATA
-        end = found.end()
-        if found.group() != b"\n\r\n" or buf[found.start() - 1] != 13:
-            return self._to_h11()  # obs-fold, a control character, a bare LF
+        else:  # HEAD_SCAN says what came first
+            found = HEAD_SCAN.search(buf, self._scan)
+            if found is None:
+                if len(buf) > self._max_head:
+                    return self._to_h11()
+                self._scan = max(0, len(buf) - 2)
+                return NEED_DATA
+            if found.group() != b"\n\r\n" or buf[found.start() - 1] != 13:
+                return self._to_h11()  # obs-fold, a control character, a bare LF
+            end = found.end()
         head = self._parse(buf, end)
         if head is None:
             return self._to_h11()
