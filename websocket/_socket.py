@@ -112,7 +112,8 @@ class Socket:
             payload = TEXT_HEADERS[size] + payload if size < 126 else text_frame(payload)
         else:
             payload = frame(data)
-        # `push`, written out for the common case (a call less a message).
+        # `push`, written out for the common case (a call less a message);
+        # `Ws.send` writes out this same case for text: keep the two alike.
         if (
             self.corked is None
             and self.queued == 0
