@@ -44,6 +44,7 @@ async def program(workers: int, *flags: str) -> AsyncIterator[Program]:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,  # its own process group, as a terminal gives
+            preexec_fn=_terminal_signals,
         )
         try:
             assert process.stdout is not None
@@ -65,6 +66,14 @@ async def program(workers: int, *flags: str) -> AsyncIterator[Program]:
             with trio.move_on_after(5):
                 await process.wait()
             nursery.cancel_scope.cancel()
+
+
+def _terminal_signals() -> None:
+    """SIGINT and SIGHUP as a terminal leaves them: the server keeps an
+    ignored one ignored (a background job's SIGINT, nohup's SIGHUP), and a
+    test run from such a shell would otherwise hand that on."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 
 def _children(pid: int) -> list[int]:
