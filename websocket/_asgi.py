@@ -101,7 +101,7 @@ async def serve_asgi_websocket(
     reader.attach(sock, inbound, takeover.listener)
 
     async def opened(reader: _Reader) -> None:
-        sock.writer = actors.spawn(writer_main, sock, True, link=True)
+        sock.writer = actors.spawn(writer_main, sock, link=True)
         sock.handler = ws._handler = handler
         by_handler()[handler] = ws
         actors.send(handler, ("$asgi_opened", True))

@@ -109,7 +109,7 @@ async def _open(
     inbound, sock, ws = open_socket(options, make_inbound, req, takeover, handshake)
     reader.attach(sock, inbound, takeover.listener)
     actors.trap_exits()
-    sock.writer = actors.spawn(writer_main, sock, True, link=True)
+    sock.writer = actors.spawn(writer_main, sock, link=True)
     sock.handler = ws._handler = actors.spawn(options.ws_loop, ws, link=True)
     by_handler()[sock.handler] = ws
 

@@ -112,8 +112,7 @@ class Socket:
             payload = TEXT_HEADERS[size] + payload if size < 126 else text_frame(payload)
         else:
             payload = frame(data)
-        # `push`, written out for the common case (a call less a message);
-        # `Ws.send` writes out this same case for text: keep the two alike.
+        # `push`, written out for the common case (a call less a message).
         if (
             self.corked is None
             and self.queued == 0
@@ -166,19 +165,11 @@ class Socket:
         self._tell_writer(payload)
 
     def _tell_writer(self, msg: Any) -> None:
-        """Send `msg` to the writer process. The reader spawns it with the
-        handler (DESIGN: reader, handler and writer, linked); one is
-        started here only for a socket whose opening did not (none such
-        today), and none once the node is shutting down."""
+        """Send `msg` to the writer process, which the socket's opening
+        spawned with the handler (DESIGN: reader, handler and writer,
+        linked)."""
         writer = self.writer
-        if writer is None:
-            from ._writer import writer_main
-
-            try:
-                writer = self.writer = actors.spawn(writer_main, self)
-            except RuntimeError:  # the node is shutting down: nothing goes out any more
-                self.open = False
-                return
+        assert writer is not None, "a socket sends only once it is open"
         actors.send(writer, msg)
 
     def _idle(self) -> bool:

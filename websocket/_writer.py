@@ -3,10 +3,8 @@
 It takes everything waiting in its mailbox at once and writes it with one
 send, so a burst costs one syscall. A (CLOSE, frame) message sends the
 close frame behind all that was queued before it; the writer then tells
-the reader and ends. The reader spawns it, linked, as the socket opens
-(one that `Socket._tell_writer` starts instead links itself to the
-reader). After an
-overflow (`Socket.purge`) what is queued is dropped and the close frame
+the reader and ends. The reader spawns it, linked, as the socket opens.
+After an overflow (`Socket.purge`) what is queued is dropped and the close frame
 (1008, queued by `Socket.to_writer`) goes out alone.
 """
 
@@ -29,11 +27,8 @@ __all__ = ["WRITE_PIECE", "writer_main"]
 WRITE_PIECE: Final = 256 * 1024
 
 
-async def writer_main(sock: Socket, linked: bool = False) -> None:
-    """The writer's body; `linked`: its spawner, the reader, linked it (the
-    socket's opening), else it links itself to the reader first."""
-    if not linked:
-        actors.link(sock.reader)  # a reader already gone ends it ("noproc")
+async def writer_main(sock: Socket) -> None:
+    """The writer's body (its spawner, the reader, linked it)."""
     stream = sock.stream
     closing: bytes | None = None
     while closing is None:

@@ -15,13 +15,10 @@ alone is always taken): past it the socket is closed with 1008.
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
 import actors
 from httpserver.lowlevel import request_session, save_request_session
-
-from ._frames import TEXT_HEADERS, text_frame
 
 if TYPE_CHECKING:
     from httpserver import Headers, Req
@@ -53,32 +50,8 @@ class Ws:
         """Send a message: str as a text frame, bytes as binary. Never blocks;
         once the socket is closing or closed it is dropped."""
         sock = self._sock
-        if sock is None:
-            return
-        # `Socket.send` written out for the commonest message, a call less
-        # each: text, on an open, uncompressed plain socket that nothing
-        # waits at (nothing queued, corked or being written, no pong).
-        if (
-            type(data) is str
-            and sock.open
-            and sock._outbound is None
-            and sock.corked is None
-            and sock.queued == 0
-            and sock._fd >= 0
-            and not sock.writing
-            and sock.pongs is None
-        ):
-            payload = data.encode()
-            size = len(payload)
-            payload = TEXT_HEADERS[size] + payload if size < 126 else text_frame(payload)
-            try:
-                written = os.write(sock._fd, payload)
-            except OSError:  # full (BlockingIOError), or broken: the reader sees it
-                written = 0
-            if written != len(payload):
-                sock.to_writer(payload[written:])
-            return
-        sock.send(data)
+        if sock is not None:
+            sock.send(data)
 
     def close(self, code: int = 1000, reason: str = "") -> None:
         """Start the closing handshake, after what is already queued."""
